@@ -1,0 +1,5 @@
+"""lowcarb: carbon-aware MLOps."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

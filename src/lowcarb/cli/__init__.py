@@ -1,0 +1,76 @@
+"""The ``lowcarb`` command: parses, calls the library, renders. No logic lives only here.
+
+Exit codes: 0 success, 1 a negative verdict, 2 bad usage or bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from lowcarb.cli._common import ArgumentParser, CliContext
+from lowcarb.errors import LowcarbError
+
+__all__ = ["main"]
+
+# One module per command group; each exposes ``register(subparsers)``.
+_COMMAND_MODULES = ("run", "estimate", "intensity", "zones", "ledger")
+
+
+def build_parser() -> ArgumentParser:
+    """Build the full argument parser."""
+    parser = ArgumentParser(
+        prog="lowcarb",
+        description="Carbon-aware MLOps: measure energy and CO2e honestly and act on it.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name in _COMMAND_MODULES:
+        import_module(f"lowcarb.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) -> int:
+    """Run the CLI and return its exit status."""
+    ctx = ctx or CliContext.default()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # argparse already printed its one-line error (or --help)
+        return int(exc.code or 0)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, stream=ctx.stderr, format="%(name)s: %(message)s")
+    else:
+        logging.basicConfig(level=logging.WARNING, stream=ctx.stderr, format="lowcarb: %(message)s")
+    if args.version:
+        from importlib.metadata import version
+
+        print(f"lowcarb {version('lowcarb')}", file=ctx.stdout)
+        return 0
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(ctx.stderr)
+        return 2
+    try:
+        return int(func(args, ctx))
+    except LowcarbError as exc:
+        print(f"lowcarb: error: {exc}", file=ctx.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lowcarb: interrupted", file=ctx.stderr)
+        return 130
+
+
+def _entry(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - console script
+    raise SystemExit(main(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _entry()
+
+
+_ = argparse  # re-exported type used in annotations of command modules

@@ -1,0 +1,103 @@
+"""Shared CLI plumbing: the parser class, injected streams, JSON output, number parsing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, NoReturn
+
+from rich.console import Console
+
+from lowcarb.errors import InvalidValueError
+
+__all__ = [
+    "ArgumentParser",
+    "CliContext",
+    "Handler",
+    "emit_json",
+    "non_negative_float",
+    "positive_float",
+    "positive_int",
+]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+@dataclass
+class CliContext:
+    """What a command may touch: streams and environment (injected so tests capture them)."""
+
+    stdout: IO[str]
+    stderr: IO[str]
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @classmethod
+    def default(cls) -> CliContext:
+        return cls(stdout=sys.stdout, stderr=sys.stderr, environ=os.environ)
+
+    def console(self) -> Console:
+        """A Rich console on stdout."""
+        return Console(file=self.stdout, soft_wrap=False, highlight=False)
+
+    def err_console(self) -> Console:
+        """A Rich console on stderr (for progress and warnings)."""
+        return Console(file=self.stderr, highlight=False)
+
+
+Handler = Callable[[argparse.Namespace, CliContext], int]
+
+
+def emit_json(ctx: CliContext, obj: Mapping[str, Any]) -> None:
+    """Print exactly one JSON object on stdout."""
+    ctx.stdout.write(json.dumps(obj, sort_keys=False, default=str) + "\n")
+    ctx.stdout.flush()
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{what} must be finite, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _number(text, "value")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"value must be >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _number(text, "value")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"value must be > 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"value must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"value must be >= 1, got {text!r}")
+    return value
+
+
+_ = InvalidValueError

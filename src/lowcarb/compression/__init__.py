@@ -1,0 +1,1 @@
+"""lowcarb.compression (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""lowcarb.energy (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""lowcarb.governance (see DESIGN.md)."""

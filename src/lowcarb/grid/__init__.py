@@ -1,0 +1,1 @@
+"""lowcarb.grid (see DESIGN.md)."""

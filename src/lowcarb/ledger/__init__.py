@@ -1,0 +1,1 @@
+"""lowcarb.ledger (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""lowcarb.monitoring (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""lowcarb.reporting (see DESIGN.md)."""

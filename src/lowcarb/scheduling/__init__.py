@@ -1,0 +1,1 @@
+"""lowcarb.scheduling (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""lowcarb.serving (see DESIGN.md)."""

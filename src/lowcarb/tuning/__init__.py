@@ -1,0 +1,1 @@
+"""lowcarb.tuning (see DESIGN.md)."""
