@@ -1,5 +1,19 @@
-"""lowcarb: carbon-aware MLOps."""
+"""lowcarb: carbon-aware MLOps.
+
+Measure energy and CO2e honestly (every figure says measured or estimated, and by what), keep a
+tamper-evident ledger of it, and act on it.
+
+    from lowcarb import Tracker
+
+    with Tracker(zone="DE") as t:
+        train()
+    print(t.footprint.co2e_g)
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from lowcarb._tracking import Tracker, track
+from lowcarb.energy import Measurement, estimate
+from lowcarb.grid import Footprint
+
+__all__ = ["Footprint", "Measurement", "Tracker", "estimate", "track"]

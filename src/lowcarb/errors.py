@@ -7,23 +7,23 @@ with status 2 (bad usage or bad input) or 1 (a negative verdict such as a tamper
 ::
 
     LowcarbError
-    ├── UsageError                      bad flag, missing argument, contradictory options (exit 2)
-    │   └── InvalidValueError           a negative, non-numeric or out-of-range number (also ValueError)
+    ├── UsageError                      bad flag, missing argument, contradictory options
+    │   └── InvalidValueError           a negative, non-numeric or out-of-range number
     ├── ConfigError                     a malformed config file or environment variable
     ├── UnknownNameError                a name not in a catalogue, with close-match suggestions
     │   ├── UnknownZoneError
     │   └── UnknownHardwareError
-    ├── MissingDependencyError          an optional extra is not installed (names the pip command)
+    ├── MissingDependencyError          an optional extra is not installed
     ├── MeterError                      a meter failed while measuring
     │   └── MeterUnavailableError       a meter cannot run on this machine (no counters, no GPU)
     ├── DataError                       malformed input data (trace files, profiles, responses)
     │   └── TraceFormatError
-    ├── ProviderError                   a live data provider failed (HTTP, auth, rate limit, garbage)
+    ├── ProviderError                   a live data provider failed (HTTP, auth, garbage)
     ├── ForecastError                   a forecast cannot be produced from the data given
     └── LedgerError
         ├── LedgerUnreachableError      the database cannot be reached
-        ├── LedgerCorruptError          the file is not a lowcarb ledger, or is damaged (never overwritten)
-        └── LedgerSchemaError           the schema version is newer/older than this lowcarb understands
+        ├── LedgerCorruptError          not a lowcarb ledger, or damaged (never overwritten)
+        └── LedgerSchemaError           a schema version this lowcarb does not understand
 """
 
 from __future__ import annotations

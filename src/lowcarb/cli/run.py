@@ -1,12 +1,94 @@
-"""`lowcarb run` (being built; replaced by its owner)."""
+"""``lowcarb run``: run a command and report its energy and CO2e."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
+
+from lowcarb._runner import run_command
+from lowcarb._tracking import Tracker, footprint_to_dict
+from lowcarb.cli._common import CliContext, emit_json, positive_float
+from lowcarb.reporting import append_emissions_csv, emissions_row, print_footprint
 
 __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Register nothing yet."""
+    """Add ``lowcarb run``."""
+    p = sub.add_parser(
+        "run",
+        help="run a command and measure its energy and CO2e",
+        description=(
+            "Run COMMAND, measure its whole process tree, print its footprint and return its "
+            "exit code. The table goes to stderr; with --json, one JSON object goes to stdout and "
+            "the command's own stdout is sent to stderr."
+        ),
+    )
+    p.add_argument("--zone", help="grid zone id or cloud region (default: LOWCARB_ZONE or config)")
+    p.add_argument("--pue", type=positive_float, help="facility PUE, >= 1.0 (default 1.0)")
+    p.add_argument(
+        "--ledger",
+        help="ledger URL to append the run to (sqlite:///... or postgresql+psycopg://...)",
+    )
+    p.add_argument("--team", help="team to attribute the run to in the ledger")
+    p.add_argument("--project", help="project to attribute the run to in the ledger")
+    p.add_argument("--model", help="model name for the ledger record")
+    p.add_argument("--model-version", help="model version for the ledger record")
+    p.add_argument(
+        "--sample-interval",
+        type=positive_float,
+        metavar="SECONDS",
+        help="sampling interval for meters that integrate power (default 1.0)",
+    )
+    p.add_argument(
+        "--emissions-csv",
+        type=Path,
+        metavar="PATH",
+        help="also append a CodeCarbon-compatible row to PATH (e.g. emissions.csv)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    argv = list(args.cmd)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    tracker = Tracker(
+        "run",
+        zone=args.zone,
+        pue=args.pue,
+        ledger=args.ledger,
+        team=args.team,
+        project=args.project,
+        model=args.model,
+        model_version=args.model_version,
+        metadata={"command": argv},
+        sample_interval_s=args.sample_interval,
+        environ=ctx.environ,
+    )
+    result = run_command(argv, tracker=tracker, stdout=ctx.stderr if args.json else None)
+    if args.emissions_csv is not None:
+        row = emissions_row(
+            result.footprint, project_name=args.project or "lowcarb", run_id=tracker.record_id
+        )
+        append_emissions_csv(args.emissions_csv, row)
+    out = footprint_to_dict(result.footprint)
+    out["exit_code"] = result.exit_code
+    out["command"] = argv
+    if tracker.ledger_url:
+        out["ledger"] = tracker.ledger_url
+        out["record_id"] = tracker.record_id
+        if tracker.ledger_error is not None:
+            out["ledger_error"] = str(tracker.ledger_error)
+            out["unrecorded_saved_to"] = str(tracker.spooled_to) if tracker.spooled_to else None
+    if args.json:
+        emit_json(ctx, out)
+    else:
+        print_footprint(ctx.err_console(), out, title=f"lowcarb run: {' '.join(argv)}")
+    if tracker.ledger_error is not None:
+        print(f"lowcarb: error: run not recorded: {tracker.ledger_error}", file=ctx.stderr)
+        return result.exit_code or 2
+    return result.exit_code

@@ -1,0 +1,147 @@
+"""Tracker overhead: a fixed CPU-bound workload run plain, under lowcarb and under CodeCarbon.
+
+Each trial runs in a fresh Python process so that start-up, imports and memory are measured the way
+a user meets them. Modes are interleaved (plain, lowcarb, codecarbon, plain, ...) so drift in the
+machine's speed hits all of them alike. Prints ONE JSON line with, per tracker:
+
+* ``wall_ratio``: workload wall time under the tracker / plain (mean over rounds), with the plain
+  runs' own spread (``plain_wall_cv``) so "within noise of 1.00" can be judged;
+* ``start_ms``: latency of the tracker's ``start()`` call (median);
+* ``tracker_cpu_s`` and ``tracker_cpu_pct_of_one_core``: CPU the process spent outside the
+  workload's own thread while the workload ran, plus start()/stop() on the main thread;
+* ``rss_increase_mb``: peak RSS of the trial process minus the plain trial's peak RSS (imports
+  included: that is what a user pays).
+
+Usage: ``python benchmarks/overhead.py [--rounds 2] [--work 1.0] [--interval 1.0]``; ``--work``
+scales the workload (1.0 is about 20 s on a 2.8 GHz Xeon vCPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+BASE_ITERATIONS = 24_000_000  # about 20 s of SHA-256 over 64 bytes on a 2.8 GHz Xeon vCPU
+
+
+def workload(iterations: int) -> str:
+    digest = b"lowcarb" * 9
+    for _ in range(iterations // 1000):
+        for _ in range(1000):
+            digest = hashlib.sha256(digest).digest()
+    return digest.hex()
+
+
+def trial(mode: str, iterations: int, interval_s: float) -> dict[str, float]:
+    """Run one trial in this process and return its figures."""
+    tracker: object = None
+    if mode == "lowcarb":
+        from lowcarb import Tracker
+
+        cpu0 = time.process_time()  # after the import: the tracker's run-time cost only
+        t0 = time.perf_counter()
+        tracker = Tracker("overhead", zone="DE", sample_interval_s=interval_s, environ={})
+        tracker.start()  # type: ignore[attr-defined]
+        start_s = time.perf_counter() - t0
+    elif mode == "codecarbon":
+        import logging
+
+        from codecarbon import OfflineEmissionsTracker
+
+        logging.getLogger("codecarbon").setLevel(logging.ERROR)
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        tracker = OfflineEmissionsTracker(
+            country_iso_code="DEU",
+            measure_power_secs=interval_s,
+            save_to_file=False,
+            log_level="error",
+        )
+        tracker.start()  # type: ignore[attr-defined]
+        start_s = time.perf_counter() - t0
+    else:
+        cpu0 = time.process_time()
+        start_s = 0.0
+    w0 = time.perf_counter()
+    workload_thread0 = time.thread_time()
+    workload(iterations)
+    workload_cpu = time.thread_time() - workload_thread0
+    wall_s = time.perf_counter() - w0
+    if tracker is not None:
+        tracker.stop()  # type: ignore[attr-defined]
+    total_cpu = time.process_time() - cpu0
+    return {
+        "wall_s": wall_s,
+        "start_s": start_s,
+        "tracker_cpu_s": max(0.0, total_cpu - workload_cpu),
+        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--work", type=float, default=1.0)
+    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--trial", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    iterations = int(BASE_ITERATIONS * args.work)
+    if args.trial:
+        print(json.dumps(trial(args.trial, iterations, args.interval)))
+        return
+    modes = ("plain", "lowcarb", "codecarbon")
+    results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+    for _ in range(args.rounds):
+        for mode in modes:
+            out = subprocess.run(
+                [sys.executable, __file__, "--trial", mode, "--work", str(args.work),
+                 "--interval", str(args.interval)],
+                check=True, capture_output=True, text=True,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )  # fmt: skip
+            results[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    plain = results["plain"]
+    plain_wall = [r["wall_s"] for r in plain]
+    plain_rss_mb = statistics.median(r["peak_rss_kb"] for r in plain) / 1024
+    summary: dict[str, object] = {
+        "benchmark": "overhead",
+        "workload": f"sha256 chain, {iterations} iterations",
+        "rounds": args.rounds,
+        "sample_interval_s": args.interval,
+        "plain_wall_s": [round(w, 3) for w in plain_wall],
+        "plain_wall_cv": round(statistics.pstdev(plain_wall) / statistics.mean(plain_wall), 4),
+        "plain_peak_rss_mb": round(plain_rss_mb, 1),
+    }
+    for mode in ("lowcarb", "codecarbon"):
+        runs = results[mode]
+        walls = [r["wall_s"] for r in runs]
+        ratio = statistics.mean(w / p for w, p in zip(walls, plain_wall, strict=True))
+        cpu_s = statistics.median(r["tracker_cpu_s"] for r in runs)
+        summary[mode] = {
+            "wall_ratio": round(ratio, 4),
+            "wall_s": [round(w, 3) for w in walls],
+            "start_ms": round(1000 * statistics.median(r["start_s"] for r in runs), 2),
+            "tracker_cpu_s": round(cpu_s, 4),
+            "tracker_cpu_pct_of_one_core": round(100 * cpu_s / statistics.mean(walls), 4),
+            "rss_increase_mb": round(
+                statistics.median(r["peak_rss_kb"] for r in runs) / 1024 - plain_rss_mb, 1
+            ),
+        }
+    summary["targets"] = {
+        "start_ms": "< 20",
+        "tracker_cpu_pct_of_one_core": "< 0.1",
+        "rss_increase_mb": "< 15",
+        "wall_ratio": "within noise of 1.00",
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Run a command under a :class:`~lowcarb.Tracker`: the library behind ``lowcarb run``.
+
+The whole process tree of the command is measured. Exit status is kept: a normal exit's code, or
+128 + N when the command was killed by signal N (the shell's convention).
+
+Signals: SIGTERM and SIGHUP sent to lowcarb are forwarded to the command, and lowcarb still
+reports when the command ends. Ctrl-C in a terminal sends SIGINT to the whole foreground process
+group, which already includes the command, so lowcarb does not send it a second one; it keeps
+waiting for the command to finish (like ``time`` and ``uv run``). A SIGINT sent to lowcarb alone
+(``kill -INT``) is forwarded when the command runs in another process group.
+
+The command is awaited without being reaped (``waitid(WNOWAIT)``) so that the tree's CPU times are
+still readable when the tracker stops; it is reaped right after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import IO
+
+from lowcarb._tracking import Tracker
+from lowcarb.errors import UsageError
+from lowcarb.grid import Footprint
+
+__all__ = ["CommandResult", "run_command"]
+
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """Outcome of a measured command.
+
+    Attributes:
+        exit_code: The command's exit status (128 + N when killed by signal N).
+        footprint: Its measured and priced footprint.
+        signals_received: Names of signals lowcarb received while the command ran.
+    """
+
+    exit_code: int
+    footprint: Footprint
+    signals_received: tuple[str, ...]
+
+
+def run_command(
+    argv: Sequence[str], *, tracker: Tracker, stdout: IO[str] | None = None
+) -> CommandResult:
+    """Run ``argv``, measuring its process tree with ``tracker`` (not yet started).
+
+    Args:
+        argv: The command and its arguments.
+        tracker: A configured, unstarted tracker; it is started on the command's pid.
+        stdout: Where the command's stdout goes (None: inherited).
+
+    Raises:
+        UsageError: Empty command, command not found or not executable.
+    """
+    if not argv:
+        raise UsageError("no command given; usage: lowcarb run [OPTIONS] -- COMMAND [ARGS...]")
+    try:
+        proc = subprocess.Popen(list(argv), stdout=stdout)
+    except FileNotFoundError:
+        raise UsageError(f"command not found: {argv[0]!r}; check its name and PATH") from None
+    except PermissionError:
+        raise UsageError(f"command {argv[0]!r} is not executable; check its permissions") from None
+    tracker.start(pid=proc.pid)
+    received: list[str] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        if signum == signal.SIGINT and _same_process_group(proc.pid):
+            return  # the terminal already delivered it to the command
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signum)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, forward) for s in _FORWARDED} if in_main_thread else {}
+    try:
+        _wait_without_reaping(proc.pid)
+    finally:
+        try:
+            footprint = tracker.stop()
+        finally:
+            status = _reap(proc)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+    return CommandResult(exit_code=status, footprint=footprint, signals_received=tuple(received))
+
+
+def _same_process_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == os.getpgrp()
+    except ProcessLookupError:
+        return True
+
+
+def _wait_without_reaping(pid: int) -> None:
+    # PEP 475: waitid is retried after a signal handler runs, so this returns only on exit.
+    try:
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:  # already reaped elsewhere
+        return
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> int:
+    code = proc.wait()
+    return 128 - code if code < 0 else code

@@ -1,0 +1,310 @@
+"""The user-facing :class:`Tracker`: measure (energy/), price (grid/), record (ledger/).
+
+This module only composes the packages; each concept lives in its own package. ``start()`` does no
+hardware discovery and no network: the :class:`~lowcarb.energy.EnergyMonitor` discovers meters on a
+background thread, and pricing and the ledger write happen at ``stop()``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, overload
+
+from lowcarb._config import Settings, load_settings
+from lowcarb.energy import EnergyMonitor, Measurement, Meter
+from lowcarb.errors import InvalidValueError, LowcarbError, UsageError
+from lowcarb.grid import Footprint, price, resolve_zone, static_intensity
+
+__all__ = ["Tracker", "footprint_to_dict", "track"]
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def footprint_to_dict(footprint: Footprint) -> dict[str, Any]:
+    """The footprint as the JSON object of the ``lowcarb run`` contract (DESIGN.md)."""
+    m = footprint.measurement
+    i = footprint.intensity
+    return {
+        "duration_s": round(m.duration_s, 6),
+        "energy_kwh": footprint.energy_kwh,
+        "it_energy_kwh": footprint.it_energy_kwh,
+        "co2e_g": footprint.co2e_g,
+        "zone": i.zone,
+        "intensity_g_per_kwh": i.intensity_g_per_kwh,
+        "intensity_source": i.source,
+        "intensity_kind": i.kind,
+        "intensity_signal": i.signal,
+        "intensity_scope": i.scope,
+        "intensity_note": i.note,
+        "pue": footprint.pue,
+        "method": m.method,
+        "components": [
+            {
+                "name": c.name,
+                "energy_kwh": c.energy_kwh,
+                "energy_j": c.energy_j,
+                "method": c.method,
+                "source": c.source,
+                "detail": c.detail,
+            }
+            for c in m.components
+        ],
+        "started_at": m.started_at.isoformat(),
+        "notes": list(m.notes),
+    }
+
+
+class Tracker:
+    """Measure a block of code, a function or a process tree; price it; optionally record it.
+
+    Use it as a context manager, a decorator (see :func:`track`), or with ``start()``/``stop()``.
+    Nested named windows measure phases inside one run::
+
+        with Tracker(zone="DE", pue=1.2) as t:
+            with t.window("train"):
+                fit()
+        print(t.footprint.co2e_g, t.windows["train"].energy_kwh)
+
+    Settings not given explicitly come from the environment (``LOWCARB_ZONE``, ``LOWCARB_PUE``,
+    ``LOWCARB_LEDGER``, ``LOWCARB_TEAM``, ``LOWCARB_PROJECT``) or the config file (see
+    :mod:`lowcarb._config`). Without a zone the footprint uses a labelled world average.
+
+    Args:
+        name: Name of the whole-run window.
+        zone: Electricity Maps zone id or cloud region (``aws:eu-west-1``).
+        pue: Facility PUE (>= 1.0).
+        ledger: SQLAlchemy URL of a ledger to append the run to.
+        team, project, model, model_version, run_id, stage, user: Attribution for the ledger record.
+        metadata: Free JSON-serialisable metadata for the ledger record.
+        meters: Meters to use instead of detecting them (e.g. a ``FakeMeter`` in tests).
+        pid: Root of the process tree to measure (default: this process).
+        sample_interval_s: Background sampling interval for meters that integrate power.
+        environ: Environment mapping (injected for tests).
+        cwd: Directory in which to look for the config file.
+    """
+
+    def __init__(
+        self,
+        name: str = "run",
+        *,
+        zone: str | None = None,
+        pue: float | None = None,
+        ledger: str | None = None,
+        team: str | None = None,
+        project: str | None = None,
+        model: str | None = None,
+        model_version: str | None = None,
+        run_id: str | None = None,
+        stage: str | None = None,
+        user: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        meters: Sequence[Meter] | None = None,
+        pid: int | None = None,
+        sample_interval_s: float | None = None,
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        settings: Settings = load_settings(environ=env, cwd=cwd)
+        if pue is not None and not pue >= 1.0:
+            raise InvalidValueError(f"pue must be a number >= 1.0, got {pue!r}")
+        interval = (
+            sample_interval_s if sample_interval_s is not None else settings.sample_interval_s
+        )
+        if not interval > 0:
+            raise InvalidValueError(f"sample_interval_s must be > 0, got {interval!r}")
+        self.name = name
+        self.zone = resolve_zone(zone, environ=env, config_zone=settings.zone)
+        self.pue = pue if pue is not None else settings.pue
+        self.ledger_url = ledger if ledger is not None else settings.ledger
+        self.attribution: dict[str, str | None] = {
+            "team": team if team is not None else settings.team,
+            "project": project if project is not None else settings.project,
+            "model": model,
+            "model_version": model_version,
+            "run_id": run_id,
+            "stage": stage,
+            "user": user,
+        }
+        self.metadata = dict(metadata or {})
+        self.intensity = static_intensity(self.zone)  # validates the zone before any work runs
+        self._meters = meters
+        self._pid = pid
+        self._interval_s = float(interval)
+        self._monitor: EnergyMonitor | None = None
+        self.measurement: Measurement | None = None
+        self.footprint: Footprint | None = None
+        self.windows: dict[str, Measurement] = {}
+        self.record_id: str | None = None
+        self.ledger_error: LowcarbError | None = None
+        self.spooled_to: Path | None = None
+        self._cwd = cwd
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, *, pid: int | None = None) -> Tracker:
+        """Start measuring. Returns at once: meters are discovered on a background thread.
+
+        Args:
+            pid: Measure this process tree instead of the one given at construction.
+        """
+        if self._monitor is not None:
+            raise UsageError(f"tracker {self.name!r} is already started; call stop() first")
+        self._monitor = EnergyMonitor(
+            meters=self._meters,
+            pid=pid if pid is not None else self._pid,
+            sample_interval_s=self._interval_s,
+        )
+        self._monitor.start()
+        return self
+
+    def stop(self) -> Footprint:
+        """Stop, price the run and append it to the ledger when one is configured.
+
+        A ledger failure does not raise (the measurement must not be lost with it): it is logged
+        and kept in ``ledger_error``.
+        """
+        if self._monitor is None:
+            raise UsageError(f"tracker {self.name!r} was not started; call start() first")
+        measurement = self._monitor.stop()
+        self._monitor = None
+        self.measurement = measurement
+        self.footprint = price(measurement, intensity=self.intensity, pue=self.pue)
+        if self.ledger_url:
+            self._append_to_ledger(self.footprint)
+        return self.footprint
+
+    def _append_to_ledger(self, footprint: Footprint) -> None:
+        from lowcarb.ledger import Attribution, draft_from_footprint, open_ledger
+
+        try:
+            with open_ledger(self.ledger_url) as ledger:
+                record = ledger.append(
+                    draft_from_footprint(
+                        footprint,
+                        kind="run",
+                        attribution=Attribution(**self.attribution),
+                        metadata=self.metadata,
+                    )
+                )
+            self.record_id = record.id
+        except LowcarbError as exc:
+            self.ledger_error = exc
+            self.spooled_to = self._spool(footprint)
+            log.error(
+                "the run was measured but not recorded in the ledger (%s); its footprint was "
+                "saved to %s",
+                exc,
+                self.spooled_to,
+            )
+
+    def _spool(self, footprint: Footprint) -> Path | None:
+        """Keep an unrecorded footprint on disk so a ledger outage loses no data."""
+        directory = (self._cwd or Path.cwd()) / ".lowcarb" / "unrecorded"
+        stamp = footprint.measurement.started_at.strftime("%Y%m%dT%H%M%SZ")
+        path = directory / f"{stamp}-{uuid.uuid4().hex[:8]}.json"
+        payload = {
+            "ledger": self.ledger_url,
+            "attribution": self.attribution,
+            "metadata": self.metadata,
+            "footprint": footprint_to_dict(footprint),
+        }
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+        except OSError as exc:
+            log.error("could not save the unrecorded footprint to %s: %s", path, exc)
+            return None
+        return path
+
+    # -- windows -------------------------------------------------------------------------------
+    def begin_window(self, name: str) -> None:
+        """Open a named window inside the run (windows nest and may overlap)."""
+        if self._monitor is None:
+            raise UsageError(f"start tracker {self.name!r} before opening window {name!r}")
+        self._monitor.begin_window(name)
+
+    def end_window(self, name: str) -> Measurement:
+        """Close a named window and return its measurement (also kept in ``windows``)."""
+        if self._monitor is None:
+            raise UsageError(f"tracker {self.name!r} is not running; cannot end window {name!r}")
+        measurement = self._monitor.end_window(name)
+        self.windows[name] = measurement
+        return measurement
+
+    @contextmanager
+    def window(self, name: str) -> Iterator[None]:
+        """Context manager for a named window."""
+        self.begin_window(name)
+        try:
+            yield
+        finally:
+            self.end_window(name)
+
+    # -- protocols -----------------------------------------------------------------------------
+    def __enter__(self) -> Tracker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        """Decorate ``func``: each call is measured by a fresh tracker with these settings."""
+        template = self
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            tracker = template._clone()
+            tracker.start()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                tracker.stop()
+                template._absorb(tracker)
+
+        return wrapper
+
+    def _clone(self) -> Tracker:
+        clone = object.__new__(Tracker)
+        clone.__dict__.update(self.__dict__)
+        clone.windows = {}
+        clone._monitor = None
+        return clone
+
+    def _absorb(self, other: Tracker) -> None:
+        self.measurement, self.footprint = other.measurement, other.footprint
+        self.record_id, self.ledger_error = other.record_id, other.ledger_error
+
+
+@overload
+def track(func: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def track(
+    func: None = None, /, **tracker_kwargs: Any
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def track(
+    func: Callable[P, R] | None = None, /, **tracker_kwargs: Any
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: measure every call of a function.
+
+    ``@track`` or ``@track(zone="DE", ledger="sqlite:///ledger.db")``. The last call's footprint is
+    at ``wrapped.tracker.footprint``.
+    """
+
+    def decorate(f: Callable[P, R]) -> Callable[P, R]:
+        tracker = Tracker(f.__name__, **tracker_kwargs)
+        wrapped = tracker(f)
+        wrapped.tracker = tracker  # type: ignore[attr-defined]
+        return wrapped
+
+    if func is not None:
+        return decorate(func)
+    return decorate

@@ -1,0 +1,5 @@
+"""``python -m lowcarb.cli``."""
+
+from lowcarb.cli import main
+
+raise SystemExit(main())
