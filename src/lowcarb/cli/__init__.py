@@ -17,7 +17,20 @@ from lowcarb.errors import LowcarbError
 __all__ = ["main"]
 
 # One module per command group; each exposes ``register(subparsers)``.
-_COMMAND_MODULES = ("run", "estimate", "intensity", "zones", "ledger")
+_COMMAND_MODULES = (
+    "run",
+    "estimate",
+    "intensity",
+    "zones",
+    "ledger",
+    "plan",
+    "backtest",
+    "jobs",
+    "profile",
+    "gate",
+    "budget",
+    "compare",
+)
 
 
 def build_parser() -> ArgumentParser:
