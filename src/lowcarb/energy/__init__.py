@@ -1,1 +1,46 @@
-"""lowcarb.energy (see DESIGN.md)."""
+"""lowcarb.energy: meters, process-tree attribution, the energy monitor, hardware specs, estimates.
+
+Every figure is in joules per component with its provenance: ``measured`` (RAPL or NVML counters,
+NVML power samples) or ``estimated`` (the CPU and memory models), and by which sensor or model.
+See DESIGN.md.
+"""
+
+from lowcarb.energy._cpu_model import CpuModelMeter
+from lowcarb.energy._detect import METER_NAMES, DetectedMeters, detect_meters
+from lowcarb.energy._estimate import EstimateResult, estimate
+from lowcarb.energy._fake import FakeMeter
+from lowcarb.energy._hardware import HardwareSpec, known_hardware, lookup_hardware, match_cpu_brand
+from lowcarb.energy._memory_model import MEMORY_W_PER_GB, MemoryModelMeter
+from lowcarb.energy._meter import Meter
+from lowcarb.energy._monitor import EnergyMonitor, MeterDetector
+from lowcarb.energy._nvml import NvmlMeter
+from lowcarb.energy._process import ProcessTree, TreeSample
+from lowcarb.energy._rapl import RaplMeter
+from lowcarb.energy._types import J_PER_KWH, ComponentEnergy, Measurement, Method
+
+__all__ = [
+    "J_PER_KWH",
+    "MEMORY_W_PER_GB",
+    "METER_NAMES",
+    "ComponentEnergy",
+    "CpuModelMeter",
+    "DetectedMeters",
+    "EnergyMonitor",
+    "EstimateResult",
+    "FakeMeter",
+    "HardwareSpec",
+    "Measurement",
+    "MemoryModelMeter",
+    "Meter",
+    "MeterDetector",
+    "Method",
+    "NvmlMeter",
+    "ProcessTree",
+    "RaplMeter",
+    "TreeSample",
+    "detect_meters",
+    "estimate",
+    "known_hardware",
+    "lookup_hardware",
+    "match_cpu_brand",
+]
