@@ -3,9 +3,9 @@
 Not thread-safe by itself: the monitor calls everything here under its lock. Meter calls never
 raise from here; failures come back as note texts.
 
-Optional meter hooks, looked up by name (every built-in meter has the ones that apply to it):
-``details() -> Mapping[str, str]`` (per-component provenance text), ``notes() -> Sequence[str]``
-(failures so far), ``max_read_interval_s: float | None``, ``zero_time_s: float | None``.
+The optional meter hooks (``details()``, ``notes()``, ``max_read_interval_s``, ``zero_time_s``)
+are declared with defaults on :class:`~lowcarb.energy.Meter`; a hook that raises or returns
+nonsense is treated as absent.
 """
 
 from __future__ import annotations
@@ -72,18 +72,15 @@ class MeterSlot:
                 f"meter {meter.name!r} failed ({type(exc).__name__}: {exc}); its last reading is "
                 "kept, so its energy from then on is missing"
             )
-        notes_hook = getattr(meter, "notes", None)
-        if callable(notes_hook):
+        try:
+            new = [str(n) for n in list(meter.notes())[self.notes_seen :]]
+        except Exception:
+            new = []
+        self.notes_seen += len(new)
+        notes.extend(new)
+        if with_details:
             try:
-                new = [str(n) for n in list(notes_hook())[self.notes_seen :]]
-            except Exception:
-                new = []
-            self.notes_seen += len(new)
-            notes.extend(new)
-        details_hook = getattr(meter, "details", None)
-        if with_details and callable(details_hook):
-            try:
-                self.details = {str(k): str(v) for k, v in details_hook().items()}
+                self.details = {str(k): str(v) for k, v in meter.details().items()}
             except Exception:
                 log.debug("details() of meter %s failed", meter.name, exc_info=True)
         return notes
