@@ -1,8 +1,8 @@
-"""lowcarb end-to-end demo (``make demo``): train a real model under the Tracker.
+"""lowcarb end-to-end demo (``make demo``): measure a real training run, then gate a new model.
 
 Everything runs offline on embedded defaults: scikit-learn's bundled handwritten-digits data,
 the static grid-intensity table shipped with lowcarb, and a SQLite ledger in
-``.lowcarb/demo-ledger.db``.
+``.lowcarb/demo/ledger.db``.
 Set ``LOWCARB_ZONE`` to price the run for your grid (default here: DE).
 """
 
@@ -25,8 +25,9 @@ from lowcarb.reporting import format_energy, print_footprint
 def main() -> None:
     console = Console(highlight=False)
     zone = os.environ.get("LOWCARB_ZONE", "DE")
-    ledger_path = Path(".lowcarb") / "demo-ledger.db"
-    ledger_path.parent.mkdir(exist_ok=True)
+    workdir = Path(".lowcarb") / "demo"
+    ledger_path = workdir / "ledger.db"  # the governance part appends its verdict here too
+    workdir.mkdir(parents=True, exist_ok=True)
     ledger_url = f"sqlite:///{ledger_path}"
     console.rule("lowcarb demo: measure a real training run")
     X, y = load_digits(return_X_y=True)
@@ -70,6 +71,11 @@ def main() -> None:
             f"ledger {ledger_path}: {result.entries} records, chain "
             f"{'valid' if result.ok else 'BROKEN: ' + str(result.reason)}"
         )
+
+    console.rule("lowcarb demo: gate a second model against the first")
+    from lowcarb.governance import run_governance_demo
+
+    run_governance_demo(console, zone=zone, workdir=workdir)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -90,6 +91,10 @@ class Tracker:
         sample_interval_s: Background sampling interval for meters that integrate power.
         environ: Environment mapping (injected for tests).
         cwd: Directory in which to look for the config file.
+        mlflow: Log the footprint to the active MLflow run at ``stop()`` under the ``lowcarb.*``
+            schema of :mod:`lowcarb.governance`. ``None`` (default): only when MLflow is already
+            imported and a run is active; ``True``: always (fails without an active run);
+            ``False``: never.
     """
 
     def __init__(
@@ -112,6 +117,7 @@ class Tracker:
         sample_interval_s: float | None = None,
         environ: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        mlflow: bool | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
         settings: Settings = load_settings(environ=env, cwd=cwd)
@@ -148,6 +154,7 @@ class Tracker:
         self.ledger_error: LowcarbError | None = None
         self.spooled_to: Path | None = None
         self._cwd = cwd
+        self._mlflow = mlflow
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, *, pid: int | None = None) -> Tracker:
@@ -180,7 +187,17 @@ class Tracker:
         self.footprint = price(measurement, intensity=self.intensity, pue=self.pue)
         if self.ledger_url:
             self._append_to_ledger(self.footprint)
+        if self._should_log_mlflow():
+            from lowcarb.governance import log_footprint
+
+            log_footprint(self.footprint, windows=self.windows)
         return self.footprint
+
+    def _should_log_mlflow(self) -> bool:
+        if self._mlflow is not None:
+            return self._mlflow
+        mlflow = sys.modules.get("mlflow")  # never imported here: MLflow is an optional extra
+        return mlflow is not None and mlflow.active_run() is not None
 
     def _append_to_ledger(self, footprint: Footprint) -> None:
         from lowcarb.ledger import Attribution, draft_from_footprint, open_ledger

@@ -10,16 +10,20 @@ with status 2 (bad usage or bad input) or 1 (a negative verdict such as a tamper
     ├── UsageError                      bad flag, missing argument, contradictory options
     │   └── InvalidValueError           a negative, non-numeric or out-of-range number
     ├── ConfigError                     a malformed config file or environment variable
+    │   └── PolicyError                 a malformed or contradictory governance policy
     ├── UnknownNameError                a name not in a catalogue, with close-match suggestions
     │   ├── UnknownZoneError
-    │   └── UnknownHardwareError
+    │   ├── UnknownHardwareError
+    │   └── UnknownRuleError            an unknown policy rule name
     ├── MissingDependencyError          an optional extra is not installed
     ├── MeterError                      a meter failed while measuring
     │   └── MeterUnavailableError       a meter cannot run on this machine (no counters, no GPU)
     ├── DataError                       malformed input data (trace files, profiles, responses)
-    │   └── TraceFormatError
+    │   ├── TraceFormatError
+    │   └── ProfileError                a malformed efficiency profile (missing/extra fields)
     ├── ProviderError                   a live data provider failed (HTTP, auth, garbage)
     ├── ForecastError                   a forecast cannot be produced from the data given
+    ├── BudgetExceededError             a hard carbon budget refuses the work (exit status 1)
     └── LedgerError
         ├── LedgerUnreachableError      the database cannot be reached
         ├── LedgerCorruptError          not a lowcarb ledger, or damaged (never overwritten)
@@ -32,6 +36,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "BudgetExceededError",
     "ConfigError",
     "DataError",
     "ForecastError",
@@ -44,10 +49,13 @@ __all__ = [
     "MeterError",
     "MeterUnavailableError",
     "MissingDependencyError",
+    "PolicyError",
+    "ProfileError",
     "ProviderError",
     "TraceFormatError",
     "UnknownHardwareError",
     "UnknownNameError",
+    "UnknownRuleError",
     "UnknownZoneError",
     "UsageError",
     "close_matches",
@@ -71,6 +79,10 @@ class InvalidValueError(UsageError, ValueError):
 
 class ConfigError(LowcarbError):
     """A malformed configuration file or environment variable."""
+
+
+class PolicyError(ConfigError):
+    """A governance policy that is malformed or contradictory; the message names the key."""
 
 
 def close_matches(name: str, known: Iterable[str], *, n: int = 3) -> list[str]:
@@ -113,6 +125,12 @@ class UnknownHardwareError(UnknownNameError):
     hint = "run `lowcarb estimate --list-hardware`, or give --power-w explicitly"
 
 
+class UnknownRuleError(UnknownNameError):
+    """An unknown rule name in a governance policy."""
+
+    what = "policy rule"
+
+
 class MissingDependencyError(LowcarbError):
     """An optional dependency is missing."""
 
@@ -140,12 +158,22 @@ class TraceFormatError(DataError):
     """A malformed grid-intensity trace file."""
 
 
+class ProfileError(DataError):
+    """A malformed efficiency profile: a missing, unknown or out-of-range field."""
+
+
 class ProviderError(LowcarbError):
     """A live data provider failed."""
 
 
 class ForecastError(LowcarbError):
     """A forecast cannot be produced from the data given."""
+
+
+class BudgetExceededError(LowcarbError):
+    """A hard carbon budget refuses a run or submission (a negative verdict: exit status 1)."""
+
+    exit_code = 1
 
 
 class LedgerError(LowcarbError):

@@ -5,7 +5,6 @@ Exit codes: 0 success, 1 a negative verdict, 2 bad usage or bad input (one line 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from collections.abc import Sequence
@@ -39,7 +38,9 @@ def build_parser() -> ArgumentParser:
         prog="lowcarb",
         description="Carbon-aware MLOps: measure energy and CO2e honestly and act on it.",
     )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--version", dest="show_version", action="store_true", help="print the version and exit"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     for name in _COMMAND_MODULES:
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) ->
         logging.basicConfig(level=logging.INFO, stream=ctx.stderr, format="%(name)s: %(message)s")
     else:
         logging.basicConfig(level=logging.WARNING, stream=ctx.stderr, format="lowcarb: %(message)s")
-    if args.version:
+    if args.show_version:
         from importlib.metadata import version
 
         print(f"lowcarb {version('lowcarb')}", file=ctx.stdout)
@@ -77,13 +78,3 @@ def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) ->
         print("lowcarb: interrupted", file=ctx.stderr)
         return 130
 
-
-def _entry(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - console script
-    raise SystemExit(main(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _entry()
-
-
-_ = argparse  # re-exported type used in annotations of command modules

@@ -1,12 +1,125 @@
-"""`lowcarb profile` (being built; replaced by its owner)."""
+"""``lowcarb profile``: measure a model's efficiency profile on this machine (DESIGN.md JSON).
+
+The logic lives in :func:`lowcarb.governance.profile_model`; this module loads the inputs,
+reads training CO2e from the ledger, and renders or writes the profile.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+from lowcarb.cli._common import CliContext, emit_json, non_negative_float, positive_int
+from lowcarb.errors import UsageError
 
 __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Register nothing yet."""
+    """Add ``lowcarb profile``."""
+    p = sub.add_parser(
+        "profile",
+        help="measure a model's size, FLOPs, latency, energy per 1k inferences and accuracy",
+        description=(
+            "Profile a fitted scikit-learn model (.pkl/.pickle/.joblib; ONNX graphs are not "
+            "supported yet) on a held-out set (.npz with X and y, or .csv): size, parameters, "
+            "FLOPs, latency p50/p95 at batch 1 and a larger batch, energy per 1,000 inferences "
+            "measured with the Tracker (labelled measured or estimated), accuracy, and training "
+            "CO2e from the ledger. Prints the profile JSON of DESIGN.md with --json."
+        ),
+    )
+    p.add_argument("--model", required=True, type=Path, help="model file (.pkl, .joblib)")
+    p.add_argument("--data", required=True, type=Path, help="held-out set (.npz X/y, or .csv)")
+    p.add_argument("--target", help="label column of a CSV held-out set (default: last column)")
+    p.add_argument("--name", help="model name (default: the model file's stem)")
+    # dest differs from the top-level `lowcarb --version` flag, which shares the namespace.
+    p.add_argument("--version", dest="model_version", required=True, help="model version")
+    p.add_argument("--zone", help="grid zone to price energy in (default: LOWCARB_ZONE)")
+    p.add_argument("--ledger", help="ledger to read training CO2e from (default: LOWCARB_LEDGER)")
+    p.add_argument("--team", help="team the model belongs to (budgets)")
+    p.add_argument("--project", help="project the model belongs to (budgets)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="larger batch (default 64)")
+    p.add_argument(
+        "--latency-calls", type=positive_int, default=200, help="timed calls per batch size"
+    )
+    p.add_argument(
+        "--energy-seconds",
+        type=non_negative_float,
+        default=2.0,
+        help="minimum length of the energy window, s (default 2)",
+    )
+    p.add_argument(
+        "--energy-inferences",
+        type=positive_int,
+        default=1000,
+        help="minimum inferences in the energy window (default 1000)",
+    )
+    p.add_argument("-o", "--output", type=Path, help="also write the profile JSON to this file")
+    p.add_argument("--mlflow-model", metavar="NAME", help="tag this registered MLflow model ...")
+    p.add_argument("--mlflow-version", metavar="V", help="... version with the profile")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=_profile)
+
+
+def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
+    from lowcarb.governance import (
+        ProfileSettings,
+        TrainingCO2e,
+        load_dataset,
+        load_model,
+        mlflow_client,
+        print_profile,
+        profile_model,
+        tag_model_version,
+        training_co2e,
+    )
+    from lowcarb.ledger import open_ledger
+
+    if bool(args.mlflow_model) != bool(args.mlflow_version):
+        raise UsageError("--mlflow-model NAME and --mlflow-version V go together")
+    model, size = load_model(args.model)
+    x, y, described = load_dataset(args.data, target=args.target)
+    name = args.name or args.model.stem
+    ledger_url = args.ledger or ctx.environ.get("LOWCARB_LEDGER") or None
+    training: TrainingCO2e | None = None
+    if ledger_url:
+        with open_ledger(ledger_url, environ=ctx.environ, create=False) as ledger:
+            training = training_co2e(ledger, model=name, version=args.model_version)
+    settings = ProfileSettings(
+        batch_size=args.batch_size,
+        latency_calls=args.latency_calls,
+        energy_min_duration_s=args.energy_seconds,
+        energy_max_duration_s=max(10.0, args.energy_seconds),
+        energy_min_inferences=args.energy_inferences,
+    )
+    profile = profile_model(
+        model,
+        x,
+        y,
+        name=name,
+        version=args.model_version,
+        size_bytes=size,
+        settings=settings,
+        zone=args.zone,
+        training=training,
+        team=args.team or ctx.environ.get("LOWCARB_TEAM") or None,
+        project=args.project or ctx.environ.get("LOWCARB_PROJECT") or None,
+        dataset=described,
+        environ=ctx.environ,
+    )
+    data = profile.to_dict()
+    if args.output is not None:
+        args.output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if args.mlflow_model:
+        uri = args.tracking_uri or ctx.environ.get("MLFLOW_TRACKING_URI")
+        tag_model_version(mlflow_client(uri), args.mlflow_model, str(args.mlflow_version), profile)
+    if args.json:
+        emit_json(ctx, data)
+    else:
+        print_profile(ctx.console(), profile)
+        if args.output is not None:
+            ctx.console().print(f"profile written to {args.output}")
+    return 0

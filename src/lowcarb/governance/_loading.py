@@ -1,0 +1,130 @@
+"""Load a model file and a held-out set for ``lowcarb profile``.
+
+Models: scikit-learn estimators saved with ``pickle`` (``.pkl``, ``.pickle``) or ``joblib``
+(``.joblib``), as scikit-learn's model-persistence guide describes. Loading a pickle runs code
+from the file: profile only model files you trust (your own training output).
+
+ONNX graphs (``.onnx``) are not profiled yet: that needs the ``onnx`` and ``onnxruntime``
+packages, which lowcarb does not depend on; the command says so instead of guessing.
+
+Held-out sets: ``.npz`` with arrays ``X`` and ``y`` (or ``X_test`` and ``y_test``), or a CSV file
+with a header row whose label column is ``--target`` (default: the last column).
+"""
+
+from __future__ import annotations
+
+import csv
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lowcarb.errors import DataError, UsageError
+
+__all__ = ["load_dataset", "load_model"]
+
+_PICKLE = (".pkl", ".pickle")
+
+
+def load_model(path: str | Path) -> tuple[Any, int]:
+    """Load a fitted model; return it with its size on disk in bytes.
+
+    Raises:
+        UsageError: An unsupported format (ONNX included, with the reason), or no ``predict``.
+        DataError: The file cannot be read or unpickled.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".onnx":
+        raise UsageError(
+            f"{str(p)!r} is an ONNX graph: profiling ONNX needs the 'onnx' and 'onnxruntime' "
+            "packages, which lowcarb does not install; profile the scikit-learn model "
+            "(.pkl/.joblib) instead"
+        )
+    if suffix not in (*_PICKLE, ".joblib"):
+        raise UsageError(
+            f"unsupported model file {str(p)!r}: use a scikit-learn model saved with pickle "
+            "(.pkl, .pickle) or joblib (.joblib)"
+        )
+    try:
+        size = p.stat().st_size
+        if suffix == ".joblib":
+            import joblib  # type: ignore[import-untyped]
+
+            model = joblib.load(p)
+        else:
+            with p.open("rb") as fh:
+                # Trusted input by contract (see the module docstring), as with joblib.load.
+                model = pickle.load(fh)  # noqa: S301
+    except OSError as exc:
+        raise DataError(f"model file {str(p)!r} cannot be read: {exc.strerror or exc}") from None
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
+        raise DataError(f"model file {str(p)!r} cannot be loaded: {exc}") from None
+    if not callable(getattr(model, "predict", None)):
+        raise UsageError(f"{str(p)!r} holds a {type(model).__name__}, which has no predict()")
+    return model, int(size)
+
+
+def _label(values: list[str]) -> np.ndarray[Any, Any]:
+    for kind in (int, float):
+        try:
+            return np.asarray([kind(v) for v in values])
+        except ValueError:
+            continue
+    return np.asarray(values)
+
+
+def load_dataset(path: str | Path, *, target: str | None = None) -> tuple[Any, Any, str]:
+    """Load held-out rows and labels; return ``(X, y, description)``.
+
+    Raises:
+        DataError: Unreadable, missing arrays or columns, non-numeric features.
+        UsageError: An unsupported file type.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".npz":
+        try:
+            with np.load(p, allow_pickle=False) as data:
+                keys = set(data.files)
+                for xk, yk in (("X", "y"), ("X_test", "y_test")):
+                    if {xk, yk} <= keys:
+                        x, y = data[xk], data[yk]
+                        break
+                else:
+                    raise DataError(
+                        f"{str(p)!r} has arrays {sorted(keys)}; it needs X and y "
+                        "(or X_test and y_test)"
+                    )
+        except (OSError, ValueError) as exc:
+            raise DataError(f"held-out set {str(p)!r} cannot be read: {exc}") from None
+    elif suffix == ".csv":
+        x, y = _load_csv(p, target)
+    else:
+        raise UsageError(f"unsupported held-out set {str(p)!r}: use .npz (X, y) or .csv")
+    if len(x) != len(y) or len(x) == 0:
+        raise DataError(
+            f"{str(p)!r}: {len(x)} rows but {len(y)} labels; both must match and be > 0"
+        )
+    return x, y, f"{p.name} ({len(x)} rows)"
+
+
+def _load_csv(p: Path, target: str | None) -> tuple[Any, Any]:
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise DataError(f"held-out set {str(p)!r} cannot be read: {exc.strerror}") from None
+    if len(rows) < 2:
+        raise DataError(f"{str(p)!r} needs a header row and at least one data row")
+    header, body = rows[0], rows[1:]
+    column = target if target is not None else header[-1]
+    if column not in header:
+        raise DataError(f"{str(p)!r} has no column {column!r}; columns: {', '.join(header)}")
+    j = header.index(column)
+    try:
+        x = np.asarray([[float(v) for i, v in enumerate(r) if i != j] for r in body])
+    except ValueError as exc:
+        raise DataError(f"{str(p)!r}: features must be numbers ({exc})") from None
+    return x, _label([r[j] for r in body])

@@ -1,0 +1,82 @@
+"""The GitHub Actions example: it parses, and its gate command fails the job exactly on reject."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lowcarb.ledger import RecordFilter, open_ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / "examples" / "github-actions" / "carbon-gate.yml"
+BASELINE: dict[str, Any] = {
+    "model": "detector",
+    "version": "6",
+    "accuracy": 0.91,
+    "latency_p95_ms": 20.0,
+    "energy_per_1k_j": 800.0,
+    "energy_method": "measured",
+    "flops": 2.0e6,
+    "size_bytes": 4_000_000,
+    "training_co2e_kg": 3.2,
+}
+
+
+def _gate_step() -> dict[str, Any]:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    # YAML 1.1 reads the bare key `on` as True.
+    assert workflow[True]["pull_request"]["paths"]
+    (job,) = workflow["jobs"].values()
+    assert job["env"]["LOWCARB_LEDGER"] == "${{ secrets.LOWCARB_LEDGER }}"
+    steps = [s for s in job["steps"] if "lowcarb gate" in s.get("run", "")]
+    assert len(steps) == 1
+    assert any("pip install" in s.get("run", "") for s in job["steps"])
+    return steps[0]
+
+
+def _run_step(tmp_path: Path, candidate: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    shutil.copy(ROOT / "examples" / "policy.yaml", tmp_path / "policy.yaml")
+    for folder, profile in (("candidate", candidate), ("production", BASELINE)):
+        (tmp_path / "models" / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "models" / folder / "profile.json").write_text(json.dumps(profile))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOWCARB_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["LOWCARB_LEDGER"] = f"sqlite:///{tmp_path / 'ledger.db'}"  # the secret
+    return subprocess.run(
+        ["bash", "-e", "-c", _gate_step()["run"]],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_workflow_runs_the_gate_command() -> None:
+    run = _gate_step()["run"]
+    assert run.startswith("lowcarb gate --policy policy.yaml --candidate")
+    assert "--json > verdict.json" in run
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_step_fails_on_reject_and_passes_on_promote(tmp_path: Path) -> None:
+    worse = {**BASELINE, "version": "7", "energy_per_1k_j": 880.0}  # +10 %, no accuracy gain
+    proc = _run_step(tmp_path, worse)
+    assert proc.returncode == 1, proc.stderr
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    assert verdict["decision"] == "reject"
+    assert [v["rule"] for v in verdict["violations"]] == ["max_energy_increase_pct"]
+    better = {**BASELINE, "version": "8", "energy_per_1k_j": 700.0}
+    proc = _run_step(tmp_path, better)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "verdict.json").read_text())["decision"] == "promote"
+    with open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        decisions = [
+            r.metadata["gate"]["decision"] for r in ledger.records(RecordFilter(kind="decision"))
+        ]
+        assert ledger.verify().ok
+    assert decisions == ["reject", "promote"]
