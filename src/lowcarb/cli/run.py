@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         emit_json(ctx, out)
     else:
-        print_footprint(ctx.err_console(), out, title=f"lowcarb run: {' '.join(argv)}")
+        shown = shlex.join(argv).replace("\n", " ")
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        print_footprint(ctx.err_console(), out, title=f"lowcarb run: {shown}")
     if tracker.ledger_error is not None:
         print(f"lowcarb: error: run not recorded: {tracker.ledger_error}", file=ctx.stderr)
         return result.exit_code or 2
