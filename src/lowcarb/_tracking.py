@@ -242,6 +242,16 @@ class Tracker:
             return None
         return path
 
+    def wait_ready(self, timeout_s: float | None = None) -> bool:
+        """Block until meter discovery has finished (True) or ``timeout_s`` passed (False).
+
+        Never needed for correct totals: a window begun before discovery finished counts from
+        the moment it did, and says so in its components' ``detail``.
+        """
+        if self._monitor is None:
+            raise UsageError(f"tracker {self.name!r} is not running; call start() first")
+        return self._monitor.wait_ready(timeout_s)
+
     # -- windows -------------------------------------------------------------------------------
     def begin_window(self, name: str) -> None:
         """Open a named window inside the run (windows nest and may overlap)."""

@@ -1,12 +1,237 @@
-"""`lowcarb jobs` (being built; replaced by its owner)."""
+"""``lowcarb submit``, ``lowcarb worker`` and ``lowcarb jobs``: the local carbon-aware job queue."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
+
+from rich.table import Table
+
+from lowcarb._config import load_settings
+from lowcarb.cli._common import CliContext, emit_json, positive_int
+from lowcarb.cli.plan import add_provider_flag, live_source
+from lowcarb.errors import UsageError
+from lowcarb.grid import IntensitySource, TraceIntensitySource, load_trace_table, lookup_zone
+from lowcarb.scheduling import (
+    JobSpec,
+    ProfileSource,
+    check_feasible,
+    make_forecaster,
+    parse_duration_h,
+    parse_time,
+)
+from lowcarb.scheduling._jobrun import ReplayClock
+from lowcarb.scheduling._queue import Job, open_queue
+from lowcarb.scheduling._worker import Worker, WorkerConfig
 
 __all__ = ["register"]
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Register nothing yet."""
+    """Add ``lowcarb submit``, ``lowcarb worker`` and ``lowcarb jobs``."""
+    s = sub.add_parser(
+        "submit",
+        help="queue a command to run at its lowest-carbon time before a deadline",
+        description=(
+            "Store a job in the queue (in the ledger database). `lowcarb worker` plans it, starts "
+            "it at its planned time, measures it and appends it to the ledger. Interruptible jobs "
+            "are paused with SIGTERM between planned slots: they find LOWCARB_CHECKPOINT_DIR (a "
+            "directory kept across pauses) and LOWCARB_JOB_RESUMED=1 when resumed, and must exit "
+            "with a non-zero status when paused (0 means finished)."
+        ),
+    )
+    s.add_argument(
+        "--deadline", required=True, metavar="T",
+        help="finish by: an ISO time (2022-03-02T09:00Z) or a duration after now (24h)",
+    )  # fmt: skip
+    s.add_argument("--duration", metavar="D", help="expected run time (default 1h; give it)")
+    s.add_argument("--zone", action="append", default=[], metavar="Z", help="candidate zone(s)")
+    s.add_argument("--interruptible", action="store_true", help="may be paused and resumed")
+    s.add_argument("--min-chunk", default="1h", metavar="D", help="shortest run between pauses")
+    s.add_argument("--pause-overhead", default="0", metavar="D", help="extra time per resume")
+    s.add_argument("--power-w", type=float, metavar="W", help="job power, watts")
+    s.add_argument("--now", metavar="T", help="submission time for relative deadlines (tests)")
+    _common(s)
+    s.add_argument("--team", help="team to attribute the runs to")
+    s.add_argument("--project", help="project to attribute the runs to")
+    s.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
+    s.set_defaults(func=_submit)
+
+    w = sub.add_parser(
+        "worker",
+        help="run queued jobs at their planned times",
+        description=(
+            "Plan queued jobs on forecasts, start each at its planned time (or its latest feasible "
+            "start if forecasts fail), pause and resume interruptible ones, measure every run and "
+            "append it to the ledger. A killed worker can be restarted: running jobs are adopted, "
+            "finished ones are not run again."
+        ),
+    )
+    _common(w)
+    w.add_argument("--trace", metavar="FILE", help="replay this trace as the intensity source")
+    add_provider_flag(w)
+    w.add_argument(
+        "--model", default="profile-blend",
+        choices=("profile-blend", "lag-ridge", "seasonal-naive", "profile"),
+        help="forecast model for --trace",
+    )  # fmt: skip
+    w.add_argument("--now", metavar="T", help="start a replay clock at T (with --speed)")
+    w.add_argument("--speed", type=float, default=1.0, help="replay clock speed (3600: 1 h/s)")
+    w.add_argument("--poll", default="30s", metavar="D", help="longest sleep between passes")
+    w.add_argument("--grace", default="60s", metavar="D", help="SIGTERM-to-SIGKILL delay")
+    w.add_argument("--max-parallel", type=positive_int, default=4, help="jobs at once")
+    w.add_argument(
+        "--on-forecast-error", choices=("latest-start", "start-now"), default="latest-start",
+        help="start of a job that cannot be planned (default: its latest feasible start)",
+    )  # fmt: skip
+    w.add_argument("--once", action="store_true", help="one pass, then exit")
+    w.add_argument("--until-idle", action="store_true", help="exit when no job is left")
+    w.set_defaults(func=_worker)
+
+    j = sub.add_parser("jobs", help="list queued, running and finished jobs")
+    _common(j)
+    j.add_argument("--state", action="append", default=[], help="only jobs in this state")
+    j.add_argument("--cancel", metavar="ID", help="cancel a queued or paused job")
+    j.set_defaults(func=_jobs)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ledger", metavar="URL", help="ledger database holding the queue")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _ledger_url(args: argparse.Namespace, ctx: CliContext) -> str | None:
+    return args.ledger or load_settings(environ=ctx.environ).ledger
+
+
+def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
+    argv = list(args.cmd)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise UsageError("no command given; usage: lowcarb submit --deadline T [...] -- COMMAND")
+    now = parse_time(args.now, what="--now") if args.now else datetime.now(UTC)
+    zones = [z.strip() for z in args.zone] or [load_settings(environ=ctx.environ).zone or ""]
+    if not zones[0]:
+        raise UsageError("give --zone Z (or set LOWCARB_ZONE / zone in lowcarb.toml)")
+    zones = [lookup_zone(z).zone_id for z in zones]
+    overhead = 0.0
+    if args.pause_overhead.strip() not in {"0", "0h", "0m", "0s"}:
+        overhead = parse_duration_h(args.pause_overhead, what="--pause-overhead")
+    spec = JobSpec(
+        duration_h=parse_duration_h(args.duration or "1h", what="--duration"),
+        deadline=parse_time(args.deadline, now=now, what="--deadline"),
+        interruptible=args.interruptible,
+        min_chunk_h=parse_duration_h(args.min_chunk, what="--min-chunk"),
+        pause_overhead_h=overhead,
+        power_w=args.power_w,
+    )
+    check_feasible(spec, now)
+    settings = load_settings(environ=ctx.environ)
+    with open_queue(_ledger_url(args, ctx), environ=ctx.environ) as queue:
+        job = queue.submit(
+            argv, zones=zones, duration_h=spec.duration_h, deadline=spec.deadline,
+            interruptible=spec.interruptible, min_chunk_h=spec.min_chunk_h,
+            pause_overhead_h=spec.pause_overhead_h, power_w=args.power_w,
+            team=args.team or settings.team, project=args.project or settings.project,
+        )  # fmt: skip
+    if args.duration is None:
+        print("lowcarb: no --duration given: planned as 1h", file=ctx.stderr)
+    if args.json:
+        emit_json(ctx, job.to_dict())
+    else:
+        print(f"queued job {job.id}: {' '.join(argv)} (deadline {job.to_dict()['deadline']})",
+              file=ctx.stdout)  # fmt: skip
+    return 0
+
+
+def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
+    source: IntensitySource
+    if args.provider and args.trace:
+        raise UsageError("give either --trace or --provider, not both")
+    if args.provider:
+        source = live_source(args.provider, ctx.environ)
+    elif args.trace:
+        forecaster = make_forecaster(args.model)
+        source = TraceIntensitySource(load_trace_table(args.trace), forecaster=forecaster)
+    else:
+        source = ProfileSource()
+    clock = None
+    if args.now:
+        clock = ReplayClock(parse_time(args.now, what="--now"), speed=args.speed)
+    elif args.speed != 1.0:
+        raise UsageError("--speed needs --now (a replay starts at a given time)")
+    config = WorkerConfig(
+        poll_s=parse_duration_h(args.poll, what="--poll") * 3600,
+        grace_s=parse_duration_h(args.grace, what="--grace") * 3600,
+        max_parallel=args.max_parallel,
+        on_forecast_error=args.on_forecast_error,
+    )
+    url = _ledger_url(args, ctx)
+    queue = open_queue(url, environ=ctx.environ)
+    worker = Worker(queue, source, ledger_url=url, config=config, clock=clock,
+                    environ=ctx.environ)  # fmt: skip
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop_requested.set()
+        worker.stopping.set()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = (
+        {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if in_main else {}
+    )
+    try:
+        worker.run(until_idle=args.until_idle, max_ticks=1 if args.once else None)
+        if stop_requested.is_set():
+            worker.shutdown()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        queue.close()
+    if args.json:
+        emit_json(ctx, {"worker": worker.id, "stopped_by_signal": stop_requested.is_set()})
+    return 0
+
+
+def _jobs(args: argparse.Namespace, ctx: CliContext) -> int:
+    with open_queue(_ledger_url(args, ctx), environ=ctx.environ) as queue:
+        if args.cancel:
+            job = queue.get(args.cancel)
+            if job.state not in ("queued", "paused"):
+                raise UsageError(f"job {job.id} is {job.state}; only queued or paused jobs cancel")
+            if queue.update(job, state="cancelled") is None:
+                raise UsageError(f"job {job.id} changed while cancelling it; try again")
+        jobs = queue.jobs(args.state or None)
+    if args.json:
+        emit_json(ctx, {"jobs": [j.to_dict() for j in jobs]})
+        return 0
+    _render(ctx, jobs)
+    return 0
+
+
+def _short(t: datetime | None) -> str:
+    return "-" if t is None else t.strftime("%m-%d %H:%MZ")
+
+
+def _render(ctx: CliContext, jobs: list[Job]) -> None:
+    table = Table(title="lowcarb jobs")
+    table.add_column("id", no_wrap=True, min_width=12)
+    for col in ("state", "zone", "deadline", "start", "g/kWh plan", "g/kWh real", "runs", "exit"):
+        table.add_column(col, no_wrap=col in ("state", "deadline", "start"))
+    table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=30)
+    for job in jobs:
+        plan = job.plan or {}
+        planned = plan.get("expected_intensity_g_per_kwh")
+        real = job.realised_intensity_g_per_kwh
+        table.add_row(
+            job.id, job.state, plan.get("zone") or job.zones[0], _short(job.deadline),
+            _short(job.planned_start), "-" if planned is None else f"{planned:.0f}",
+            "-" if real is None else f"{real:.0f}", str(job.attempts),
+            "-" if job.exit_code is None else str(job.exit_code), " ".join(job.command),
+        )  # fmt: skip
+    ctx.console().print(table)

@@ -1,12 +1,270 @@
-"""`lowcarb ledger` (being built; replaced by its owner)."""
+"""`lowcarb ledger verify|show|export|totals|checkpoint|keygen`: the audit trail from a shell.
+
+Every subcommand only reads the ledger (``keygen`` writes key files); the library does the work.
+``verify`` exits 1 when the chain is broken and names the first bad record.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from lowcarb.cli._common import CliContext, emit_json, positive_int
+from lowcarb.errors import DataError, UsageError
+from lowcarb.ledger import (
+    EXPORT_FORMATS,
+    Checkpoint,
+    Ed25519Signer,
+    Ledger,
+    RecordFilter,
+    open_ledger,
+)
 
 __all__ = ["register"]
 
+_GROUPS = ("team", "project", "model", "month", "kind", "zone")
+
+
+def _when(text: str) -> datetime:
+    """argparse type: an ISO 8601 date or date-time; without a zone it is UTC."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 date or time like 2024-05-01 or 2024-05-01T12:00Z, got {text!r}"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _add_common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    p.add_argument(
+        "--ledger",
+        metavar="URL",
+        help="ledger URL (default: $LOWCARB_LEDGER, else sqlite:///.lowcarb/ledger.db)",
+    )
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--team", help="only records of this team")
+    p.add_argument("--project", help="only records of this project")
+    p.add_argument("--model", help="only records of this model")
+    p.add_argument("--kind", help="only records of this kind (run, inference, correction, ...)")
+    p.add_argument("--since", type=_when, metavar="TIME", help="appended at or after (UTC)")
+    p.add_argument("--until", type=_when, metavar="TIME", help="appended before (UTC)")
+
+
+def _filter(args: argparse.Namespace) -> RecordFilter | None:
+    fields = {k: getattr(args, k) for k in ("team", "project", "model", "kind", "since", "until")}
+    return RecordFilter(**fields) if any(v is not None for v in fields.values()) else None
+
+
+def _open(args: argparse.Namespace, ctx: CliContext) -> Ledger:
+    return open_ledger(args.ledger, environ=ctx.environ, create=False)
+
+
+def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
+    checkpoint = None
+    if args.checkpoint is not None:
+        try:
+            checkpoint = Checkpoint.from_json(Path(args.checkpoint).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise DataError(f"cannot read checkpoint {args.checkpoint!r}: {exc.strerror}") from None
+    with _open(args, ctx) as ledger:
+        result = ledger.verify(public_key=args.public_key or None, checkpoint=checkpoint)
+    if args.json:
+        emit_json(ctx, result.to_dict())
+    else:
+        for warning in result.warnings:
+            print(f"lowcarb: warning: {warning}", file=ctx.stderr)
+        if result.ok:
+            head = (result.head_hash or "")[:16]
+            print(f"ledger OK: {result.reason} (head {head}...)", file=ctx.stdout)
+        else:
+            rid = f" (id {result.first_bad_id})" if result.first_bad_id else ""
+            print(
+                f"ledger TAMPERED: first bad record #{result.first_bad}{rid}: {result.reason}",
+                file=ctx.stdout,
+            )
+    return 0 if result.ok else 1
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
+
+
+def _show(args: argparse.Namespace, ctx: CliContext) -> int:
+    with _open(args, ctx) as ledger:
+        if args.id is not None:
+            records = [ledger.get(args.id)]
+        else:
+            records = list(ledger.records(_filter(args), limit=args.limit, newest_first=True))
+            records.reverse()
+    if args.json:
+        emit_json(ctx, {"count": len(records), "records": [r.to_dict() for r in records]})
+        return 0
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=f"{len(records)} record(s), oldest first (energy with PUE)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("time (UTC)", no_wrap=True)
+    for name in ("kind", "team", "project", "model"):
+        table.add_column(name, overflow="fold", ratio=1)
+    for name in ("kWh", "gCO2e"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("id (end)", no_wrap=True)
+    for r in records:
+        a = r.attribution
+        table.add_row(
+            str(r.seq),
+            r.timestamp.strftime("%Y-%m-%d %H:%M"),
+            r.kind,
+            a.team or "",
+            a.project or "",
+            a.model or "",
+            _num(r.energy_kwh),
+            _num(r.co2e_g),
+            r.id[-8:],  # ids are time-ordered: their end is what tells them apart
+        )
+    ctx.console().print(table)
+    return 0
+
+
+def _export(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.format == "parquet" and args.output is None:
+        raise UsageError("Parquet is binary: give --output FILE")
+    with _open(args, ctx) as ledger:
+        n = ledger.export(args.format, args.output or ctx.stdout, _filter(args))
+    where = args.output or "stdout"
+    print(f"lowcarb: exported {n} record(s) as {args.format} to {where}", file=ctx.stderr)
+    return 0
+
+
+def _totals(args: argparse.Namespace, ctx: CliContext) -> int:
+    with _open(args, ctx) as ledger:
+        totals = ledger.totals(args.by, _filter(args))
+    if args.json:
+        emit_json(ctx, totals.to_dict())
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"Scope 2 totals by {args.by}")
+    table.add_column(args.by)
+    for name in ("records", "energy kWh", "location kgCO2e", "market kgCO2e", "instruments"):
+        table.add_column(name, justify="right")
+    for row in (*totals.rows, totals.total):
+        is_total = row is totals.total
+        table.add_row(
+            "TOTAL" if is_total else (row.key if row.key is not None else "(none)"),
+            str(row.records),
+            f"{row.energy_kwh:.6g}",
+            f"{row.location_co2e_g / 1000:.6g}",
+            f"{row.market_co2e_g / 1000:.6g}",
+            f"{row.market_records}/{row.records}",
+            end_section=row is (totals.rows[-1] if totals.rows else None),
+        )
+    ctx.console().print(table)
+    if totals.superseded:
+        print(
+            f"({totals.superseded} corrected record(s) replaced by their corrections)",
+            file=ctx.stdout,
+        )
+    return 0
+
+
+def _checkpoint(args: argparse.Namespace, ctx: CliContext) -> int:
+    with _open(args, ctx) as ledger:
+        cp = ledger.checkpoint()
+    if args.output is not None:
+        try:
+            Path(args.output).write_text(cp.to_json() + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"cannot write checkpoint {args.output!r}: {exc.strerror}") from None
+        print(
+            f"lowcarb: checkpoint of {cp.count} record(s) written to {args.output}", file=ctx.stderr
+        )
+    emit_json(ctx, cp.to_dict())
+    return 0
+
+
+def _keygen(args: argparse.Namespace, ctx: CliContext) -> int:
+    private, public = Path(args.private_key), Path(args.public_key)
+    for path in (private, public):
+        if path.exists():
+            raise UsageError(f"{str(path)!r} exists; lowcarb never overwrites a key file")
+    signer = Ed25519Signer.generate()
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(signer.private_pem())
+    public.write_bytes(signer.public_pem())
+    out: dict[str, Any] = {"key_id": signer.key_id, "private_key": str(private)}
+    out["public_key"] = str(public)
+    if args.json:
+        emit_json(ctx, out)
+    else:
+        print(
+            f"key {signer.key_id}: private {private} (keep secret; set "
+            f"LOWCARB_LEDGER_SIGNING_KEY to it on the writer), public {public} (give to verifiers)",
+            file=ctx.stdout,
+        )
+    return 0
+
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Register nothing yet."""
+    """Add ``lowcarb ledger ...``."""
+    parser = sub.add_parser(
+        "ledger", help="verify, query and export the carbon ledger", description=__doc__
+    )
+    cmds = parser.add_subparsers(dest="ledger_command", metavar="SUBCOMMAND", required=True)
+
+    p = cmds.add_parser("verify", help="check the hash chain; exit 1 naming the first bad record")
+    _add_common(p)
+    p.add_argument(
+        "--public-key",
+        action="append",
+        metavar="FILE",
+        help="trusted writer public key (PEM); every record must be signed by one (repeatable)",
+    )
+    p.add_argument("--checkpoint", metavar="FILE", help="a checkpoint the ledger must extend")
+    p.set_defaults(func=_verify)
+
+    p = cmds.add_parser("show", help="list recent records")
+    _add_common(p)
+    _add_filters(p)
+    p.add_argument("--limit", type=positive_int, default=20, help="newest N records (default 20)")
+    p.add_argument("--id", help="show only the record with this id")
+    p.set_defaults(func=_show)
+
+    p = cmds.add_parser("export", help="write records as CSV, JSON lines or Parquet")
+    _add_common(p, json_flag=False)
+    _add_filters(p)
+    p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
+    p.add_argument("--output", metavar="FILE", help="file to write (default: stdout)")
+    p.set_defaults(func=_export)
+
+    p = cmds.add_parser("totals", help="energy and Scope 2 CO2e by team, project, model, month")
+    _add_common(p)
+    _add_filters(p)
+    p.add_argument("--by", choices=_GROUPS, default="team", help="grouping (default team)")
+    p.set_defaults(func=_totals)
+
+    p = cmds.add_parser("checkpoint", help="print the head hash and count to publish elsewhere")
+    _add_common(p)
+    p.add_argument("--output", metavar="FILE", help="also write the checkpoint to FILE")
+    p.set_defaults(func=_checkpoint)
+
+    p = cmds.add_parser("keygen", help="create an Ed25519 key pair for signing appends")
+    p.add_argument("--private-key", required=True, metavar="FILE")
+    p.add_argument("--public-key", required=True, metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=_keygen)

@@ -1,1 +1,67 @@
-"""lowcarb.ledger (see DESIGN.md)."""
+"""lowcarb.ledger: the tamper-evident, append-only carbon ledger.
+
+Every kilogram of CO2e lowcarb measures is appended here, attributed to a team, project, model and
+run, as a SHA-256 hash-chained record in SQLite (embedded default, ``.lowcarb/ledger.db``) or
+PostgreSQL (shared by a team). There is no update or delete: mistakes are fixed by appending a
+correction that references the corrected record. ``verify`` names the first record that was
+edited, deleted, inserted or reordered; checkpoints and optional Ed25519 signatures cover what a
+chain alone cannot (a truncated tail, a recomputed chain).
+
+Example::
+
+    from lowcarb.ledger import Attribution, draft_from_footprint, open_ledger
+
+    with open_ledger() as ledger:
+        record = ledger.append(
+            draft_from_footprint(footprint, attribution=Attribution(team="vision", project="det"))
+        )
+        assert ledger.verify().ok
+
+Modules: ``_record`` (types), ``_canonical`` (serialisation and hash, documented there),
+``_chain`` (verification, checkpoints), ``_signing``, ``_schema`` + ``_migrations`` (Alembic),
+``_engines`` + ``_setup`` + ``_sql`` (stores), ``_query`` (filters, totals), ``_export``,
+``_ledger`` (the :class:`Ledger`); ``testing`` has sample footprints and drafts for tests.
+"""
+
+from lowcarb.ledger._canonical import GENESIS_HASH
+from lowcarb.ledger._chain import Checkpoint, VerifyResult
+from lowcarb.ledger._engines import DEFAULT_URL, ENV_VAR
+from lowcarb.ledger._export import EXPORT_FORMATS, FLAT_COLUMNS
+from lowcarb.ledger._ledger import SIGNING_KEY_ENV_VAR, Ledger, open_ledger
+from lowcarb.ledger._query import GroupBy, RecordFilter, TotalRow, Totals
+from lowcarb.ledger._record import (
+    KNOWN_KINDS,
+    Attribution,
+    MarketFactor,
+    Record,
+    RecordDraft,
+    draft_from_footprint,
+)
+from lowcarb.ledger._signing import Ed25519Signer, TrustedKey
+from lowcarb.ledger._sql import SqlLedgerStore
+
+__all__ = [
+    "DEFAULT_URL",
+    "ENV_VAR",
+    "EXPORT_FORMATS",
+    "FLAT_COLUMNS",
+    "GENESIS_HASH",
+    "KNOWN_KINDS",
+    "SIGNING_KEY_ENV_VAR",
+    "Attribution",
+    "Checkpoint",
+    "Ed25519Signer",
+    "GroupBy",
+    "Ledger",
+    "MarketFactor",
+    "Record",
+    "RecordDraft",
+    "RecordFilter",
+    "SqlLedgerStore",
+    "TotalRow",
+    "Totals",
+    "TrustedKey",
+    "VerifyResult",
+    "draft_from_footprint",
+    "open_ledger",
+]

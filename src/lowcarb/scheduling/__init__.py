@@ -1,1 +1,140 @@
-"""lowcarb.scheduling (see DESIGN.md)."""
+"""lowcarb.scheduling: when and where work runs (see DESIGN.md).
+
+* Planning: :func:`plan_job` (one zone: best contiguous window, or the cheapest slots of an
+  interruptible job with a minimum chunk and a per-resume overhead), :func:`plan_spatial`
+  (several zones, with penalties and an allowed list), :func:`plan_from_source` (forecasts from
+  an :class:`lowcarb.grid.IntensitySource`, with a labelled, deadline-safe fallback). Deadlines
+  are hard: every plan finishes by the deadline.
+* The array core: :func:`window_costs`, :func:`best_window`, :func:`best_slots`,
+  :func:`work_weights`, pure numpy over equally spaced slots.
+* Forecast models for planning and backtests: :class:`SeasonalNaive`, :class:`ProfileBlend`,
+  :class:`Oracle`, :class:`NoisyOracle`, adapters to and from :mod:`lowcarb.grid` forecasters.
+* Policies and backtests: :class:`RunNow`, :class:`Threshold`, :class:`ForecastWindow`,
+  :class:`RollingReplan`, :class:`OraclePolicy`; :func:`backtest_workload`, :func:`backtest_jobs`.
+* The job queue and worker: :func:`open_queue` (jobs in the ledger database; exactly-once claims,
+  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), :class:`Worker` (plans, starts on time, pauses and
+  resumes interruptible jobs through the checkpoint protocol, survives restarts).
+"""
+
+from lowcarb.scheduling._adapters import (
+    MODEL_NAMES,
+    BlendForecaster,
+    GridForecastModel,
+    ModelName,
+    make_forecaster,
+    zone_forecast,
+)
+from lowcarb.scheduling._backtest import (
+    PolicyResult,
+    Workload,
+    ZoneBacktest,
+    backtest_jobs,
+    backtest_workload,
+)
+from lowcarb.scheduling._forecasts import (
+    ForecastModel,
+    NoisyOracle,
+    Oracle,
+    ProfileBlend,
+    SeasonalNaive,
+    SeriesForecaster,
+)
+from lowcarb.scheduling._jobrun import ReplayClock
+from lowcarb.scheduling._planner import (
+    FallbackMode,
+    check_feasible,
+    fallback_plan,
+    plan_job,
+    plan_spatial,
+)
+from lowcarb.scheduling._policies import (
+    ForecastWindow,
+    OraclePolicy,
+    Policy,
+    RollingReplan,
+    RunNow,
+    SimEnv,
+    SimJob,
+    Threshold,
+    realised_cost,
+)
+from lowcarb.scheduling._queue import ACTIVE_STATES, Job, JobQueue, JobState, open_queue
+from lowcarb.scheduling._sourced import (
+    OnForecastError,
+    ProfileSource,
+    ZoneSources,
+    plan_from_source,
+)
+from lowcarb.scheduling._timeparse import parse_duration_h, parse_time
+from lowcarb.scheduling._types import JobSpec, Plan, Slot, ZoneForecast, ZoneOption
+from lowcarb.scheduling._window import best_slots, best_window, window_costs, work_weights
+from lowcarb.scheduling._worker import Worker, WorkerConfig
+from lowcarb.scheduling._workload import (
+    POLICY_NAMES,
+    Submission,
+    load_workload,
+    make_policies,
+    to_sim_jobs,
+)
+
+__all__ = [
+    "ACTIVE_STATES",
+    "MODEL_NAMES",
+    "POLICY_NAMES",
+    "BlendForecaster",
+    "FallbackMode",
+    "ForecastModel",
+    "ForecastWindow",
+    "GridForecastModel",
+    "Job",
+    "JobQueue",
+    "JobSpec",
+    "JobState",
+    "ModelName",
+    "NoisyOracle",
+    "OnForecastError",
+    "Oracle",
+    "OraclePolicy",
+    "Plan",
+    "Policy",
+    "PolicyResult",
+    "ProfileBlend",
+    "ProfileSource",
+    "ReplayClock",
+    "RollingReplan",
+    "RunNow",
+    "SeasonalNaive",
+    "SeriesForecaster",
+    "SimEnv",
+    "SimJob",
+    "Slot",
+    "Submission",
+    "Threshold",
+    "Worker",
+    "WorkerConfig",
+    "Workload",
+    "ZoneBacktest",
+    "ZoneForecast",
+    "ZoneOption",
+    "ZoneSources",
+    "backtest_jobs",
+    "backtest_workload",
+    "best_slots",
+    "best_window",
+    "check_feasible",
+    "fallback_plan",
+    "load_workload",
+    "make_forecaster",
+    "make_policies",
+    "open_queue",
+    "parse_duration_h",
+    "parse_time",
+    "plan_from_source",
+    "plan_job",
+    "plan_spatial",
+    "realised_cost",
+    "to_sim_jobs",
+    "window_costs",
+    "work_weights",
+    "zone_forecast",
+]

@@ -1,0 +1,194 @@
+"""Opening a ledger database: URL resolution, a look before touching, engines per dialect.
+
+SQLite files are inspected read-only before anything else: a file that is not SQLite, or a SQLite
+database of some other application, raises :class:`LedgerCorruptError` and is never written to.
+PostgreSQL connects with a short timeout; an unreachable server raises
+:class:`LedgerUnreachableError` with one line saying where and why.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from lowcarb.errors import (
+    LedgerCorruptError,
+    LedgerError,
+    MissingDependencyError,
+    UsageError,
+)
+from lowcarb.ledger._schema import LEDGER_TABLE, META_TABLE, VERSION_TABLE, Dialect
+
+__all__ = [
+    "DEFAULT_URL",
+    "ENV_VAR",
+    "describe",
+    "postgres_engine",
+    "resolve_url",
+    "sqlite_engine",
+    "sqlite_path",
+]
+
+#: The ledger used when no URL is given and ``LOWCARB_LEDGER`` is unset (relative to the cwd).
+DEFAULT_URL = "sqlite:///.lowcarb/ledger.db"
+ENV_VAR = "LOWCARB_LEDGER"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_OURS = frozenset({LEDGER_TABLE, META_TABLE, VERSION_TABLE})
+
+
+def resolve_url(url: str | None, environ: Mapping[str, str]) -> tuple[URL, Dialect]:
+    """The SQLAlchemy URL to open: ``url``, else ``$LOWCARB_LEDGER``, else the default.
+
+    A bare path (no ``://``) means a SQLite file. ``postgresql://`` means ``postgresql+psycopg``.
+
+    Raises:
+        UsageError: Not a URL lowcarb can store a ledger in.
+    """
+    text = url or environ.get(ENV_VAR) or DEFAULT_URL
+    if "://" not in text:
+        text = f"sqlite:///{text}"
+    try:
+        parsed = make_url(text)
+    except ArgumentError:
+        raise UsageError(
+            f"not a ledger URL: {text!r}; use sqlite:///PATH or postgresql+psycopg://HOST/DB"
+        ) from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite" and driver == "pysqlite":
+        return parsed, "sqlite"
+    if backend == "postgresql" and driver in ("psycopg", "psycopg2"):
+        # psycopg2 would also work with SQLAlchemy, but lowcarb's extra installs psycopg 3.
+        return parsed.set(drivername="postgresql+psycopg"), "postgresql"
+    raise UsageError(
+        f"unsupported ledger URL {parsed.render_as_string(hide_password=True)!r}: use "
+        "sqlite:///PATH (embedded) or postgresql+psycopg://USER@HOST/DB (shared)"
+    )
+
+
+def describe(url: URL) -> str:
+    """The URL without its password, for messages."""
+    return url.render_as_string(hide_password=True)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of a SQLite URL, or None for an in-memory database."""
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file::memory:"):
+        return None
+    return Path(db)
+
+
+def _not_ours(path: Path, why: str) -> LedgerCorruptError:
+    return LedgerCorruptError(
+        f"{str(path)!r} is not a lowcarb ledger ({why}); it was left untouched: point --ledger "
+        f"or {ENV_VAR} at another file"
+    )
+
+
+def preflight_sqlite(path: Path, *, create: bool) -> None:
+    """Look at a SQLite ledger file read-only before opening it for writing.
+
+    Raises:
+        LedgerCorruptError: The file is not SQLite, is damaged, or belongs to something else.
+        LedgerError: It does not exist and ``create`` is false, or cannot be read.
+    """
+    if not path.exists():
+        if not create:
+            raise LedgerError(
+                f"no ledger at {str(path)!r}; it is created by the first writer "
+                "(e.g. `lowcarb run --ledger ...`)"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"cannot create {str(path.parent)!r}: {exc.strerror}") from None
+        return
+    if path.is_dir():
+        raise _not_ours(path, "it is a directory")
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise LedgerError(f"cannot read ledger {str(path)!r}: {exc.strerror}") from None
+    if not header:
+        return  # an empty file: a new database
+    if header != _SQLITE_HEADER:
+        raise _not_ours(path, "not a SQLite database")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            names = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+                )
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise _not_ours(path, f"the SQLite file is damaged: {exc}") from None
+    if names and not (names & _OURS):
+        shown = ", ".join(sorted(names)[:5])
+        raise _not_ours(path, f"it holds other tables: {shown}")
+    if names & _OURS and not names >= _OURS:
+        raise _not_ours(path, "ledger tables are missing: it is damaged")
+
+
+def sqlite_engine(url: URL, path: Path | None, *, busy_timeout_s: float) -> Engine:
+    """A SQLite engine whose transactions lowcarb begins itself (``BEGIN IMMEDIATE`` to write).
+
+    pysqlite's own transaction handling is switched off (``isolation_level=None``) so that the
+    ``begin`` event can issue ``BEGIN IMMEDIATE`` for appends: the write lock is taken before the
+    head is read, so two writers can never read the same head. ``synchronous=FULL`` makes every
+    committed append durable (the WAL is fsynced at each commit).
+    """
+    if path is None:
+        engine = create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = create_engine(
+            url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False}
+        )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            cur.execute("PRAGMA synchronous = FULL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("lowcarb_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def postgres_engine(url: URL, *, connect_timeout_s: float) -> Engine:
+    """A PostgreSQL engine (psycopg 3) with a short connect timeout.
+
+    Raises:
+        MissingDependencyError: psycopg is not installed.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError("psycopg", "postgres") from None
+    connect_args: dict[str, Any] = {"application_name": "lowcarb-ledger"}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = max(1, round(connect_timeout_s))
+    return create_engine(url, connect_args=connect_args)

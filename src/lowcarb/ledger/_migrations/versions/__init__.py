@@ -1,0 +1,1 @@
+"""Alembic revision files, one per schema version (see ``_schema.KNOWN_REVISIONS``)."""

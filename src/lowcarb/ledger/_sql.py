@@ -1,0 +1,288 @@
+"""The SQL store behind a ledger: SQLite or PostgreSQL through SQLAlchemy 2 Core."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from lowcarb.errors import LedgerCorruptError, LedgerError, LedgerUnreachableError
+from lowcarb.ledger._canonical import GENESIS_HASH, format_time
+from lowcarb.ledger._chain import ChainRow
+from lowcarb.ledger._query import RecordFilter
+from lowcarb.ledger._schema import LEDGER_TABLE, META_TABLE, Dialect, field_sql
+
+__all__ = ["SqlLedgerStore", "StoredRow", "WriteTransaction"]
+
+#: A stored row as text: seq, prev_hash, hash, body, signature.
+StoredRow = tuple[int, str, str, str, str | None]
+
+#: Key of the PostgreSQL advisory lock that serialises appends (b"lowcledg" as a bigint).
+PG_LOCK_KEY = int.from_bytes(b"lowcledg", "big")
+_COLUMNS = "seq, prev_hash, hash, body, signature"
+_EXPECTED_TRIGGERS: dict[Dialect, frozenset[str]] = {
+    "sqlite": frozenset(
+        f"{t}_no_{op}" for t in (LEDGER_TABLE, META_TABLE) for op in ("update", "delete")
+    ),
+    "postgresql": frozenset(
+        f"{t}_no_{op}" for t in (LEDGER_TABLE, META_TABLE) for op in ("update_delete", "truncate")
+    ),
+}
+_CHAIN_SQL: dict[Dialect, str] = {
+    # Bytes, not text: verification hashes exactly what is stored, even a damaged body (SQLite
+    # reads text as bytes through ``text_factory``; PostgreSQL text is always valid UTF-8).
+    "sqlite": f"SELECT seq, prev_hash, hash, body, signature FROM {LEDGER_TABLE} ORDER BY seq",
+    "postgresql": "SELECT seq, convert_to(prev_hash, 'UTF8'), convert_to(hash, 'UTF8'), "
+    "convert_to(body, 'UTF8'), convert_to(signature, 'UTF8') "
+    f"FROM {LEDGER_TABLE} ORDER BY seq",
+}
+_HEAD_SQL = f"SELECT seq, hash FROM {LEDGER_TABLE} ORDER BY seq DESC LIMIT 1"
+
+
+class WriteTransaction:
+    """One transaction holding the ledger's write lock (see :meth:`SqlLedgerStore.write`).
+
+    It works on the driver's cursor directly: an append is a handful of statements, and
+    SQLAlchemy's per-statement machinery would cost more than the work itself.
+    """
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self._cur = cursor
+        self._dialect = dialect
+        self._p = "?" if dialect == "sqlite" else "%s"
+
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the last record, ``(0, GENESIS_HASH)`` when empty."""
+        self._cur.execute(_HEAD_SQL)
+        row = self._cur.fetchone()
+        return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+    def existing_ids(self, ids: Collection[str]) -> set[str]:
+        """Which of ``ids`` are already in the ledger."""
+        if not ids:
+            return set()
+        expr = field_sql(self._dialect, "id")
+        marks = ", ".join([self._p] * len(ids))
+        self._cur.execute(f"SELECT {expr} FROM {LEDGER_TABLE} WHERE {expr} IN ({marks})", list(ids))
+        return {str(r[0]) for r in self._cur.fetchall()}
+
+    def insert(self, rows: list[tuple[int, str, str, str, str | None]]) -> None:
+        """Insert rows ``(seq, prev_hash, hash, body, signature)`` in one batch."""
+        p = self._p  # psycopg 3 pipelines executemany
+        sql = f"INSERT INTO {LEDGER_TABLE} ({_COLUMNS}) VALUES ({p}, {p}, {p}, {p}, {p})"
+        self._cur.executemany(sql, rows)
+
+
+class SqlLedgerStore:
+    """Rows of one ledger in SQLite or PostgreSQL.
+
+    Contract:
+        * The only write is :meth:`write`: one transaction that first takes the ledger's write
+          lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``pg_advisory_xact_lock``), so appends from
+          any number of threads, processes or machines are serialised and each sees the head the
+          previous one committed. The primary key on ``seq`` makes a fork impossible even for
+          a writer that skipped the lock (two records cannot take one position). Commits are
+          durable (SQLite ``synchronous=FULL``; PostgreSQL ``synchronous_commit`` as
+          configured on the server, ``on`` by default).
+        * Rows are never updated or deleted; triggers in the database refuse it.
+        * Thread-safe: connections come from SQLAlchemy's pool, one per operation.
+        * Database errors surface as :class:`LedgerError` subclasses with one-line messages.
+    """
+
+    def __init__(self, engine: Engine, dialect: Dialect, *, display_url: str) -> None:
+        self.engine = engine
+        self.dialect: Dialect = dialect
+        self.display_url = display_url
+        self._dbapi_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
+        self._integrity_error: type[BaseException] = engine.dialect.loaded_dbapi.IntegrityError
+
+    # -- errors -------------------------------------------------------------------------------
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Translate database errors raised inside the block into one-line ledger errors."""
+        try:
+            yield
+        except (IntegrityError, self._integrity_error) as exc:
+            orig = exc.orig if isinstance(exc, IntegrityError) else exc
+            raise LedgerError(
+                f"append to {self.display_url} refused by the database ({_first_line(orig)}): "
+                "another writer bypassed the ledger lock"
+            ) from None
+        except (DBAPIError, self._dbapi_error) as exc:
+            raise self._translate(exc) from None
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"ledger {self.display_url}: {_first_line(exc)}") from None
+
+    def _translate(self, exc: BaseException) -> LedgerError:
+        orig = exc.orig if isinstance(exc, DBAPIError) else exc
+        msg = _first_line(orig)
+        where = self.display_url
+        name = type(orig).__name__
+        if self.dialect == "sqlite":
+            low = msg.lower()
+            if "locked" in low or "busy" in low:
+                return LedgerError(
+                    f"ledger {where} stayed locked by another writer past the busy timeout; retry"
+                )
+            if "not a database" in low or "malformed" in low or "disk image" in low:
+                return LedgerCorruptError(
+                    f"ledger {where} is damaged ({msg}); it was left untouched: restore it from a "
+                    "backup and check it with `lowcarb ledger verify`"
+                )
+            if "unable to open" in low:
+                return LedgerUnreachableError(f"cannot open ledger {where}: {msg}")
+            return LedgerError(f"ledger {where}: {msg}")
+        if name in ("OperationalError", "InterfaceError") or "connection" in msg.lower():
+            return LedgerUnreachableError(f"cannot reach ledger database {where}: {msg}")
+        return LedgerError(f"ledger {where}: {msg}")
+
+    # -- writes -------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTransaction]:
+        """A transaction holding the ledger's write lock; commits when the block exits normally."""
+        with self.errors():
+            raw: Any = self.engine.raw_connection()
+            try:
+                dbc = raw.driver_connection
+                cur = dbc.cursor()
+                if self.dialect == "sqlite":
+                    cur.execute("BEGIN IMMEDIATE")
+                else:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
+                try:
+                    yield WriteTransaction(cur, self.dialect)
+                except BaseException:
+                    dbc.rollback()
+                    raise
+                dbc.commit()
+            finally:
+                raw.close()
+
+    @contextmanager
+    def locked(self) -> Iterator[Connection]:
+        """A SQLAlchemy connection in a transaction holding the write lock (for migrations)."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(lowcarb_begin="IMMEDIATE")
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
+                yield conn
+
+    # -- reads --------------------------------------------------------------------------------
+
+    @contextmanager
+    def chain_rows(self, *, chunk: int = 20_000) -> Iterator[Iterator[ChainRow]]:
+        """All rows as bytes, by ``seq``, streamed from one consistent snapshot."""
+        with self.errors(), self.engine.connect() as conn, conn.begin():
+            dbapi: Any = conn.connection.driver_connection
+            if self.dialect == "sqlite":
+                cur = dbapi.cursor()
+                dbapi.text_factory = bytes
+            else:
+                cur = dbapi.cursor(name="lowcarb_chain", binary=True)
+                cur.itersize = chunk
+            try:
+                cur.execute(_CHAIN_SQL[self.dialect])
+                yield iter(cur)
+            finally:
+                cur.close()
+                if self.dialect == "sqlite":
+                    dbapi.text_factory = str
+
+    def page(
+        self,
+        flt: RecordFilter | None,
+        *,
+        after_seq: int = 0,
+        before_seq: int | None = None,
+        limit: int = 5_000,
+        newest_first: bool = False,
+    ) -> list[StoredRow]:
+        """Up to ``limit`` rows matching ``flt`` with ``after_seq < seq < before_seq``."""
+        conds, params = ["seq > :after"], {"after": after_seq, "limit": limit}
+        if before_seq is not None:
+            conds.append("seq < :before")
+            params["before"] = before_seq
+        conds += self._filter_sql(flt, params)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT {_COLUMNS} FROM {LEDGER_TABLE} WHERE {' AND '.join(conds)} "
+            f"ORDER BY seq {order} LIMIT :limit"
+        )
+        with self.errors(), self.engine.connect() as conn:
+            return [
+                (int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4])
+                for r in conn.execute(text(sql), params)
+            ]
+
+    def _filter_sql(self, flt: RecordFilter | None, params: dict[str, Any]) -> list[str]:
+        if flt is None:
+            return []
+        conds = []
+        for name in ("team", "project", "model", "kind"):
+            value = getattr(flt, name)
+            if value is not None:
+                conds.append(f"{field_sql(self.dialect, name)} = :{name}")
+                params[name] = value
+        ts = field_sql(self.dialect, "timestamp")
+        if flt.since is not None:
+            conds.append(f"{ts} >= :since")
+            params["since"] = format_time(flt.since)
+        if flt.until is not None:
+            conds.append(f"{ts} < :until")
+            params["until"] = format_time(flt.until)
+        return conds
+
+    def get(self, record_id: str) -> StoredRow | None:
+        """The row with this record id, or None."""
+        sql = f"SELECT {_COLUMNS} FROM {LEDGER_TABLE} WHERE {field_sql(self.dialect, 'id')} = :i"
+        with self.errors(), self.engine.connect() as conn:
+            r = conn.execute(text(sql), {"i": record_id}).first()
+        return None if r is None else (int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4])
+
+    def corrected_ids(self) -> set[str]:
+        """Ids that some correction record replaces."""
+        corrects, kind = field_sql(self.dialect, "corrects"), field_sql(self.dialect, "kind")
+        sql = f"SELECT {corrects} FROM {LEDGER_TABLE} WHERE {kind} = 'correction'"
+        with self.errors(), self.engine.connect() as conn:
+            return {str(r[0]) for r in conn.exec_driver_sql(sql) if r[0] is not None}
+
+    def head(self) -> tuple[int, str]:
+        """``(count, head hash)``."""
+        with self.errors(), self.engine.connect() as conn:
+            row = conn.exec_driver_sql(_HEAD_SQL).first()
+        return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+    def meta(self) -> dict[str, str]:
+        """The meta table (``format``, ``ledger_id``, ``created_at``)."""
+        with self.errors(), self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(f"SELECT key, value FROM {META_TABLE}")
+            return {str(k): str(v) for k, v in rows}
+
+    def missing_triggers(self) -> list[str]:
+        """Append-only triggers that are missing (or disabled, on PostgreSQL)."""
+        if self.dialect == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        else:
+            sql = (
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' "
+                f"AND tgrelid IN ('{LEDGER_TABLE}'::regclass, '{META_TABLE}'::regclass)"
+            )
+        with self.errors(), self.engine.connect() as conn:
+            present = {str(r[0]) for r in conn.exec_driver_sql(sql)}
+        return sorted(_EXPECTED_TRIGGERS[self.dialect] - present)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+
+def _first_line(exc: BaseException | None) -> str:
+    text_ = str(exc).strip() if exc is not None else ""
+    return (text_.splitlines() or ["unknown error"])[0]

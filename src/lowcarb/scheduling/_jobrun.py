@@ -1,0 +1,183 @@
+"""Around one run of a job: the measuring tracker, a replay clock, process helpers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+import psutil
+
+from lowcarb._tracking import Tracker
+from lowcarb.energy import Meter
+from lowcarb.errors import LowcarbError
+from lowcarb.grid import Footprint, Intensity, IntensitySource
+from lowcarb.scheduling._queue import Job
+
+__all__ = [
+    "JobTracker",
+    "ReplayClock",
+    "alive",
+    "append_note",
+    "find_wrapper",
+    "hours",
+    "iso",
+    "kill_tree",
+    "parse_iso",
+    "start_key",
+]
+
+log = logging.getLogger(__name__)
+_HOUR = timedelta(hours=1)
+
+
+class ReplayClock:
+    """A clock that starts at ``start`` and runs ``speed`` times faster than real time (for
+    replaying a trace: ``speed=3600`` makes an hour pass every second).
+
+    Args:
+        start: The first time it reads (timezone-aware).
+        speed: Clock seconds per real second.
+        monotonic: Real-time source (injected for tests).
+    """
+
+    def __init__(
+        self,
+        start: datetime,
+        *,
+        speed: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.start, self.speed, self._mono = start, speed, monotonic
+        self._t0 = monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(self._mono() - self._t0) * self.speed)
+
+
+class JobTracker(Tracker):
+    """A Tracker that reports the child pid (``on_child``) and prices the run with the realised
+    hourly intensity when ``source`` has it for the hours the run spanned.
+
+    Args:
+        job: The job being run.
+        started: When this run started (worker clock).
+        source: Intensity source for the realised intensity.
+        clock: The worker's clock.
+        ledger_url: Ledger to append the run to.
+        environ: Environment for the Tracker's settings.
+        on_child: Called with the pid of the started process.
+        meters: Meters to use instead of detecting them (tests).
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        started: datetime,
+        *,
+        source: IntensitySource,
+        clock: Callable[[], datetime],
+        ledger_url: str | None,
+        environ: Mapping[str, str],
+        on_child: Callable[[int], None],
+        meters: Sequence[Meter] | None = None,
+    ) -> None:
+        plan = job.plan or {}
+        self._job, self._started, self._source, self._clock = job, started, source, clock
+        self._on_child = on_child
+        self.realised: float | None = None
+        super().__init__(
+            f"job:{job.id}", zone=plan.get("zone") or job.zones[0], ledger=ledger_url,
+            team=job.team, project=job.project, environ=environ, meters=meters,
+            metadata={
+                "job_id": job.id, "command": list(job.command), "attempt": job.attempts,
+                "planned_start": plan.get("start"), "deadline": iso(job.deadline),
+                "planned_intensity_g_per_kwh": plan.get("expected_intensity_g_per_kwh"),
+                "forecast_model": plan.get("forecast_model"), "fallback": plan.get("fallback"),
+            },
+        )  # fmt: skip
+
+    def start(self, *, pid: int | None = None) -> Tracker:
+        if pid is not None and self._job.child_pid != pid:
+            self._on_child(pid)
+        return super().start(pid=pid)
+
+    def stop(self) -> Footprint:
+        end = self._clock()
+        zone = self.intensity.zone
+        try:
+            first = self._started.replace(minute=0, second=0, microsecond=0)
+            series = self._source.history(zone, start=first, end=max(end, first + _HOUR))
+            if len(series) and series.kind != "forecast":
+                self.realised = series.mean_g_per_kwh()
+                self.intensity = Intensity(
+                    zone=zone, intensity_g_per_kwh=self.realised, source=series.source,
+                    signal=series.signal, scope=series.scope, kind=series.kind, time=first,
+                    note=f"mean of the {len(series)} hour(s) the job ran in",
+                )  # fmt: skip
+        except LowcarbError as exc:
+            log.info("no realised intensity for %s: %s", zone, exc)
+        self.metadata["realised_intensity_g_per_kwh"] = self.realised
+        self.metadata["run_start"] = iso(self._started)
+        self.metadata["run_end"] = iso(end)
+        return super().stop()
+
+
+def start_key(job: Job) -> datetime:
+    """Sort key: planned start, else deadline."""
+    return job.planned_start or job.deadline
+
+
+def alive(pid: int | None, create_time: float | None) -> bool:
+    """Whether process ``pid`` runs (and, given ``create_time``, is the same process)."""
+    if not pid:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return create_time is None or abs(proc.create_time() - create_time) < 1.0
+    except psutil.Error:
+        return False
+
+
+def find_wrapper(job_id: str) -> int | None:
+    """The pid of a live job wrapper started for ``job_id`` (found by its command line)."""
+    marker = f"LOWCARB_JOB_ID={job_id}"
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if marker in cmdline and any(part.endswith("_jobwrap.py") for part in cmdline):
+            return int(proc.pid)
+    return None
+
+
+def kill_tree(pid: int, sig: int, *, children: bool = True) -> None:
+    """Send ``sig`` to ``pid`` (and its descendants); a vanished process is not an error."""
+    try:
+        proc = psutil.Process(pid)
+        targets = [proc, *proc.children(recursive=True)] if children else [proc]
+        for p in targets:
+            p.send_signal(sig)
+    except psutil.Error:
+        pass
+
+
+def iso(t: datetime) -> str:
+    """ISO 8601 UTC with a Z."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse what :func:`iso` writes."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def hours(delta: timedelta) -> float:
+    """A non-negative timedelta in hours."""
+    return max(0.0, delta.total_seconds() / 3600.0)
+
+
+def append_note(note: str, more: str) -> str:
+    """``note; more``."""
+    return f"{note}; {more}" if note else more

@@ -1,0 +1,160 @@
+"""Backtest inputs: named policies and workload files of submissions.
+
+A workload file is a CSV with a header and one job per row::
+
+    submit,duration,deadline,interruptible
+    2022-03-01T09:00Z,4h,2022-03-02T09:00Z,false
+    2022-03-01T09:30Z,90m,24h,true
+
+``duration`` is a duration (``4h``, ``90m``, or hours); ``deadline`` an ISO time or a duration
+after ``submit``; ``interruptible`` is optional (``true``/``false``/``1``/``0``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from lowcarb.errors import DataError, InvalidValueError, LowcarbError, UsageError
+from lowcarb.grid import IntensitySeries, LagRidgeForecaster
+from lowcarb.scheduling._adapters import GridForecastModel
+from lowcarb.scheduling._forecasts import ForecastModel, ProfileBlend, SeasonalNaive
+from lowcarb.scheduling._policies import (
+    ForecastWindow,
+    OraclePolicy,
+    Policy,
+    RollingReplan,
+    RunNow,
+    SimJob,
+    Threshold,
+)
+from lowcarb.scheduling._timeparse import parse_duration_h, parse_time
+from lowcarb.scheduling._window import work_weights
+
+__all__ = ["POLICY_NAMES", "Submission", "load_workload", "make_policies", "to_sim_jobs"]
+
+#: Policy names understood by :func:`make_policies` (and ``lowcarb backtest --policy``).
+POLICY_NAMES = ("run-now", "threshold", "seasonal-naive", "forecast", "rolling", "oracle")
+_HOUR = timedelta(hours=1)
+
+
+def make_policies(
+    names: Sequence[str],
+    *,
+    model: str = "profile-blend",
+    series: IntensitySeries | None = None,
+    threshold_quantile: float = 0.25,
+) -> list[Policy]:
+    """Policies by name, in the order given.
+
+    Args:
+        names: From :data:`POLICY_NAMES`.
+        model: The forecast behind ``forecast`` and ``rolling``: ``profile-blend``,
+            ``seasonal-naive`` or ``lag-ridge`` (refit at every origin: slow).
+        series: The zone's series (needed for ``lag-ridge``, which works on timestamps).
+        threshold_quantile: Quantile of the trailing week for the threshold gate.
+
+    Raises:
+        UsageError: Unknown policy or model name.
+    """
+    forecast: ForecastModel
+    if model == "profile-blend":
+        forecast = ProfileBlend()
+    elif model == "seasonal-naive":
+        forecast = SeasonalNaive()
+    elif model == "lag-ridge":
+        if series is None:
+            raise UsageError("the lag-ridge model needs the zone's series (its timestamps)")
+        forecast = GridForecastModel(LagRidgeForecaster(), start=series.start, zone=series.zone)
+    else:
+        raise UsageError(
+            f"unknown model {model!r}; choose profile-blend, seasonal-naive or lag-ridge"
+        )
+    out: list[Policy] = []
+    for name in names:
+        if name == "run-now":
+            out.append(RunNow())
+        elif name == "threshold":
+            out.append(Threshold(quantile=threshold_quantile))
+        elif name == "seasonal-naive":
+            out.append(ForecastWindow(SeasonalNaive()))
+        elif name == "forecast":
+            out.append(ForecastWindow(forecast))
+        elif name == "rolling":
+            out.append(RollingReplan(forecast))
+        elif name == "oracle":
+            out.append(OraclePolicy())
+        else:
+            raise UsageError(f"unknown policy {name!r}; choose from {', '.join(POLICY_NAMES)}")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One job of a workload file."""
+
+    submit: datetime
+    duration_h: float
+    deadline: datetime
+    interruptible: bool = False
+
+
+def load_workload(path: str | Path) -> list[Submission]:
+    """Read a workload CSV (see the module docstring).
+
+    Raises:
+        DataError: Unreadable file, missing columns, or a bad row (its line number is given).
+    """
+    p = Path(path)
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise DataError(f"cannot read workload file {str(p)!r}: {exc.strerror}") from None
+    if not rows:
+        raise DataError(f"{p.name}: no jobs (expected a header submit,duration,deadline)")
+    missing = {"submit", "duration", "deadline"} - set(rows[0])
+    if missing:
+        raise DataError(f"{p.name}: missing column(s) {sorted(missing)}")
+    out = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            submit = parse_time(row["submit"], what="submit")
+            duration = parse_duration_h(row["duration"], what="duration")
+            deadline = parse_time(row["deadline"], now=submit, what="deadline")
+            flag = (row.get("interruptible") or "false").strip().lower()
+            if flag not in {"true", "false", "1", "0", "yes", "no", ""}:
+                raise InvalidValueError(f"interruptible must be true or false, got {flag!r}")
+        except LowcarbError as exc:
+            raise DataError(f"{p.name} line {line}: {exc}") from None
+        if deadline - submit < timedelta(hours=duration):
+            raise DataError(f"{p.name} line {line}: the deadline leaves less than the duration")
+        out.append(Submission(submit, duration, deadline, flag in {"true", "1", "yes"}))
+    return out
+
+
+def to_sim_jobs(
+    submissions: Sequence[Submission], series: IntensitySeries
+) -> tuple[list[SimJob], int]:
+    """Jobs in slot units of ``series`` (hourly); jobs outside the series are dropped.
+
+    Submissions are rounded up to the next hour and deadlines down, so no job gains time.
+
+    Returns:
+        (jobs, number dropped).
+    """
+    jobs = []
+    dropped = 0
+    for sub in submissions:
+        first = math.ceil((sub.submit - series.start) / _HOUR)
+        end = math.floor((sub.deadline - series.start) / _HOUR)
+        weights = work_weights(sub.duration_h)
+        if first < 0 or end > len(series) or end - first < weights.size:
+            dropped += 1
+            continue
+        jobs.append(SimJob(first, weights, end, sub.interruptible))
+    return jobs, dropped

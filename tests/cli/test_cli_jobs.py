@@ -1,0 +1,171 @@
+"""`lowcarb submit`, `lowcarb worker`, `lowcarb jobs`: the queue from a shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from lowcarb.cli import main
+from lowcarb.cli._common import CliContext
+from lowcarb.ledger import open_ledger
+
+NOW = "2022-03-01T10:00:00Z"
+
+
+def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    ctx = CliContext(stdout=StringIO(), stderr=StringIO(), environ=env)
+    code = main(list(args), ctx=ctx)
+    return code, ctx.stdout.getvalue(), ctx.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"LOWCARB_LEDGER": f"sqlite:///{tmp_path / 'ledger.db'}", "HOME": str(tmp_path)}
+
+
+def _trace(path: Path) -> Path:
+    """Three days of DE: 400 g/kWh, 100 at 13:00 UTC on 2022-03-01."""
+    start = datetime(2022, 2, 27, tzinfo=UTC)
+    lines = ["datetime_utc,DE"]
+    for i in range(72):
+        t = start + timedelta(hours=i)
+        value = 100.0 if t == datetime(2022, 3, 1, 13, tzinfo=UTC) else 400.0
+        lines.append(f"{t.isoformat()},{value}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_submit_and_list(env: dict[str, str], tmp_path: Path) -> None:
+    code, out, err = _cli(env, "submit", "--now", NOW, "--deadline", "8h", "--duration", "2h",
+                          "--zone", "DE", "--interruptible", "--json",
+                          "--", "echo", "hi")  # fmt: skip
+    assert code == 0, err
+    job = json.loads(out)
+    assert job["state"] == "queued" and job["command"] == ["echo", "hi"]
+    assert job["deadline"] == "2022-03-01T18:00:00Z" and job["interruptible"] is True
+    code, out, _ = _cli(env, "jobs", "--json")
+    assert code == 0 and [j["id"] for j in json.loads(out)["jobs"]] == [job["id"]]
+    code, out, _ = _cli(env, "jobs")
+    assert code == 0 and job["id"] in out and "queued" in out
+    code, out, err = _cli(env, "jobs", "--cancel", job["id"], "--json")
+    assert code == 0, err
+    assert json.loads(out)["jobs"][0]["state"] == "cancelled"
+    code, _, err = _cli(env, "jobs", "--cancel", job["id"])
+    assert code == 2 and "only queued or paused" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--deadline", "8h", "--zone", "DE"], "no command given"),
+        (
+            ["--deadline", "2022-02-01T00:00Z", "--duration", "1h", "--zone", "DE", "--", "true"],
+            "is not after now",
+        ),
+        (["--deadline", "1h", "--duration", "2h", "--zone", "DE", "--", "true"], "leaves 1.00 h"),
+        (["--deadline", "8h", "--zone", "Mars", "--", "true"], "unknown zone 'Mars'"),
+        (["--deadline", "8h", "--", "true"], "give --zone"),
+        (
+            ["--deadline", "tomorrow", "--duration", "1h", "--zone", "DE", "--", "true"],
+            "not an ISO 8601 time",
+        ),
+    ],
+)
+def test_submit_bad_input(env: dict[str, str], args: list[str], message: str) -> None:
+    code, out, err = _cli(env, "submit", "--now", NOW, *args)
+    assert code == 2 and out == ""
+    assert message in err and err.startswith("lowcarb: error: ")
+
+
+def test_worker_replays_a_trace_runs_the_job_at_the_clean_hour(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    trace = _trace(tmp_path / "de.csv")
+    marker = tmp_path / "ran.txt"
+    code, out, err = _cli(env, "submit", "--now", NOW, "--deadline", "6h", "--duration", "1h",
+                          "--zone", "DE", "--json", "--", sys.executable, "-c",
+                          f"open({str(marker)!r}, 'w').write('ok')")  # fmt: skip
+    assert code == 0, err
+    job_id = json.loads(out)["id"]
+    # Hours pass 1800x faster than real time: 13:00 comes ~6 s after 10:00.
+    proc = subprocess.run(
+        [sys.executable, "-m", "lowcarb.cli", "worker", "--trace", str(trace), "--model",
+         "seasonal-naive", "--now", NOW, "--speed", "1800", "--until-idle", "--poll", "30m",
+         "--json"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, **env},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["stopped_by_signal"] is False
+    assert marker.read_text() == "ok"
+    code, out, _ = _cli(env, "jobs", "--json")
+    job = json.loads(out)["jobs"][0]
+    assert job["id"] == job_id and job["state"] == "succeeded" and job["exit_code"] == 0
+    # Seasonal-naive on a trace whose clean hour is only on this day plans nothing special,
+    # but the plan always finishes by the deadline and is recorded with the run.
+    assert job["plan"]["end"] <= "2022-03-01T16:00:00Z"
+    with open_ledger(env["LOWCARB_LEDGER"], environ={}) as ledger:
+        records = [r for r in ledger.records() if r.metadata.get("job_id") == job_id]
+    assert len(records) == 1
+    assert records[0].metadata["planned_intensity_g_per_kwh"] is not None
+    assert records[0].metadata["realised_intensity_g_per_kwh"] in (100.0, 400.0)
+
+
+CHECKPOINTING = r"""
+import os, pathlib, signal, sys, time
+ck = pathlib.Path(os.environ["LOWCARB_CHECKPOINT_DIR"]) / "step"
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+n = int(ck.read_text()) if ck.exists() else 0
+while not stop:
+    time.sleep(0.01)
+    n += 1
+ck.write_text(str(n))
+sys.exit(75)
+"""
+
+
+def test_sigterm_to_the_worker_pauses_interruptible_jobs(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    trace = _trace(tmp_path / "de.csv")
+    script = tmp_path / "train.py"
+    script.write_text(CHECKPOINTING)
+    code, out, err = _cli(env, "submit", "--now", NOW, "--deadline", "3h", "--duration", "3h",
+                          "--zone", "DE", "--interruptible", "--json", "--",
+                          sys.executable, str(script))  # fmt: skip
+    assert code == 0, err
+    job_id = json.loads(out)["id"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lowcarb.cli", "worker", "--trace", str(trace), "--now", NOW,
+         "--poll", "1s", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, **env},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = json.loads(_cli(env, "jobs", "--json")[1])["jobs"][0]
+            if job["child_pid"] is not None:
+                break
+            time.sleep(0.2)
+        assert job["state"] == "running", job
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert json.loads(stdout)["stopped_by_signal"] is True
+    job = json.loads(_cli(env, "jobs", "--json")[1])["jobs"][0]
+    assert job["id"] == job_id and job["state"] == "paused"
+    assert int((Path(job["state_dir"]) / "checkpoint" / "step").read_text()) > 0

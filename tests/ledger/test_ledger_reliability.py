@@ -1,0 +1,182 @@
+"""Reliability: concurrent writers, a writer killed mid-append, damaged files, a dead server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from lowcarb.cli import main
+from lowcarb.cli._common import CliContext
+from lowcarb.errors import LedgerCorruptError, LedgerUnreachableError
+from lowcarb.ledger import open_ledger
+from lowcarb.ledger.testing import sample_draft
+
+WRITER = """
+import os, sys, time
+from lowcarb.ledger import open_ledger
+from lowcarb.ledger.testing import sample_draft
+url, n, go, who = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ledger = open_ledger(url, environ={})
+print("ready", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.005)
+for i in range(n):
+    ledger.append(sample_draft(team=who, metadata={"i": i}))
+ledger.close()
+"""
+
+KILLED_MID_APPEND = """
+import sys, time
+from lowcarb.ledger import _sql, open_ledger
+from lowcarb.ledger.testing import sample_draft
+ledger = open_ledger(sys.argv[1], environ={})
+ledger.append_many([sample_draft(team="before") for _ in range(100)])
+original = _sql.WriteTransaction.insert
+def insert_then_hang(self, rows):
+    original(self, rows)  # the rows are in the open transaction, not yet committed
+    print("inserted", len(rows), flush=True)
+    time.sleep(120)
+_sql.WriteTransaction.insert = insert_then_hang
+ledger.append_many([sample_draft(team="killed") for _ in range(50)])
+"""
+
+
+def _spawn(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_concurrent_writers_never_lose_or_fork_a_record(ledger_url: str, tmp_path: Path) -> None:
+    procs_n, per_proc = 8, 500
+    with open_ledger(ledger_url, environ={}) as ledger:
+        assert ledger.count() == 0  # created up front: the race under test is appending
+    go = tmp_path / "go"
+    procs = [_spawn(WRITER, ledger_url, str(per_proc), str(go), f"w{i}") for i in range(procs_n)]
+    for p in procs:
+        assert p.stdout is not None
+        assert p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
+    started = time.monotonic()
+    go.touch()
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    elapsed = time.monotonic() - started
+    with open_ledger(ledger_url, environ={}, create=False) as ledger:
+        result = ledger.verify()
+        assert result.ok, result.reason
+        assert result.entries == procs_n * per_proc
+        records = list(ledger.records())
+    assert [r.seq for r in records] == list(range(1, procs_n * per_proc + 1))
+    assert Counter(r.attribution.team for r in records) == {f"w{i}": per_proc for i in range(8)}
+    per_writer: dict[str | None, list[int]] = {}
+    for r in records:
+        per_writer.setdefault(r.attribution.team, []).append(int(r.metadata["i"]))
+    assert all(v == list(range(per_proc)) for v in per_writer.values())  # each writer in order
+    print(f"{procs_n}x{per_proc} concurrent appends in {elapsed:.1f}s")
+
+
+def test_a_writer_killed_mid_append_leaves_no_partial_record(ledger_url: str) -> None:
+    proc = _spawn(KILLED_MID_APPEND, ledger_url)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    assert line == "inserted 50", proc.stderr.read() if proc.stderr else ""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    with open_ledger(ledger_url, environ={}, busy_timeout_s=10) as ledger:
+        result = ledger.verify()
+        assert (result.ok, result.entries) == (True, 100), result.reason
+        assert {r.attribution.team for r in ledger.records()} == {"before"}
+        # The lock died with the writer: the next append goes through and chains on.
+        rec = ledger.append(sample_draft(team="after"))
+        assert rec.seq == 101
+        assert ledger.verify().ok
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _other_app_db(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+    conn.execute("INSERT INTO invoices (amount) VALUES (12.5)")
+    conn.commit()
+    conn.close()
+
+
+def _truncated_ledger(path: Path) -> None:
+    with open_ledger(f"sqlite:///{path}", environ={}) as ledger:
+        ledger.append_many([sample_draft(metadata={"pad": "x" * 2000}) for _ in range(200)])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda p: p.write_bytes(os.urandom(8192)), id="random-bytes"),
+        pytest.param(lambda p: p.write_text("team,co2e_g\nvision,12\n"), id="csv-text"),
+        pytest.param(lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\x00" * 500), id="bad"),
+        pytest.param(_other_app_db, id="other-app-sqlite"),
+        pytest.param(_truncated_ledger, id="truncated-ledger"),
+    ],
+)
+def test_a_damaged_or_foreign_file_is_refused_and_never_touched(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "ledger.db"
+    make(path)
+    before = _sha(path), sorted(os.listdir(tmp_path))
+    url = f"sqlite:///{path}"
+    for argv in (["verify"], ["show"], ["totals"], ["export", "--format", "jsonl"]):
+        err = StringIO()
+        rc = main(["ledger", *argv, "--ledger", url], ctx=CliContext(StringIO(), err, {}))
+        assert rc == 2, argv
+        assert err.getvalue().startswith("lowcarb: error: ")
+        assert err.getvalue().count("\n") == 1
+        assert "left untouched" in err.getvalue() or "damaged" in err.getvalue()
+    with pytest.raises(LedgerCorruptError):  # a writer (create=True) must not "repair" it either
+        with open_ledger(url, environ={}) as ledger:
+            ledger.append(sample_draft())
+    assert _sha(path) == before[0]
+    # A WAL-mode file gets SQLite's -wal/-shm companions when read; nothing may be written to
+    # the WAL (it would later be checkpointed into the file).
+    sidecars = {"ledger.db-wal", "ledger.db-shm"}
+    assert sorted(set(os.listdir(tmp_path)) - sidecars) == before[1]
+    wal = tmp_path / "ledger.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_a_directory_is_not_a_ledger(tmp_path: Path) -> None:
+    with pytest.raises(LedgerCorruptError, match="directory"):
+        open_ledger(f"sqlite:///{tmp_path}", environ={})
+
+
+def test_an_unreachable_postgres_fails_fast_with_one_line() -> None:
+    url = "postgresql+psycopg://lowcarb:s3cret@127.0.0.1:1/ledger"
+    started = time.monotonic()
+    with pytest.raises(LedgerUnreachableError) as info:
+        open_ledger(url, environ={})
+    assert time.monotonic() - started < 10
+    message = str(info.value)
+    assert "\n" not in message
+    assert "127.0.0.1" in message
+    assert "s3cret" not in message
+    err = StringIO()
+    rc = main(["ledger", "verify", "--ledger", url], ctx=CliContext(StringIO(), err, {}))
+    assert rc == 2
+    assert err.getvalue().startswith("lowcarb: error: cannot reach ledger database")
