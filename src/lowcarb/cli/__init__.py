@@ -77,4 +77,3 @@ def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) ->
     except KeyboardInterrupt:
         print("lowcarb: interrupted", file=ctx.stderr)
         return 130
-
