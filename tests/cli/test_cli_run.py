@@ -169,3 +169,71 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str], needle: s
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_concurrent_runs_append_to_one_chain(tmp_path: Path, ledger_url: str) -> None:
+    """Concurrent `lowcarb run --ledger` processes never lose or fork a record."""
+    n = 6
+    procs = [
+        subprocess.Popen(
+            [
+                *LOWCARB,
+                "run",
+                "--zone",
+                "DE",
+                "--ledger",
+                ledger_url,
+                "--team",
+                f"t{i % 2}",
+                "--project",
+                "p",
+                "--json",
+                "--",
+                sys.executable,
+                "-c",
+                "pass",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=_env(tmp_path),
+        )
+        for i in range(n)
+    ]
+    ids = set()
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=120)
+        assert p.returncode == 0, stderr
+        ids.add(json.loads(stdout)["record_id"])
+    assert None not in ids and len(ids) == n
+    verify = _run(tmp_path, "ledger", "verify", "--ledger", ledger_url, "--json")
+    assert verify.returncode == 0, verify.stderr
+    result = json.loads(verify.stdout)
+    assert result["ok"] is True and result["entries"] == n
+
+
+def test_unreachable_postgres_still_runs_the_command(tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    proc = _run(tmp_path, "run", "--zone", "DE", "--ledger", url, "--json", "--",
+                sys.executable, "-c", f"open({str(marker)!r}, 'w').write('ok')")  # fmt: skip
+    assert marker.read_text() == "ok"  # the user's command completed
+    assert proc.returncode == 2
+    out = json.loads(proc.stdout)
+    assert out["exit_code"] == 0 and out["record_id"] is None
+    assert "127.0.0.1:1" in out["ledger_error"] or "unreachable" in out["ledger_error"]
+    saved = json.loads(Path(out["unrecorded_saved_to"]).read_text())
+    assert saved["footprint"]["co2e_g"] == pytest.approx(out["co2e_g"])
+    assert proc.stderr.strip().splitlines()[-1].startswith("lowcarb: error: run not recorded")
+
+
+def test_corrupt_ledger_file_is_never_overwritten(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.db"
+    garbage = b"this is not a sqlite database" * 100
+    ledger.write_bytes(garbage)
+    proc = _run(tmp_path, "run", "--zone", "DE", "--ledger", f"sqlite:///{ledger}", "--",
+                sys.executable, "-c", "pass")  # fmt: skip
+    assert proc.returncode == 2
+    assert ledger.read_bytes() == garbage
+    assert "not recorded" in proc.stderr and "Traceback" not in proc.stderr
