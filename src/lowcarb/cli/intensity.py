@@ -19,23 +19,18 @@ from rich.table import Table
 from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.grid import (
-    DiskCache,
-    ElectricityMapsSource,
+    PROVIDER_NAMES,
     Forecaster,
     Intensity,
     IntensitySeries,
-    JsonFetcher,
     LagRidgeForecaster,
-    LiveIntensitySource,
     ProfileForecaster,
     SeasonalNaiveForecaster,
     StaticIntensitySource,
     TraceIntensitySource,
-    UKCarbonIntensitySource,
-    WattTimeSource,
-    default_cache_dir,
     lookup_region,
     lookup_zone,
+    open_provider,
     resolve_zone,
 )
 from lowcarb.grid._series import floor_hour, to_utc
@@ -47,9 +42,6 @@ _MODELS: dict[str, type[Forecaster]] = {
     "seasonal-naive": SeasonalNaiveForecaster,
     "profile": ProfileForecaster,
 }
-
-
-_PROVIDERS = ("electricitymaps", "watttime", "ukci")
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -81,7 +73,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         )
         p.add_argument(
             "--provider",
-            choices=_PROVIDERS,
+            choices=PROVIDER_NAMES,
             help="live API instead of offline data (credentials from the environment: "
             "ELECTRICITYMAPS_API_TOKEN, WATTTIME_USERNAME/WATTTIME_PASSWORD; ukci needs none)",
         )
@@ -160,24 +152,8 @@ def _handle(args: argparse.Namespace, ctx: CliContext) -> int:
     return _forecast(args, ctx, zone, now, trace)
 
 
-def _live_source(provider: str, ctx: CliContext) -> LiveIntensitySource:
-    env = ctx.environ
-    fetcher = JsonFetcher(provider, cache=DiskCache(default_cache_dir(env)))
-    if provider == "electricitymaps":
-        token = env.get("ELECTRICITYMAPS_API_TOKEN", "")
-        if not token:
-            raise UsageError("--provider electricitymaps needs ELECTRICITYMAPS_API_TOKEN set")
-        return ElectricityMapsSource(token, fetcher=fetcher)
-    if provider == "watttime":
-        user, password = env.get("WATTTIME_USERNAME", ""), env.get("WATTTIME_PASSWORD", "")
-        if not user or not password:
-            raise UsageError("--provider watttime needs WATTTIME_USERNAME and WATTTIME_PASSWORD")
-        return WattTimeSource(user, password, fetcher=fetcher)
-    return UKCarbonIntensitySource(fetcher=fetcher)
-
-
 def _live(args: argparse.Namespace, ctx: CliContext, zone: str, now: datetime) -> int:
-    source = _live_source(args.provider, ctx)
+    source = open_provider(args.provider, ctx.environ)
     if args.provider == "electricitymaps":
         zone = lookup_zone(zone).zone_id  # cloud regions -> zone ids
     if args.action == "now":

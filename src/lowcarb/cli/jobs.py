@@ -13,9 +13,15 @@ from rich.table import Table
 
 from lowcarb._config import load_settings
 from lowcarb.cli._common import CliContext, emit_json, positive_int
-from lowcarb.cli.plan import add_provider_flag, live_source
+from lowcarb.cli.plan import add_provider_flag
 from lowcarb.errors import UsageError
-from lowcarb.grid import IntensitySource, TraceIntensitySource, load_trace_table, lookup_zone
+from lowcarb.grid import (
+    IntensitySource,
+    TraceIntensitySource,
+    load_trace_table,
+    lookup_zone,
+    open_provider,
+)
 from lowcarb.scheduling import (
     JobSpec,
     ProfileSource,
@@ -154,7 +160,7 @@ def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.provider and args.trace:
         raise UsageError("give either --trace or --provider, not both")
     if args.provider:
-        source = live_source(args.provider, ctx.environ)
+        source = open_provider(args.provider, ctx.environ)
     elif args.trace:
         forecaster = make_forecaster(args.model)
         source = TraceIntensitySource(load_trace_table(args.trace), forecaster=forecaster)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,16 +11,12 @@ from rich.table import Table
 from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.grid import (
-    DiskCache,
-    ElectricityMapsSource,
+    PROVIDER_NAMES,
     IntensitySource,
-    JsonFetcher,
     TraceIntensitySource,
-    UKCarbonIntensitySource,
-    WattTimeSource,
-    default_cache_dir,
     load_trace_table,
     lookup_zone,
+    open_provider,
 )
 from lowcarb.scheduling import (
     MODEL_NAMES,
@@ -96,36 +91,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=_plan)
 
 
-PROVIDERS = ("electricitymaps", "watttime", "ukci")
-
-
 def add_provider_flag(p: argparse.ArgumentParser) -> None:
     """``--provider``: a live forecast source (shared with ``lowcarb worker``)."""
     p.add_argument(
-        "--provider", choices=PROVIDERS,
+        "--provider", choices=PROVIDER_NAMES,
         help="live forecasts (ELECTRICITYMAPS_API_TOKEN, WATTTIME_USERNAME/PASSWORD; ukci needs "
         "no key); failures fall back to the embedded profile, labelled",
     )  # fmt: skip
-
-
-def live_source(provider: str, environ: Mapping[str, str]) -> IntensitySource:
-    """The live source behind ``--provider`` (HTTP with retries and an on-disk cache).
-
-    Raises:
-        UsageError: Missing credentials.
-    """
-    fetcher = JsonFetcher(provider, cache=DiskCache(default_cache_dir(environ)))
-    if provider == "electricitymaps":
-        token = environ.get("ELECTRICITYMAPS_API_TOKEN", "")
-        if not token:
-            raise UsageError("--provider electricitymaps needs ELECTRICITYMAPS_API_TOKEN set")
-        return ElectricityMapsSource(token, fetcher=fetcher)
-    if provider == "watttime":
-        user, password = environ.get("WATTTIME_USERNAME", ""), environ.get("WATTTIME_PASSWORD", "")
-        if not user or not password:
-            raise UsageError("--provider watttime needs WATTTIME_USERNAME and WATTTIME_PASSWORD")
-        return WattTimeSource(user, password, fetcher=fetcher)
-    return UKCarbonIntensitySource(fetcher=fetcher)
 
 
 def _power(text: str | None) -> float | tuple[float, ...] | None:
@@ -158,7 +130,7 @@ def _source(args: argparse.Namespace, zones: list[str], ctx: CliContext) -> Inte
     if args.provider:
         if args.trace:
             raise UsageError("give either --trace or --provider, not both")
-        return live_source(args.provider, ctx.environ)
+        return open_provider(args.provider, ctx.environ)
     if not args.trace:
         if args.model not in (None, "profile"):
             raise UsageError(f"--model {args.model} needs --trace (history to fit it on)")

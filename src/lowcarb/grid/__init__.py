@@ -9,6 +9,7 @@ from lowcarb.grid._forecast import Forecaster, LagRidgeForecaster, SeasonalNaive
 from lowcarb.grid._http import DiskCache, JsonFetcher, RetryPolicy, default_cache_dir
 from lowcarb.grid._live import LiveIntensitySource
 from lowcarb.grid._profiles import PROFILE_SOURCE, ProfileForecaster, profile_series, profile_zones
+from lowcarb.grid._providers import PROVIDER_NAMES, ProviderName, open_provider
 from lowcarb.grid._series import IntensitySeries
 from lowcarb.grid._sources import IntensitySource, StaticIntensitySource, TraceIntensitySource
 from lowcarb.grid._static import AnnualFactor, annual_factors, resolve_zone, static_intensity
@@ -30,6 +31,7 @@ from lowcarb.grid._zones import (
 
 __all__ = [
     "PROFILE_SOURCE",
+    "PROVIDER_NAMES",
     "AnnualFactor",
     "CloudProvider",
     "CloudRegion",
@@ -45,6 +47,7 @@ __all__ = [
     "LagRidgeForecaster",
     "LiveIntensitySource",
     "ProfileForecaster",
+    "ProviderName",
     "RetryPolicy",
     "Scope",
     "SeasonalNaiveForecaster",
@@ -63,6 +66,7 @@ __all__ = [
     "load_trace_table",
     "lookup_region",
     "lookup_zone",
+    "open_provider",
     "price",
     "profile_series",
     "profile_zones",
