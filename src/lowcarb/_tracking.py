@@ -84,7 +84,8 @@ class Tracker:
         zone: Electricity Maps zone id or cloud region (``aws:eu-west-1``).
         pue: Facility PUE (>= 1.0).
         ledger: SQLAlchemy URL of a ledger to append the run to.
-        team, project, model, model_version, run_id, stage, user: Attribution for the ledger record.
+        team, project, model, model_version, run_id, stage, user: Attribution for the ledger
+            record (``user`` defaults to ``LOWCARB_USER`` or ``USER``).
         metadata: Free JSON-serialisable metadata for the ledger record.
         meters: Meters to use instead of detecting them (e.g. a ``FakeMeter`` in tests).
         pid: Root of the process tree to measure (default: this process).
@@ -139,7 +140,7 @@ class Tracker:
             "model_version": model_version,
             "run_id": run_id,
             "stage": stage,
-            "user": user,
+            "user": user if user is not None else (env.get("LOWCARB_USER") or env.get("USER")),
         }
         self.metadata = dict(metadata or {})
         self.intensity = static_intensity(self.zone)  # validates the zone before any work runs
@@ -154,6 +155,7 @@ class Tracker:
         self.ledger_error: LowcarbError | None = None
         self.spooled_to: Path | None = None
         self._cwd = cwd
+        self._environ = env
         self._mlflow = mlflow
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -169,6 +171,7 @@ class Tracker:
             meters=self._meters,
             pid=pid if pid is not None else self._pid,
             sample_interval_s=self._interval_s,
+            environ=self._environ,
         )
         self._monitor.start()
         return self
