@@ -130,6 +130,30 @@ def test_lag_ridge_beats_seasonal_naive_on_germany_2022(de_2022: IntensitySeries
     assert ridge < 0.85 * naive
 
 
+def test_lag_ridge_default_loss_shrugs_off_spikes() -> None:
+    """The default absolute-relative loss (IRLS) is not dragged by rare spikes; ridge alone is."""
+    clean = _synthetic(70, seed=3)
+    rng = np.random.default_rng(4)
+    spiky = clean.values_g_per_kwh.copy()
+    spikes = rng.choice(len(spiky), size=len(spiky) // 30, replace=False)
+    spiky[spikes] *= 4.0
+    series = clean.replace(values_g_per_kwh=spiky)
+    origins = [T0 + timedelta(days=d, hours=h) for d in range(40, 69, 2) for h in (0, 12)]
+
+    def clean_mape(model: Forecaster) -> float:
+        errors = []
+        for origin in origins:
+            fc = model.forecast(series, origin=origin).values_g_per_kwh
+            truth = clean.between(origin, origin + 24 * H).values_g_per_kwh
+            errors.append(np.mean(np.abs(fc - truth) / truth))
+        return float(np.mean(errors))
+
+    assert LagRidgeForecaster().irls_iterations > 0
+    robust = clean_mape(LagRidgeForecaster())
+    squared = clean_mape(LagRidgeForecaster(irls_iterations=0))
+    assert robust < 0.8 * squared
+
+
 def test_lag_ridge_refits_a_zone_in_well_under_a_second(de_2022: IntensitySeries) -> None:
     model = LagRidgeForecaster()
     t0 = time.perf_counter()

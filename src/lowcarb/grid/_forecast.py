@@ -126,15 +126,27 @@ class LagRidgeForecaster(Forecaster):
     origin, and whether the target day is a weekend (UTC). Training samples are the past origins
     within ``window_days`` whose hour of day is within ``hour_band_h`` of this origin's, whose
     targets lie before the origin. Features and targets are scaled by the recent mean so
-    ``ridge_lambda`` is unitless. With less than ``min_history_h`` of history it falls back to
-    seasonal-naive and says so in the label.
+    ``ridge_lambda`` is unitless. With less than ``full_history_h`` plus the horizon of history
+    it falls back to seasonal-naive and says so in the label.
 
-    Cost: one refit and forecast of 24 h is about a millisecond (numpy, 11 features x 24 steps).
+    The loss is least absolute *relative* error, reached by ``irls_iterations`` rounds of
+    iteratively reweighted least squares from the ridge solution: MAPE rewards the conditional
+    median, and an absolute loss is not dragged by the spikes and level shifts of real traces. On
+    the 2022 walk-forward benchmark (``benchmarks/forecast.py``) three rounds took the median MAPE
+    over all zones from 8.33% to about 7.5% (seasonal-naive 9.51%); the setting is global, chosen
+    on a subsample of zones, not tuned per zone.
+
+    Cost: one refit and forecast of 24 h takes about 10-20 ms (numpy, 11 features x 24 steps,
+    four weighted solves).
 
     Attributes:
         window_days: Days of past origins used for training.
         hour_band_h: Training origins within this many hours (of day) of the forecast origin.
         ridge_lambda: L2 penalty on the scaled coefficients (intercept not penalised).
+        half_life_days: Age at which a training origin's weight halves (``None``: equal weights).
+        relative_loss: Start from a ridge fit weighted by ``1 / target**2`` (relative squared
+            error) instead of plain squared error.
+        irls_iterations: Reweighting rounds towards least absolute relative error (0: ridge only).
     """
 
     window_days: int = 90
@@ -142,7 +154,7 @@ class LagRidgeForecaster(Forecaster):
     ridge_lambda: float = 0.01
     half_life_days: float | None = 30.0
     relative_loss: bool = False
-    irls_iterations: int = 0
+    irls_iterations: int = 3
     name: str = "lag-ridge"
     min_history_h: int = 24
 

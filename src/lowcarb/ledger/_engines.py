@@ -150,6 +150,11 @@ def sqlite_engine(url: URL, path: Path | None, *, busy_timeout_s: float) -> Engi
     ``begin`` event can issue ``BEGIN IMMEDIATE`` for appends: the write lock is taken before the
     head is read, so two writers can never read the same head. ``synchronous=FULL`` makes every
     committed append durable (the WAL is fsynced at each commit).
+
+    Why FULL and not NORMAL: in WAL mode NORMAL fsyncs only at checkpoints, so a committed append
+    survives an application crash but the last commits can be lost on power loss or an OS crash.
+    The ledger promises that an append which returned is on disk, so it pays one fsync per commit
+    (what bounds single appends; batched appends share it).
     """
     if path is None:
         engine = create_engine(

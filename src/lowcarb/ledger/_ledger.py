@@ -11,15 +11,9 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from lowcarb.errors import InvalidValueError, LedgerError
-from lowcarb.ledger._canonical import (
-    body_dict,
-    chain_hash,
-    encode_body,
-    figures_of,
-    format_time,
-    record_from_row,
-)
+from lowcarb.ledger._canonical import chain_hash, figures_of, format_time, record_from_row
 from lowcarb.ledger._chain import Checkpoint, VerifyResult, verify_chain
+from lowcarb.ledger._fastbody import encode_draft_body
 from lowcarb.ledger._query import GroupBy, RecordFilter, Totals, compute_totals
 from lowcarb.ledger._record import Record, RecordDraft, new_record_id, utc_now
 from lowcarb.ledger._setup import open_store
@@ -139,36 +133,35 @@ class Ledger:
                 raise InvalidValueError(f"the ledger clock must return aware UTC, got {now!r}")
             now = now.astimezone(UTC)
             stamp = format_time(now)
+            signer = self._signer
             for draft, rid in zip(batch, ids, strict=True):
                 seq += 1
-                figures = figures_of(draft.footprint, draft.market) if draft.footprint else None
-                body = encode_body(
-                    body_dict(
-                        draft, record_id=rid, timestamp=stamp, signer=signer_id, figures=figures
-                    ),
-                    presorted=True,
+                fp, market = draft.footprint, draft.market
+                figures = figures_of(fp, market) if fp is not None else None
+                body = encode_draft_body(
+                    draft, record_id=rid, timestamp=stamp, signer=signer_id, figures=figures
                 )
                 digest = chain_hash(seq, prev, body)
-                sig = self._signer.sign(digest) if self._signer is not None else None
+                sig = signer.sign(digest) if signer is not None else None
                 rows.append((seq, prev, digest, body, sig))
                 records.append(
                     Record(
-                        seq=seq,
-                        id=rid,
-                        timestamp=now,
-                        kind=draft.kind,
-                        attribution=draft.attribution,
-                        footprint=draft.footprint,
-                        market=draft.market,
-                        corrects=draft.corrects,
-                        metadata=draft.metadata,
-                        signer=signer_id,
-                        energy_kwh=figures[0] if figures else None,
-                        co2e_g=figures[1] if figures else None,
-                        market_co2e_g=figures[2] if figures and draft.market else None,
-                        prev_hash=prev,
-                        hash=digest,
-                        signature=sig,
+                        seq,
+                        rid,
+                        now,
+                        draft.kind,
+                        draft.attribution,
+                        fp,
+                        market,
+                        draft.corrects,
+                        draft.metadata,
+                        signer_id,
+                        None if figures is None else figures[0],
+                        None if figures is None else figures[1],
+                        None if figures is None or market is None else figures[2],
+                        prev,
+                        digest,
+                        sig,
                     )
                 )
                 prev = digest
