@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import lowcarb.grid as grid
 
 EXPECTED = {
@@ -54,7 +57,17 @@ EXPECTED = {
 
 def test_all_is_the_public_surface() -> None:
     assert set(grid.__all__) == EXPECTED
-    public = {n for n in vars(grid) if not n.startswith("_")}
-    assert public >= EXPECTED
+    public = {n for n in dir(grid) if not n.startswith("_")}
+    assert public - {"annotations", "importlib", "TYPE_CHECKING", "Any"} == EXPECTED
     for name in grid.__all__:
         assert getattr(grid, name) is not None
+
+
+def test_import_is_light() -> None:
+    """Importing lowcarb (and its grid package) must not load numpy or httpx."""
+    code = (
+        "import sys, lowcarb, lowcarb.grid; "
+        "print(sorted(m for m in ('numpy', 'httpx', 'sqlalchemy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -2,21 +2,31 @@
 
 See DESIGN.md. Embedded data under ``lowcarb/grid/data/`` is derived from Electricity Maps data
 (ODbL 1.0); see ``data/ATTRIBUTION.md``.
+
+Importing the package is cheap: zones, the static table and pricing load at once; numpy-backed
+series, forecasters and the HTTP providers load on first use (PEP 562), so ``import lowcarb``
+stays light for training scripts.
 """
 
-from lowcarb.grid._electricitymaps import ElectricityMapsSource
-from lowcarb.grid._forecast import Forecaster, LagRidgeForecaster, SeasonalNaiveForecaster
-from lowcarb.grid._http import DiskCache, JsonFetcher, RetryPolicy, default_cache_dir
-from lowcarb.grid._live import LiveIntensitySource
-from lowcarb.grid._profiles import PROFILE_SOURCE, ProfileForecaster, profile_series, profile_zones
-from lowcarb.grid._providers import PROVIDER_NAMES, ProviderName, open_provider
-from lowcarb.grid._series import IntensitySeries
-from lowcarb.grid._sources import IntensitySource, StaticIntensitySource, TraceIntensitySource
-from lowcarb.grid._static import AnnualFactor, annual_factors, resolve_zone, static_intensity
-from lowcarb.grid._trace import TraceTable, load_trace, load_trace_table
-from lowcarb.grid._types import Footprint, Intensity, IntensityKind, Scope, Signal, price
-from lowcarb.grid._ukci import UKCarbonIntensitySource
-from lowcarb.grid._watttime import WattTimeSource
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from lowcarb.grid._static import (
+    AnnualFactor,
+    annual_factors,
+    resolve_zone,
+    static_intensity,
+)
+from lowcarb.grid._types import (
+    Footprint,
+    Intensity,
+    IntensityKind,
+    Scope,
+    Signal,
+    price,
+)
 from lowcarb.grid._zones import (
     CloudProvider,
     CloudRegion,
@@ -28,6 +38,97 @@ from lowcarb.grid._zones import (
     resolve_name,
     zones,
 )
+
+if TYPE_CHECKING:
+    from lowcarb.grid._electricitymaps import (
+        ElectricityMapsSource,
+    )
+    from lowcarb.grid._forecast import (
+        Forecaster,
+        LagRidgeForecaster,
+        SeasonalNaiveForecaster,
+    )
+    from lowcarb.grid._http import (
+        DiskCache,
+        JsonFetcher,
+        RetryPolicy,
+        default_cache_dir,
+    )
+    from lowcarb.grid._live import (
+        LiveIntensitySource,
+    )
+    from lowcarb.grid._profiles import (
+        PROFILE_SOURCE,
+        ProfileForecaster,
+        profile_series,
+        profile_zones,
+    )
+    from lowcarb.grid._providers import (
+        PROVIDER_NAMES,
+        ProviderName,
+        open_provider,
+    )
+    from lowcarb.grid._series import (
+        IntensitySeries,
+    )
+    from lowcarb.grid._sources import (
+        IntensitySource,
+        StaticIntensitySource,
+        TraceIntensitySource,
+    )
+    from lowcarb.grid._trace import (
+        TraceTable,
+        load_trace,
+        load_trace_table,
+    )
+    from lowcarb.grid._ukci import (
+        UKCarbonIntensitySource,
+    )
+    from lowcarb.grid._watttime import (
+        WattTimeSource,
+    )
+
+_LAZY: dict[str, str] = {
+    "DiskCache": "lowcarb.grid._http",
+    "ElectricityMapsSource": "lowcarb.grid._electricitymaps",
+    "Forecaster": "lowcarb.grid._forecast",
+    "IntensitySeries": "lowcarb.grid._series",
+    "IntensitySource": "lowcarb.grid._sources",
+    "JsonFetcher": "lowcarb.grid._http",
+    "LagRidgeForecaster": "lowcarb.grid._forecast",
+    "LiveIntensitySource": "lowcarb.grid._live",
+    "PROFILE_SOURCE": "lowcarb.grid._profiles",
+    "PROVIDER_NAMES": "lowcarb.grid._providers",
+    "ProfileForecaster": "lowcarb.grid._profiles",
+    "ProviderName": "lowcarb.grid._providers",
+    "RetryPolicy": "lowcarb.grid._http",
+    "SeasonalNaiveForecaster": "lowcarb.grid._forecast",
+    "StaticIntensitySource": "lowcarb.grid._sources",
+    "TraceIntensitySource": "lowcarb.grid._sources",
+    "TraceTable": "lowcarb.grid._trace",
+    "UKCarbonIntensitySource": "lowcarb.grid._ukci",
+    "WattTimeSource": "lowcarb.grid._watttime",
+    "default_cache_dir": "lowcarb.grid._http",
+    "load_trace": "lowcarb.grid._trace",
+    "load_trace_table": "lowcarb.grid._trace",
+    "open_provider": "lowcarb.grid._providers",
+    "profile_series": "lowcarb.grid._profiles",
+    "profile_zones": "lowcarb.grid._profiles",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "PROFILE_SOURCE",
