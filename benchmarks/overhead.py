@@ -6,9 +6,12 @@ machine's speed hits all of them alike. Prints ONE JSON line with, per tracker:
 
 * ``wall_ratio``: workload wall time under the tracker / plain (mean over rounds), with the plain
   runs' own spread (``plain_wall_cv``) so "within noise of 1.00" can be judged;
-* ``start_ms``: latency of the tracker's ``start()`` call (median);
-* ``tracker_cpu_s`` and ``tracker_cpu_pct_of_one_core``: CPU the process spent outside the
-  workload's own thread while the workload ran, plus start()/stop() on the main thread;
+* ``start_ms``: latency of the tracker's ``start()`` call (median), with the constructor
+  (``init_ms``) and ``stop_ms`` beside it: CodeCarbon does its hardware discovery in the
+  constructor, so compare ``init_ms + start_ms`` too;
+* ``tracker_cpu_s`` and ``tracker_cpu_pct_of_one_core``: CPU the tracker's background threads
+  spent while the workload ran (the process's CPU minus the workload thread's own), and
+  ``one_time_cpu_ms``: constructor + start() + stop() on the caller's thread;
 * ``rss_increase_mb``: peak RSS of the trial process minus the plain trial's peak RSS (imports
   included: that is what a user pays).
 
@@ -39,48 +42,68 @@ def workload(iterations: int) -> str:
     return digest.hex()
 
 
-def trial(mode: str, iterations: int, interval_s: float) -> dict[str, float]:
-    """Run one trial in this process and return its figures."""
-    tracker: object = None
+class _Clock:
+    """Wall time and this thread's CPU time around one call."""
+
+    def __init__(self) -> None:
+        self.wall_s = 0.0
+        self.cpu_s = 0.0
+
+    def __enter__(self) -> _Clock:
+        self._w, self._c = time.perf_counter(), time.thread_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_s = time.perf_counter() - self._w
+        self.cpu_s = time.thread_time() - self._c
+
+
+def _make_tracker(mode: str, interval_s: float) -> object:
     if mode == "lowcarb":
         from lowcarb import Tracker
 
-        cpu0 = time.process_time()  # after the import: the tracker's run-time cost only
-        t0 = time.perf_counter()
-        tracker = Tracker("overhead", zone="DE", sample_interval_s=interval_s, environ={})
-        tracker.start()  # type: ignore[attr-defined]
-        start_s = time.perf_counter() - t0
-    elif mode == "codecarbon":
-        import logging
+        return Tracker("overhead", zone="DE", sample_interval_s=interval_s, environ={})
+    import logging
 
-        from codecarbon import OfflineEmissionsTracker
+    from codecarbon import OfflineEmissionsTracker
 
-        logging.getLogger("codecarbon").setLevel(logging.ERROR)
-        cpu0 = time.process_time()
-        t0 = time.perf_counter()
-        tracker = OfflineEmissionsTracker(
-            country_iso_code="DEU",
-            measure_power_secs=interval_s,
-            save_to_file=False,
-            log_level="error",
-        )
-        tracker.start()  # type: ignore[attr-defined]
-        start_s = time.perf_counter() - t0
-    else:
-        cpu0 = time.process_time()
-        start_s = 0.0
-    w0 = time.perf_counter()
-    workload_thread0 = time.thread_time()
+    logging.getLogger("codecarbon").setLevel(logging.ERROR)
+    return OfflineEmissionsTracker(
+        country_iso_code="DEU", measure_power_secs=interval_s, save_to_file=False,
+        log_level="error",
+    )  # fmt: skip
+
+
+def trial(mode: str, iterations: int, interval_s: float) -> dict[str, float]:
+    """Run one trial in this process and return its figures.
+
+    The tracker's CPU is split into one-time costs on the caller's thread (constructor, start(),
+    stop()) and the background CPU of its other threads while the workload runs: the process's
+    CPU time minus the workload thread's own.
+    """
+    if mode != "plain":  # import first: import cost shows in RSS, not in the timings
+        __import__("lowcarb" if mode == "lowcarb" else "codecarbon")
+    init, start, stop = _Clock(), _Clock(), _Clock()
+    tracker: object = None
+    if mode != "plain":
+        with init:
+            tracker = _make_tracker(mode, interval_s)
+        with start:
+            tracker.start()  # type: ignore[attr-defined]
+    process0, thread0, w0 = time.process_time(), time.thread_time(), time.perf_counter()
     workload(iterations)
-    workload_cpu = time.thread_time() - workload_thread0
     wall_s = time.perf_counter() - w0
+    background_cpu_s = (time.process_time() - process0) - (time.thread_time() - thread0)
     if tracker is not None:
-        tracker.stop()  # type: ignore[attr-defined]
-    total_cpu = time.process_time() - cpu0
+        with stop:
+            tracker.stop()  # type: ignore[attr-defined]
     return {
         "wall_s": wall_s,
-        "start_s": start_s,
-        "tracker_cpu_s": max(0.0, total_cpu - workload_cpu),
+        "init_s": init.wall_s,
+        "start_s": start.wall_s,
+        "stop_s": stop.wall_s,
+        "one_time_cpu_s": init.cpu_s + start.cpu_s + stop.cpu_s,
+        "background_cpu_s": max(0.0, background_cpu_s),
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
 
@@ -123,13 +146,20 @@ def main() -> None:
         runs = results[mode]
         walls = [r["wall_s"] for r in runs]
         ratio = statistics.mean(w / p for w, p in zip(walls, plain_wall, strict=True))
-        cpu_s = statistics.median(r["tracker_cpu_s"] for r in runs)
+        bg_s = statistics.median(r["background_cpu_s"] for r in runs)
+
+        def median_ms(key: str, runs: list[dict[str, float]] = runs) -> float:
+            return round(1000 * statistics.median(r[key] for r in runs), 2)
+
         summary[mode] = {
             "wall_ratio": round(ratio, 4),
             "wall_s": [round(w, 3) for w in walls],
-            "start_ms": round(1000 * statistics.median(r["start_s"] for r in runs), 2),
-            "tracker_cpu_s": round(cpu_s, 4),
-            "tracker_cpu_pct_of_one_core": round(100 * cpu_s / statistics.mean(walls), 4),
+            "init_ms": median_ms("init_s"),
+            "start_ms": median_ms("start_s"),
+            "stop_ms": median_ms("stop_s"),
+            "one_time_cpu_ms": median_ms("one_time_cpu_s"),
+            "tracker_cpu_s": round(bg_s, 4),
+            "tracker_cpu_pct_of_one_core": round(100 * bg_s / statistics.mean(walls), 4),
             "rss_increase_mb": round(
                 statistics.median(r["peak_rss_kb"] for r in runs) / 1024 - plain_rss_mb, 1
             ),
