@@ -12,7 +12,11 @@ import pytest
 PG_HOST = os.environ.get("LOWCARB_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("LOWCARB_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("LOWCARB_TEST_PG_USER", "postgres")
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "grid"
+# The real traces live beside the checkout (../shared/data/grid); LOWCARB_GRID_DATA overrides.
+SHARED_DATA = Path(
+    os.environ.get("LOWCARB_GRID_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "grid"
+)
 
 
 def _pg_admin_conninfo() -> str:
@@ -75,5 +79,7 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def grid_data_dir() -> Path:
     """The shared real grid traces (../shared/data/grid); skipped with a reason if absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared grid data not found at {SHARED_DATA}")
+        pytest.skip(
+            f"shared grid data not found at {SHARED_DATA}; set LOWCARB_GRID_DATA to its folder"
+        )
     return SHARED_DATA

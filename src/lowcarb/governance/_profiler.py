@@ -209,6 +209,8 @@ def measure_energy(
     batch = _batches(x, batch_size)
     inferences = 0
     with tracker:
+        # Open the window only once the meters are counting, or its first moments go unmeasured.
+        tracker.wait_ready(timeout_s=30.0)
         with tracker.window("inference"):
             began = clock()
             i = 0
