@@ -195,3 +195,31 @@ def test_missing_process_is_unavailable() -> None:
     proc.wait()  # reaped: the pid no longer exists
     with pytest.raises(MeterUnavailableError, match="no process with pid"):
         CpuModelMeter(pid=proc.pid, spec=SPEC).open()
+
+
+def test_procfs_descriptors_are_reused_dropped_and_closed() -> None:
+    """Kept /proc descriptors re-read live data, go when their process does, close on close()."""
+    import subprocess
+    import sys
+
+    from lowcarb.energy._process import ProcessTree, _ProcfsReader
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        tree = ProcessTree(child.pid)
+        reader = tree._reader
+        assert isinstance(reader, _ProcfsReader)
+        tree.poll()
+        stat_path = f"/proc/{child.pid}/stat"
+        assert stat_path in reader._fds
+        fd = reader._fds[stat_path]
+        first = reader.stat(child.pid)
+        assert first is not None and reader._fds[stat_path] == fd  # re-read, same descriptor
+    finally:
+        child.kill()
+        child.wait()
+    assert reader.stat(child.pid) is None  # the process is gone: its descriptor is dropped
+    assert stat_path not in reader._fds
+    tree.poll()
+    tree.close()
+    assert reader._fds == {}

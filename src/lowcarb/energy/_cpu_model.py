@@ -206,3 +206,8 @@ class CpuModelMeter(Meter):
             raise MeterUnavailableError("cpu-model meter used before open()")
         self._last_cpu_s = max(self._last_cpu_s, self._tree.poll().cpu_s - self._zero_cpu_s)
         return {"cpu": self._last_cpu_s * model.max_w_per_vcpu}
+
+    def close(self) -> None:
+        """Release the process tree's kept file descriptors."""
+        if self._tree is not None:
+            self._tree.close()

@@ -125,3 +125,8 @@ class MemoryModelMeter(Meter):
         """Cumulative estimated joules, integrated up to now."""
         self.sample()
         return {"ram": self._energy_j}
+
+    def close(self) -> None:
+        """Release the process tree's kept file descriptors."""
+        if self._tree is not None:
+            self._tree.close()
