@@ -23,14 +23,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "profile",
         help="measure a model's size, FLOPs, latency, energy per 1k inferences and accuracy",
         description=(
-            "Profile a fitted scikit-learn model (.pkl/.pickle/.joblib; ONNX graphs are not "
-            "supported yet) on a held-out set (.npz with X and y, or .csv): size, parameters, "
+            "Profile a fitted scikit-learn model (.pkl/.pickle/.joblib) or an ONNX graph (.onnx, "
+            "run with onnxruntime: pip install 'lowcarb[onnx]') on a held-out set (.npz with X "
+            "and y, or .csv): size, parameters, "
             "FLOPs, latency p50/p95 at batch 1 and a larger batch, energy per 1,000 inferences "
             "measured with the Tracker (labelled measured or estimated), accuracy, and training "
             "CO2e from the ledger. Prints the profile JSON of DESIGN.md with --json."
         ),
     )
-    p.add_argument("--model", required=True, type=Path, help="model file (.pkl, .joblib)")
+    p.add_argument("--model", required=True, type=Path, help="model file (.pkl, .joblib, .onnx)")
     p.add_argument("--data", required=True, type=Path, help="held-out set (.npz X/y, or .csv)")
     p.add_argument("--target", help="label column of a CSV held-out set (default: last column)")
     p.add_argument("--name", help="model name (default: the model file's stem)")

@@ -4,8 +4,8 @@ Models: scikit-learn estimators saved with ``pickle`` (``.pkl``, ``.pickle``) or
 (``.joblib``), as scikit-learn's model-persistence guide describes. Loading a pickle runs code
 from the file: profile only model files you trust (your own training output).
 
-ONNX graphs (``.onnx``) are not profiled yet: that needs the ``onnx`` and ``onnxruntime``
-packages, which lowcarb does not depend on; the command says so instead of guessing.
+ONNX graphs (``.onnx``) are run by onnxruntime on the CPU (extra ``lowcarb[onnx]``); see
+:mod:`lowcarb.governance._onnx`.
 
 Held-out sets: ``.npz`` with arrays ``X`` and ``y`` (or ``X_test`` and ``y_test``), or a CSV file
 with a header row whose label column is ``--target`` (default: the last column).
@@ -30,22 +30,25 @@ _PICKLE = (".pkl", ".pickle")
 def load_model(path: str | Path) -> tuple[Any, int]:
     """Load a fitted model; return it with its size on disk in bytes.
 
+    An ``.onnx`` file loads as an :class:`~lowcarb.governance._onnx.OnnxModel`.
+
     Raises:
-        UsageError: An unsupported format (ONNX included, with the reason), or no ``predict``.
-        DataError: The file cannot be read or unpickled.
+        UsageError: An unsupported format, or no ``predict``.
+        DataError: The file cannot be read, unpickled or run.
+        MissingDependencyError: An ``.onnx`` file without the extra ``lowcarb[onnx]``.
     """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".onnx":
-        raise UsageError(
-            f"{str(p)!r} is an ONNX graph: profiling ONNX needs the 'onnx' and 'onnxruntime' "
-            "packages, which lowcarb does not install; profile the scikit-learn model "
-            "(.pkl/.joblib) instead"
-        )
+        from lowcarb.governance._onnx import load_onnx
+
+        if not p.is_file():
+            raise DataError(f"model file {str(p)!r} cannot be read: no such file")
+        return load_onnx(p), int(p.stat().st_size)
     if suffix not in (*_PICKLE, ".joblib"):
         raise UsageError(
             f"unsupported model file {str(p)!r}: use a scikit-learn model saved with pickle "
-            "(.pkl, .pickle) or joblib (.joblib)"
+            "(.pkl, .pickle) or joblib (.joblib), or an ONNX graph (.onnx)"
         )
     try:
         size = p.stat().st_size

@@ -25,6 +25,7 @@ from lowcarb._tracking import Tracker
 from lowcarb.energy import Measurement, Meter, Method
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.governance._flops import count_complexity
+from lowcarb.governance._onnx import OnnxModel
 from lowcarb.governance._profile import PROFILE_SCHEMA, Profile
 
 __all__ = [
@@ -242,6 +243,11 @@ def measure_energy(
 
 
 def _accuracy(model: Any, x: Any, y: Any) -> float:
+    if isinstance(model, OnnxModel) and not model.is_classifier:
+        raise UsageError(
+            f"{str(model.path)!r} outputs {model.output_name!r}, not labels: a profile's accuracy "
+            "is the share of held-out labels predicted exactly"
+        )
     try:
         from sklearn.base import is_classifier
     except ImportError:  # a non-scikit-learn model: trust that predict returns labels
@@ -254,6 +260,18 @@ def _accuracy(model: Any, x: Any, y: Any) -> float:
             )
     predicted = np.asarray(model.predict(x))
     return float(np.mean(predicted == np.asarray(y)))
+
+
+def _model_class(model: Any) -> str:
+    if isinstance(model, OnnxModel):
+        return f"onnx graph by {model.producer}" if model.producer else "onnx graph"
+    return f"{type(model).__module__}.{type(model).__qualname__}"
+
+
+def _framework(model: Any) -> str | None:
+    if isinstance(model, OnnxModel):
+        return "onnxruntime"
+    return "scikit-learn" if type(model).__module__.startswith("sklearn") else None
 
 
 def _lowcarb_version() -> str | None:
@@ -285,7 +303,8 @@ def profile_model(
     """Profile a fitted model on a held-out set.
 
     Args:
-        model: A fitted estimator with ``predict`` (scikit-learn or compatible).
+        model: A fitted estimator with ``predict`` (scikit-learn or compatible), or an ONNX
+            graph loaded by :func:`~lowcarb.governance.load_model`.
         x_test: Held-out rows (numpy array).
         y_test: Held-out labels.
         name: Model name.
@@ -358,8 +377,8 @@ def profile_model(
         intensity_g_per_kwh=None if fp is None else fp.intensity.intensity_g_per_kwh,
         dataset=dataset,
         n_test=len(x),
-        model_class=f"{type(model).__module__}.{type(model).__qualname__}",
-        framework="scikit-learn" if type(model).__module__.startswith("sklearn") else None,
+        model_class=_model_class(model),
+        framework=_framework(model),
         created_at=(now or datetime.now(UTC)).isoformat(),
         host=platform.node() or None,
         lowcarb_version=_lowcarb_version(),
