@@ -42,17 +42,17 @@ def main() -> None:
         model="random-forest",
         model_version="1",
     )
-    t0 = time.perf_counter()
     with tracker:
         with tracker.window("train"):
+            t0 = time.perf_counter()
             model = RandomForestClassifier(n_estimators=400, random_state=0, n_jobs=1)
             model.fit(X_train, y_train)
+            fit_s = time.perf_counter() - t0
         with tracker.window("evaluate"):
             accuracy = float(model.score(X_test, y_test))
-    wall_s = time.perf_counter() - t0
     assert tracker.footprint is not None
     console.print(
-        f"trained RandomForest(400 trees) on {len(X_train)} digits in {wall_s:.1f} s; "
+        f"trained RandomForest(400 trees) on {len(X_train)} digits in {fit_s:.1f} s; "
         f"held-out accuracy {accuracy:.3f}"
     )
     out = footprint_to_dict(tracker.footprint)
