@@ -13,8 +13,6 @@ from typing import IO, Any, NoReturn
 
 from rich.console import Console
 
-from lowcarb.errors import InvalidValueError
-
 __all__ = [
     "ArgumentParser",
     "CliContext",
@@ -98,6 +96,3 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"value must be >= 1, got {text!r}")
     return value
-
-
-_ = InvalidValueError
