@@ -25,3 +25,17 @@ def test_every_package_all_names_resolve() -> None:
         mod = importlib.import_module(f"lowcarb.{pkg}")
         for name in mod.__all__:
             assert hasattr(mod, name), f"lowcarb.{pkg}.{name}"
+
+
+def test_a_command_loads_only_its_own_group() -> None:
+    """`lowcarb run` must not pay for SQLAlchemy, numpy or the other command groups at start-up."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from lowcarb.cli import build_parser; build_parser(['run', '--', 'true']); "
+        "print(sorted(m for m in ('sqlalchemy', 'numpy', 'lowcarb.governance', "
+        "'lowcarb.scheduling', 'lowcarb.cli.ledger') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

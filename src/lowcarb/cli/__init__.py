@@ -15,25 +15,39 @@ from lowcarb.errors import LowcarbError
 
 __all__ = ["main"]
 
-# One module per command group; each exposes ``register(subparsers)``.
-_COMMAND_MODULES = (
-    "run",
-    "estimate",
-    "intensity",
-    "zones",
-    "ledger",
-    "plan",
-    "backtest",
-    "jobs",
-    "profile",
-    "gate",
-    "budget",
-    "compare",
-)
+# Command -> the module that registers it (``register(subparsers)``); one module per group.
+_COMMANDS: dict[str, str] = {
+    "run": "run",
+    "estimate": "estimate",
+    "intensity": "intensity",
+    "zones": "zones",
+    "ledger": "ledger",
+    "plan": "plan",
+    "backtest": "backtest",
+    "submit": "jobs",
+    "worker": "jobs",
+    "jobs": "jobs",
+    "profile": "profile",
+    "gate": "gate",
+    "budget": "budget",
+    "compare": "compare",
+}
 
 
-def build_parser() -> ArgumentParser:
-    """Build the full argument parser."""
+def _modules_for(argv: Sequence[str] | None) -> list[str]:
+    """The command modules to load: only the named command's, so ``lowcarb run`` does not import
+    SQLAlchemy, numpy and every other group's library; all of them for ``--help`` or a bad name
+    (argparse then lists every command)."""
+    for arg in argv or ():
+        if arg.startswith("-"):
+            continue  # global flags come before the command
+        module = _COMMANDS.get(arg)
+        return [module] if module is not None else list(dict.fromkeys(_COMMANDS.values()))
+    return list(dict.fromkeys(_COMMANDS.values()))
+
+
+def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
+    """Build the argument parser (for the command in ``argv``, or every command)."""
     parser = ArgumentParser(
         prog="lowcarb",
         description="Carbon-aware MLOps: measure energy and CO2e honestly and act on it.",
@@ -43,7 +57,7 @@ def build_parser() -> ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
-    for name in _COMMAND_MODULES:
+    for name in _modules_for(argv):
         import_module(f"lowcarb.cli.{name}").register(sub)
     return parser
 
@@ -51,9 +65,10 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) -> int:
     """Run the CLI and return its exit status."""
     ctx = ctx or CliContext.default()
-    parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse already printed its one-line error (or --help)
         return int(exc.code or 0)
     if args.verbose:
