@@ -43,6 +43,8 @@ def _modules_for(argv: Sequence[str] | None) -> list[str]:
             continue  # global flags come before the command
         module = _COMMANDS.get(arg)
         return [module] if module is not None else list(dict.fromkeys(_COMMANDS.values()))
+    if "--version" in (argv or ()) and not {"-h", "--help"} & set(argv or ()):
+        return []  # nothing to list: ``lowcarb --version`` need not import every command
     return list(dict.fromkeys(_COMMANDS.values()))
 
 
