@@ -180,30 +180,3 @@ def test_an_unreachable_postgres_fails_fast_with_one_line() -> None:
     rc = main(["ledger", "verify", "--ledger", url], ctx=CliContext(StringIO(), err, {}))
     assert rc == 2
     assert err.getvalue().startswith("lowcarb: error: cannot reach ledger database")
-
-
-def test_new_sqlite_ledgers_get_large_pages_and_old_files_keep_theirs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from lowcarb.ledger import _engines
-
-    def page_size(path: Path) -> int:
-        with sqlite3.connect(path) as conn:
-            return int(conn.execute("PRAGMA page_size").fetchone()[0])
-
-    new = tmp_path / "new.db"
-    with open_ledger(f"sqlite:///{new}") as ledger:
-        ledger.append(sample_draft())
-    assert page_size(new) == _engines.SQLITE_PAGE_SIZE == 16384
-
-    # A ledger written with SQLite's default 4 KiB pages (earlier lowcarb) keeps them and works.
-    old = tmp_path / "old.db"
-    with monkeypatch.context() as patch:
-        patch.setattr(_engines, "SQLITE_PAGE_SIZE", 4096)
-        with open_ledger(f"sqlite:///{old}") as ledger:
-            ledger.append(sample_draft())
-    assert page_size(old) == 4096
-    with open_ledger(f"sqlite:///{old}") as ledger:
-        ledger.append(sample_draft())
-        assert ledger.verify().ok and ledger.verify().entries == 2
-    assert page_size(old) == 4096

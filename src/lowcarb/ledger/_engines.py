@@ -38,10 +38,6 @@ __all__ = [
 
 #: The ledger used when no URL is given and ``LOWCARB_LEDGER`` is unset (relative to the cwd).
 DEFAULT_URL = "sqlite:///.lowcarb/ledger.db"
-#: Page size of new SQLite ledgers (existing files keep theirs). Records are about 1 KB and every
-#: append also writes three JSON indexes; with SQLite's default 4 KiB pages a full scan (verify,
-#: export) walks four times as many b-tree pages (see benchmarks/ledger.py).
-SQLITE_PAGE_SIZE = 16384
 ENV_VAR = "LOWCARB_LEDGER"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _OURS = frozenset({LEDGER_TABLE, META_TABLE, VERSION_TABLE})
@@ -176,7 +172,6 @@ def sqlite_engine(url: URL, path: Path | None, *, busy_timeout_s: float) -> Engi
         try:
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             cur.execute("PRAGMA synchronous = FULL")
-            cur.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
         finally:
             cur.close()
 
