@@ -189,3 +189,22 @@ def test_profile_forecaster_needs_no_history() -> None:
         ProfileForecaster().forecast(empty.replace(zone="WORLD"), origin=origin)
     with pytest.raises(UnknownZoneError):
         profile_series("Atlantis", start=origin, hours=1)
+
+
+def test_lag_ridge_aggregates_use_only_earlier_hours() -> None:
+    """Each aggregate at index i summarises hours before i, exactly as documented."""
+    from lowcarb.grid._forecast import _Lags
+
+    y = np.random.default_rng(5).uniform(50, 500, 30 * 24)
+    lags = _Lags.build(y)
+    for i in (200, 400, 24 * 30 - 1):
+        same = y[i - 24 * np.arange(1, 8)]
+        assert lags.same7[i] == pytest.approx(same.mean())
+        assert lags.med7[i] == pytest.approx(np.median(same))
+        assert lags.same28[i] == pytest.approx(y[i - 24 * np.arange(1, 29)[: i // 24]].mean())
+        assert lags.last6[i] == pytest.approx(y[i - 6 : i].mean())
+        assert lags.last24[i] == pytest.approx(y[i - 24 : i].mean())
+        assert lags.last168[i] == pytest.approx(y[i - 168 : i].mean())
+    # Before seven same-hour values exist, the median falls back to the mean of those there are.
+    assert lags.med7[50] == pytest.approx(np.mean([y[26], y[2]]))
+    assert lags.last168[100] == pytest.approx(y[76:100].mean())
