@@ -176,7 +176,14 @@ def test_rich_output(de_trace: Path) -> None:
     )
     assert code == 0
     assert "2022-02-10 02:00" in out
-    assert "lag-ridge" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("Carbon intensity forecast: DE (issued 2022-02-10 00:00 UTC)")
+    # The provenance is one unwrapped line: model, issue time, history used and its source.
+    assert any(
+        line.startswith("forecast:lag-ridge; issued 2022-02-10T00:00:00+00:00")
+        and "h of history (trace:" in line
+        for line in lines
+    )
     code, out, _ = _run("now", "--zone", "FR")
     assert code == 0
     assert "static:electricitymaps-2022-lca" in out

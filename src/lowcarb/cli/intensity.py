@@ -213,7 +213,9 @@ def _series_json(series: IntensitySeries) -> list[dict[str, Any]]:
 
 
 def _series_table(title: str, series: IntensitySeries, ctx: CliContext) -> None:
-    table = Table(title=title, caption=f"{series.source}; {'; '.join(series.notes)}")
+    # Title and provenance are printed as lines of their own: as a table title and caption Rich
+    # would wrap them to the (narrow) table's width.
+    table = Table()
     table.add_column("hour (UTC)")
     table.add_column("gCO2e/kWh", justify="right")
     peak = float(series.values_g_per_kwh.max()) if len(series) else 1.0
@@ -221,7 +223,12 @@ def _series_table(title: str, series: IntensitySeries, ctx: CliContext) -> None:
     for i, v in enumerate(series.values_g_per_kwh):
         bar = "█" * round(20 * float(v) / peak) if peak > 0 else ""
         table.add_row(series.time_at(i).strftime("%Y-%m-%d %H:%M"), f"{v:.1f}", bar)
-    ctx.console().print(table)
+    console = ctx.console()
+    console.print(title, style="bold", markup=False, highlight=False, soft_wrap=True)
+    console.print(table)
+    console.print(
+        f"{series.source}; {'; '.join(series.notes)}", markup=False, highlight=False, soft_wrap=True
+    )
 
 
 def _history(
