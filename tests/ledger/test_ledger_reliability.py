@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from io import StringIO
 from pathlib import Path
@@ -180,3 +181,44 @@ def test_an_unreachable_postgres_fails_fast_with_one_line() -> None:
     rc = main(["ledger", "verify", "--ledger", url], ctx=CliContext(StringIO(), err, {}))
     assert rc == 2
     assert err.getvalue().startswith("lowcarb: error: cannot reach ledger database")
+
+
+def test_a_file_sqlite_ledger_keeps_its_write_connection_and_drops_a_failed_one(
+    tmp_path: Path,
+) -> None:
+    from lowcarb.errors import InvalidValueError
+    from lowcarb.ledger import RecordDraft
+
+    with open_ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        store = ledger._store
+        ledger.append(sample_draft())
+        kept = store._writer
+        assert kept is not None
+        ledger.append(sample_draft())
+        assert store._writer is kept  # reused, not handed back to the pool
+        with pytest.raises(InvalidValueError, match="cannot correct unknown record id"):
+            ledger.append(RecordDraft(kind="correction", corrects="no-such-record"))
+        assert store._writer is None  # a write that failed gives its connection back
+        ledger.append(sample_draft())
+        result = ledger.verify()
+        assert result.ok and result.entries == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_appends_on_its_own_connection(tmp_path: Path) -> None:
+    with open_ledger(f"sqlite:///{tmp_path / 'l.db'}") as ledger:
+        ledger.append(sample_draft())  # the parent now holds a kept write connection
+        with warnings.catch_warnings():  # Python 3.12+ warns about fork() with threads running
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status
+            try:
+                ledger.append(sample_draft())
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        ledger.append(sample_draft())  # the parent's connection still works after the child's
+        result = ledger.verify()
+        assert result.ok and result.entries == 3
