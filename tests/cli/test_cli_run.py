@@ -201,10 +201,10 @@ def test_concurrent_runs_append_to_one_chain(tmp_path: Path, ledger_url: str) ->
         )
         for i in range(n)
     ]
+    outputs = [(p.communicate(timeout=120), p.returncode) for p in procs]  # reap all, then judge
     ids = set()
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=120)
-        assert p.returncode == 0, stderr
+    for (stdout, stderr), returncode in outputs:
+        assert returncode == 0, stderr
         ids.add(json.loads(stdout)["record_id"])
     assert None not in ids and len(ids) == n
     verify = _run(tmp_path, "ledger", "verify", "--ledger", ledger_url, "--json")

@@ -36,6 +36,18 @@ for i in range(n):
 ledger.close()
 """
 
+CREATOR = """
+import os, sys, time
+from lowcarb.ledger import open_ledger
+from lowcarb.ledger.testing import sample_draft
+url, go, who = sys.argv[1], sys.argv[2], sys.argv[3]
+print("ready", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.001)
+with open_ledger(url, environ={}) as ledger:  # every process races to create the same new file
+    ledger.append(sample_draft(team=who))
+"""
+
 KILLED_MID_APPEND = """
 import sys, time
 from lowcarb.ledger import _sql, open_ledger
@@ -89,6 +101,61 @@ def test_concurrent_writers_never_lose_or_fork_a_record(ledger_url: str, tmp_pat
         per_writer.setdefault(r.attribution.team, []).append(int(r.metadata["i"]))
     assert all(v == list(range(per_proc)) for v in per_writer.values())  # each writer in order
     print(f"{procs_n}x{per_proc} concurrent appends in {elapsed:.1f}s")
+
+
+def test_processes_creating_one_new_sqlite_ledger_at_once_all_append(tmp_path: Path) -> None:
+    """The switch to WAL needs the file to itself: racing creators retry instead of failing."""
+    go = tmp_path / "go"
+    for attempt in range(2):  # new files: the race is only on creation
+        path = tmp_path / f"new{attempt}.db"
+        procs = [_spawn(CREATOR, f"sqlite:///{path}", str(go), f"c{i}") for i in range(8)]
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        go.touch()
+        outputs = [(p.communicate(timeout=120), p.returncode) for p in procs]
+        go.unlink()
+        assert all(rc == 0 for _, rc in outputs), [err for (_, err), rc in outputs if rc]
+        with open_ledger(f"sqlite:///{path}", environ={}, create=False) as ledger:
+            result = ledger.verify()
+            assert result.ok and result.entries == 8
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_switch_to_wal_waits_for_a_reader_instead_of_failing(tmp_path: Path) -> None:
+    """SQLite refuses the switch at once while another connection reads; it is retried."""
+    import threading
+
+    from lowcarb.ledger._engines import sqlite_engine
+    from lowcarb.ledger._setup import _switch_to_wal
+    from lowcarb.ledger._sql import SqlLedgerStore
+
+    path = tmp_path / "rollback.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("CREATE TABLE t (x)")
+        setup.execute("INSERT INTO t VALUES (1)")
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM t").fetchall()  # holds a shared lock until it commits
+    store = SqlLedgerStore(
+        sqlite_engine(f"sqlite:///{path}", path, busy_timeout_s=0.1),
+        "sqlite",
+        display_url=str(path),
+    )
+    release = threading.Timer(0.3, lambda: reader.execute("COMMIT"))
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            _switch_to_wal(store, timeout_s=0.3)  # the reader outlasts the timeout
+        release.start()
+        _switch_to_wal(store, timeout_s=10.0)  # succeeds once the reader is done
+    finally:
+        release.cancel()
+        if release.is_alive():
+            release.join()
+        reader.close()
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_a_writer_killed_mid_append_leaves_no_partial_record(ledger_url: str) -> None:

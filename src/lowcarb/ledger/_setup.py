@@ -9,6 +9,8 @@ tables that say another format) or ``damaged`` (some ledger tables missing). Onl
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -113,15 +115,35 @@ def ensure_schema(store: SqlLedgerStore, *, create: bool) -> dict[str, str]:
                 upgrade(conn)
                 state, rev, meta = _state(store, conn)
         if store.dialect == "sqlite" and store.engine.url.database not in (None, "", ":memory:"):
-            # Outside any transaction (SQLite refuses the switch inside one): use the driver.
-            raw: Any = store.engine.raw_connection()
-            try:
-                mode = raw.driver_connection.execute("PRAGMA journal_mode").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raw.driver_connection.execute("PRAGMA journal_mode = WAL")
-            finally:
-                raw.close()
+            _switch_to_wal(store)
     return meta
+
+
+def _switch_to_wal(store: SqlLedgerStore, *, timeout_s: float = 30.0) -> None:
+    """Put a new SQLite ledger in WAL mode (persistent: the first process to succeed does it).
+
+    Outside any transaction (SQLite refuses the switch inside one), on the driver connection. The
+    switch needs the database to itself, and SQLite answers "database is locked" at once, without
+    its busy handler, while another process holds it (several ``lowcarb run`` creating one ledger
+    at the same moment): so it is retried until another process has switched it or ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay_s = 0.005
+    while True:
+        raw: Any = store.engine.raw_connection()
+        try:
+            dbc = raw.driver_connection
+            mode = dbc.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                dbc.execute("PRAGMA journal_mode = WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+        finally:
+            raw.close()
+        time.sleep(delay_s)
+        delay_s = min(delay_s * 2, 0.2)
 
 
 def open_store(

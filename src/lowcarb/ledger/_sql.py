@@ -176,6 +176,8 @@ class SqlLedgerStore:
                 except BaseException:
                     dbc.rollback()
                     raise
+                finally:
+                    cur.close()  # no statement may outlive the transaction on a kept connection
                 dbc.commit()
                 clean = True
             finally:
