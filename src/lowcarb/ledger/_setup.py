@@ -114,7 +114,7 @@ def ensure_schema(store: SqlLedgerStore, *, create: bool) -> dict[str, str]:
                 log.info("ledger %s: schema %s -> %s", store.display_url, rev, HEAD_REVISION)
                 upgrade(conn)
                 state, rev, meta = _state(store, conn)
-        if store.dialect == "sqlite" and store.engine.url.database not in (None, "", ":memory:"):
+        if store.sqlite_file:
             _switch_to_wal(store)
     return meta
 

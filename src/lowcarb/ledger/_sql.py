@@ -101,9 +101,8 @@ class SqlLedgerStore:
         self.display_url = display_url
         self._dbapi_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
         self._integrity_error: type[BaseException] = engine.dialect.loaded_dbapi.IntegrityError
-        # File SQLite keeps its write connection between appends (see ``write``).
-        in_memory = engine.url.database in (None, "", ":memory:")
-        self._keep_writer = dialect == "sqlite" and not in_memory
+        #: A SQLite database in a file (not in memory): WAL mode, and a kept write connection.
+        self.sqlite_file = dialect == "sqlite" and engine.url.database not in (None, "", ":memory:")
         self._writer_lock = threading.Lock()
         self._writer: Any = None
         self._writer_pid = 0
@@ -157,9 +156,9 @@ class SqlLedgerStore:
         """A transaction holding the ledger's write lock; commits when the block exits normally.
 
         On file SQLite the connection is kept for the next write (per process, one write at a
-        time): a pooled connection handed back and forth costs a single durable append about a
-        tenth of its time, and SQLite keeps the pages it just wrote cached on the connection that
-        wrote them. A connection that saw an error is returned to the pool, not reused.
+        time) instead of going back to the pool: the checkout, reset and return cost a single
+        durable append about 7% of its time (interleaved A/B, 280 vs 299 us). A connection that
+        saw an error is returned to the pool, not reused.
         """
         with self.errors(), self._writer_lock:
             raw = self._checkout_writer()
@@ -181,7 +180,7 @@ class SqlLedgerStore:
                 dbc.commit()
                 clean = True
             finally:
-                if clean and self._keep_writer:
+                if clean and self.sqlite_file:
                     self._writer, self._writer_pid = raw, os.getpid()
                 else:
                     raw.close()
