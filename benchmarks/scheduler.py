@@ -76,11 +76,8 @@ HEADROOM_ERRORS = (0.03, 0.05, 0.10)
 
 def noisy_oracles(x: np.ndarray) -> list[Policy]:
     """Re-planning on the true future plus noise (``--headroom``; reads the future)."""
-    # The vectorised rolling path asks for whole rows at origins up to the last deadline; the
-    # slots past the end of the series that this pads are never part of any job's window.
-    padded = np.concatenate([x, np.full(64, x[-1])])
     return [
-        RollingReplan(NoisyOracle(padded, error=e, seed=0), name=f"rolling:noisy-oracle({e:.0%})")
+        RollingReplan(NoisyOracle(x, error=e, seed=0), name=f"rolling:noisy-oracle({e:.0%})")
         for e in HEADROOM_ERRORS
     ]
 

@@ -180,7 +180,7 @@ def test_rich_output(de_trace: Path) -> None:
     assert lines[0].startswith("Carbon intensity forecast: DE (issued 2022-02-10 00:00 UTC)")
     # The provenance is one unwrapped line: model, issue time, history used and its source.
     assert any(
-        line.startswith("forecast:lag-ridge; issued 2022-02-10T00:00:00+00:00")
+        line.startswith("forecast:lag-ridge; from 2022-02-10T00:00:00+00:00, using")
         and "h of history (trace:" in line
         for line in lines
     )

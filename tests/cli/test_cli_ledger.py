@@ -172,3 +172,18 @@ def test_real_console_script(url: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["entries"] == 3
+
+
+@pytest.mark.parametrize("command", [["ledger", "export", "--format", "jsonl"], ["zones"]])
+def test_a_reader_that_leaves_early_gets_no_traceback(url: str, command: list[str]) -> None:
+    """``lowcarb ledger export ... | head``: stop quietly with status 1 (as Rich's tables do)."""
+    argv = [*command, "--ledger", url] if command[0] == "ledger" else command
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lowcarb.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command prints anything: it takes ~0.2 s to start
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

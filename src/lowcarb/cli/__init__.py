@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a negative verdict, 2 bad usage or bad input (one line 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -94,3 +95,10 @@ def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) ->
     except KeyboardInterrupt:
         print("lowcarb: interrupted", file=ctx.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``lowcarb ledger export ... | head``): stop quietly with status 1,
+        # as Rich does for tables; stdout goes to /dev/null so the exit flush cannot fail again.
+        if ctx.stdout is sys.stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 1

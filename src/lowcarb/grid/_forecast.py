@@ -77,9 +77,9 @@ class Forecaster(ABC):
         raw, label = self._predict(past, steps=lead + horizon_h, first=first)
         values = np.clip(np.asarray(raw, dtype=np.float64)[lead:], 0.0, None)
         notes = (
-            f"issued {start.isoformat()} from {len(past)} h of history ({past.source})"
+            f"from {start.isoformat()}, using {len(past)} h of history ({past.source})"
             if len(past)
-            else f"issued {start.isoformat()} without history",
+            else f"from {start.isoformat()}, without history",
         )
         return IntensitySeries(
             zone=history.zone,

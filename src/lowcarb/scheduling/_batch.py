@@ -71,6 +71,34 @@ def _rows(model: ForecastModel, env: SimEnv, origins: IntArray, horizon: int) ->
     return model.matrix(env.actual, origins, horizon)
 
 
+def _replan_rows(
+    model: ForecastModel, env: SimEnv, s: IntArray, decisions: int, span: int
+) -> FloatArray:
+    """Forecasts at every origin ``min(s) .. max(s) + decisions - 1``: shape ``(origins, span)``.
+
+    The job submitted at ``s[i]`` re-plans at ``s[i] + j`` for ``j < decisions`` and reads the
+    forecast up to its deadline ``s[i] + span``. Origins whose full ``span`` ends inside the series
+    are forecast at once, as before; the few later ones only up to the latest deadline among the
+    jobs re-planning there (NaN after it, never read). Oracles, which read the true future, would
+    otherwise be asked for slots past the end of the series.
+    """
+    t0 = int(s.min())
+    origins = np.arange(t0, int(s.max()) + decisions, dtype=np.int64)
+    out = np.full((origins.size, span), np.nan)
+    bulk = int(np.searchsorted(origins, env.actual.size - span, side="right"))
+    if bulk:
+        out[:bulk] = _rows(model, env, origins[:bulk], span)
+    tail = origins[bulk:]
+    if tail.size:
+        submitted = np.unique(s)
+        latest = submitted[np.searchsorted(submitted, tail, side="right") - 1]  # >= t0, exists
+        need = np.where(tail - latest < decisions, latest + span - tail, 0)
+        for h in np.unique(need[need > 0]).tolist():
+            at = np.flatnonzero(need == h)
+            out[bulk + at, :h] = _rows(model, env, tail[at], h)
+    return out
+
+
 def _window_cost_rows(f: FloatArray, weights: FloatArray) -> FloatArray:
     out: FloatArray = sliding_window_view(f, len(weights), axis=1) @ weights
     return out
@@ -133,10 +161,9 @@ def _contiguous_starts(
         return start
     if isinstance(policy, RollingReplan):
         t0 = int(s.min())
-        origins = np.arange(t0, int(s.max()) + slack, dtype=np.int64)
-        if origins.size == 0:
+        if int(s.max()) + slack <= t0:
             return start
-        wc = _window_cost_rows(_rows(policy.model, env, origins, n + slack), weights)
+        wc = _window_cost_rows(_replan_rows(policy.model, env, s, slack, n + slack), weights)
         for j in range(slack):
             rows = wc[s + j - t0, : slack - j + 1]
             now_best = first_min(rows) == 0
@@ -164,8 +191,7 @@ def _interruptible_slots(
         return s[:, None] + pick
     t0 = int(s.min())
     if isinstance(policy, RollingReplan):
-        origins = np.arange(t0, int(s.max()) + span, dtype=np.int64)
-        rows_all = _rows(policy.model, env, origins, span)
+        rows_all = _replan_rows(policy.model, env, s, span, span)
 
         def wanted(t: IntArray, j: int, left: IntArray) -> BoolArray:
             f = rows_all[t - t0, : span - j]

@@ -1,4 +1,4 @@
-"""The job worker: plans queued jobs, starts them on time, pauses and resumes, records runs.
+"""The job worker: plans queued jobs, starts them on time, recovers jobs of a worker that died.
 
 Each :meth:`Worker.tick`:
 
@@ -15,59 +15,39 @@ Each :meth:`Worker.tick`:
 4. **Pauses** interruptible jobs at the end of their planned slot with SIGTERM (SIGKILL after
    ``grace_s``); they are re-planned and resumed later.
 
-Checkpoint protocol (what a job sees): ``LOWCARB_JOB_ID``; ``LOWCARB_CHECKPOINT_DIR``, a
-directory kept across pauses; ``LOWCARB_JOB_RESUMED`` (``1`` when resuming); and
-``LOWCARB_JOB_ATTEMPT``. On SIGTERM a job saves its state there and exits (any status but 0; 0
-means "finished"); when run again with ``LOWCARB_JOB_RESUMED=1`` it continues from it.
-
-Each run (and each chunk of an interruptible job) is appended to the ledger with the planned and
-the realised intensity in its metadata; the realised hourly intensity (from the source's history)
-prices the footprint when available, else the zone's static annual figure does.
+Running, pausing and recording each job (and the checkpoint protocol a job sees) is the
+:class:`~lowcarb.scheduling._supervisor.Supervisor`'s (:mod:`._supervisor`); this module holds the
+loop that decides what to recover, plan and start, and when.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psutil
 
-from lowcarb._runner import run_command
 from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
-from lowcarb.scheduling._jobrun import (
-    JobTracker,
-    alive,
-    append_note,
-    find_wrapper,
-    hours,
-    iso,
-    kill_tree,
-    parse_iso,
-    start_key,
-)
-from lowcarb.scheduling._jobwrap import SCRIPT as JOBWRAP
+from lowcarb.scheduling._jobrun import alive, append_note, find_wrapper, iso, parse_iso, start_key
 from lowcarb.scheduling._jobwrap import read_exit_status
 from lowcarb.scheduling._planner import FallbackMode
 from lowcarb.scheduling._queue import ACTIVE_STATES, Job, JobQueue
 from lowcarb.scheduling._sourced import plan_from_source
+from lowcarb.scheduling._supervisor import Supervisor
 from lowcarb.scheduling._types import JobSpec
 
 __all__ = ["Worker", "WorkerConfig"]
 
 log = logging.getLogger(__name__)
-_HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +71,6 @@ class WorkerConfig:
     max_attempts: int = 3
     max_parallel: int = 4
     on_forecast_error: FallbackMode = "latest-start"
-
-
-@dataclass
-class _Running:
-    job_id: str
-    thread: threading.Thread
-    slot_end: datetime | None
-    pid: int | None = None
-    pause_sent: float | None = None  # monotonic time of the SIGTERM
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 class Worker:
@@ -135,8 +105,10 @@ class Worker:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.environ = dict(os.environ if environ is None else environ)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._running: dict[str, _Running] = {}
-        self._lock = threading.Lock()
+        self._runs = Supervisor(
+            queue, source, clock=self.clock, grace_s=self.config.grace_s,
+            ledger_url=ledger_url, environ=self.environ, meters=meters,
+        )  # fmt: skip
         self.stopping = threading.Event()
 
     # -- the loop -------------------------------------------------------------------------------
@@ -148,14 +120,14 @@ class Worker:
             ticks += 1
             if max_ticks is not None and ticks >= max_ticks:
                 break
-            if until_idle and not self._running and not self.queue.jobs(ACTIVE_STATES):
+            if until_idle and len(self._runs) == 0 and not self.queue.jobs(ACTIVE_STATES):
                 break
             self.stopping.wait(wait_s)
 
     def tick(self) -> float:
         """One pass over the queue; returns how long to sleep (seconds) before the next."""
         now = self.clock()
-        self._reap()
+        self._runs.reap()
         self._recover(now)
         wake = now + timedelta(seconds=self.config.poll_s)
         for waiting in sorted(self.queue.jobs(["queued", "paused"]), key=start_key):
@@ -164,12 +136,12 @@ class Worker:
                 continue
             latest = job.deadline - timedelta(hours=job.remaining_h)
             due = min(job.planned_start, latest)
-            if due <= now and len(self._running) < self.config.max_parallel:
+            if due <= now and len(self._runs) < self.config.max_parallel:
                 self._start(job, now)
             else:
                 wake = min(wake, max(due, now))
-        for run in list(self._running.values()):
-            self._maybe_pause(run, now)
+        for run in self._runs.runs():
+            self._runs.maybe_pause(run, now)
             if run.slot_end is not None and run.pause_sent is None:
                 wake = min(wake, max(run.slot_end, now))
         self.queue.heartbeat(self.id, now + timedelta(seconds=self.config.lease_s))
@@ -183,12 +155,12 @@ class Worker:
         """Stop: pause running interruptible jobs; leave the others running (a later worker
         adopts them)."""
         self.stopping.set()
-        for run in list(self._running.values()):
+        for run in self._runs.runs():
             job = self.queue.get(run.job_id)
             if job.interruptible and run.pid is not None and run.pause_sent is None:
-                self._signal_pause(run, job)
+                self._runs.signal_pause(run, job)
         deadline = time.monotonic() + (self.config.grace_s if wait_s is None else wait_s)
-        for run in list(self._running.values()):
+        for run in self._runs.runs():
             if self.queue.get(run.job_id).interruptible:
                 run.done.wait(max(0.0, deadline - time.monotonic()))
 
@@ -229,122 +201,13 @@ class Worker:
         data["slots"] = [s.to_dict() for s in plan.slots]
         return self.queue.update(job, plan=data, planned_start=plan.start, planned_at=now)
 
-    # -- starting, pausing, finishing -----------------------------------------------------------
+    # -- starting -------------------------------------------------------------------------------
     def _start(self, job: Job, now: datetime) -> None:
         lease = now + timedelta(seconds=self.config.lease_s)
         claimed = self.queue.claim(job.id, worker_id=self.id, lease_until=lease, now=now)
         if claimed is None:
             return  # another worker has it
-        slot_end = None
-        if claimed.interruptible and claimed.plan:
-            for slot in claimed.plan.get("slots", []):
-                if parse_iso(slot["start"]) <= now + timedelta(seconds=1) < parse_iso(slot["end"]):
-                    slot_end = parse_iso(slot["end"])
-                    break
-        thread = threading.Thread(target=self._execute, args=(claimed, now), daemon=True)
-        run = _Running(job_id=claimed.id, thread=thread, slot_end=slot_end)
-        with self._lock:
-            self._running[claimed.id] = run
-        log.info("job %s: started (attempt %d)", claimed.id, claimed.attempts)
-        thread.start()
-
-    def _execute(self, job: Job, started: datetime) -> None:
-        run = self._running[job.id]
-        state = job.state_dir
-        resumed = job.work_done_h > 0 or job.attempts > 1
-        argv = [
-            sys.executable, JOBWRAP, "--state-dir", state,
-            "--cwd", job.cwd, "--env", f"LOWCARB_JOB_ID={job.id}",
-            "--env", f"LOWCARB_CHECKPOINT_DIR={os.path.join(state, 'checkpoint')}",
-            "--env", f"LOWCARB_JOB_RESUMED={1 if resumed else 0}",
-            "--env", f"LOWCARB_JOB_ATTEMPT={job.attempts}", "--", *job.command,
-        ]  # fmt: skip
-        os.makedirs(os.path.join(state, "checkpoint"), exist_ok=True)
-        tracker = self._tracker(job, started)
-        status: int | None = None
-        try:
-            with open(os.path.join(state, "output.log"), "a", encoding="utf-8") as out:
-                status = run_command(argv, tracker=tracker, stdout=out).exit_code
-        except LowcarbError as exc:
-            log.error("job %s could not run: %s", job.id, exc)
-            status = 127
-        finally:
-            self._finish(job.id, status, tracker, measured=True)
-            run.done.set()
-
-    def _maybe_pause(self, run: _Running, now: datetime) -> None:
-        if run.pid is None:
-            return
-        if run.pause_sent is not None:
-            if time.monotonic() - run.pause_sent > self.config.grace_s:
-                kill_tree(run.pid, signal.SIGKILL)
-            return
-        if run.slot_end is None or now < run.slot_end:
-            return
-        job = self.queue.get(run.job_id)
-        done_h = job.work_done_h + hours(now - (job.run_started_at or now))
-        if done_h >= job.duration_h - 1e-6:
-            return  # its work should be done: let it finish
-        nxt = [
-            parse_iso(s["start"]) for s in (job.plan or {}).get("slots", [])
-            if parse_iso(s["start"]) >= run.slot_end
-        ]  # fmt: skip
-        if nxt and min(nxt) <= run.slot_end:
-            run.slot_end = next(parse_iso(s["end"]) for s in job.plan["slots"]  # type: ignore[index]
-                                if parse_iso(s["start"]) == min(nxt))  # fmt: skip
-            return  # the next slot follows at once: keep running
-        self._signal_pause(run, job)
-
-    def _signal_pause(self, run: _Running, job: Job) -> None:
-        self._save(job.id, pause_requested=True)
-        run.pause_sent = time.monotonic()
-        log.info("job %s: pausing at the end of its slot", job.id)
-        if run.pid is not None:
-            kill_tree(run.pid, signal.SIGTERM, children=False)
-
-    def _finish(
-        self, job_id: str, status: int | None, tracker: JobTracker | None, *, measured: bool
-    ) -> None:
-        now = self.clock()
-        job = self.queue.get(job_id)
-        done = job.work_done_h + hours(now - (job.run_started_at or now))
-        records = list(job.record_ids)
-        if tracker is not None and tracker.record_id:
-            records.append(tracker.record_id)
-        changes: dict[str, Any] = {
-            "record_ids": records, "child_pid": None, "child_create_time": None,
-            "lease_until": None, "worker_id": None, "pause_requested": False,
-        }  # fmt: skip
-        if tracker is not None and tracker.realised is not None:
-            changes["realised_intensity_g_per_kwh"] = tracker.realised
-        if not measured:
-            changes["note"] = append_note(job.note, "finished while its worker was down")
-        if job.pause_requested and status != 0:
-            changes.update(state="paused", work_done_h=min(done, job.duration_h), plan=None)
-            log.info("job %s: paused after %.2f h of work", job_id, done)
-        else:
-            changes.update(
-                state="succeeded" if status == 0 else "failed", exit_code=status,
-                finished_at=now, work_done_h=job.duration_h if status == 0 else done,
-            )  # fmt: skip
-            log.info("job %s: %s (exit %s)", job_id, changes["state"], status)
-        self._save(job_id, **changes)
-        with self._lock:
-            self._running.pop(job_id, None)
-
-    def _save(self, job_id: str, **changes: Any) -> Job:
-        for _ in range(20):
-            job = self.queue.get(job_id)
-            saved = self.queue.update(job, **changes)
-            if saved is not None:
-                return saved
-        raise LowcarbError(f"job {job_id}: could not save its state (changed concurrently)")
-
-    def _reap(self) -> None:
-        with self._lock:
-            for job_id, run in list(self._running.items()):
-                if not run.thread.is_alive() and run.done.is_set():
-                    self._running.pop(job_id, None)
+        self._runs.start(claimed, now)
 
     # -- recovery -------------------------------------------------------------------------------
     def _recover(self, now: datetime) -> None:
@@ -366,7 +229,7 @@ class Worker:
             if status is not None and job.child_pid is not None:
                 taken = self.queue.update(job, worker_id=self.id)
                 if taken is not None:
-                    self._finish(job.id, status, None, measured=False)
+                    self._runs.finish(job.id, status, None, measured=False)
                 continue
             note = "its run was killed with its worker"
             if job.attempts >= self.config.max_attempts:
@@ -393,38 +256,4 @@ class Worker:
         )  # fmt: skip
         if taken is None:
             return
-        run = _Running(job_id=job.id, thread=threading.Thread(), slot_end=None, pid=pid)
-
-        def watch() -> None:
-            tracker = self._tracker(taken, now)
-            tracker.start(pid=pid)
-            try:
-                while alive(pid, created):
-                    time.sleep(0.2)
-            finally:
-                tracker.stop()
-                self._finish(job.id, read_exit_status(job.state_dir), tracker, measured=True)
-                run.done.set()
-
-        run.thread = threading.Thread(target=watch, daemon=True)
-        with self._lock:
-            self._running[job.id] = run
-        log.warning("job %s: adopted its running process %d", job.id, pid)
-        run.thread.start()
-
-    def _tracker(self, job: Job, started: datetime) -> JobTracker:
-        return JobTracker(
-            job, started, source=self.source, clock=self.clock, ledger_url=self.ledger_url,
-            environ=self.environ, on_child=lambda pid: self._child_started(job.id, pid),
-            meters=self.meters,
-        )  # fmt: skip
-
-    def _child_started(self, job_id: str, pid: int) -> None:
-        try:
-            created = psutil.Process(pid).create_time()
-        except psutil.Error:
-            created = None
-        self._save(job_id, child_pid=pid, child_create_time=created)
-        run = self._running.get(job_id)
-        if run is not None:
-            run.pid = pid
+        self._runs.watch(taken, now, pid, created)

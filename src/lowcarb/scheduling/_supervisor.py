@@ -1,0 +1,285 @@
+"""Supervising the jobs a worker runs: each one's process, its pause at a slot's end, its record.
+
+A :class:`Supervisor` holds the jobs one worker runs (a :class:`Running` each). It runs a claimed
+job's command under the job wrapper (:mod:`._jobwrap`) on a thread, measured by a
+:class:`~lowcarb.scheduling._jobrun.JobTracker` through :func:`lowcarb._runner.run_command`;
+watches a process adopted from a dead worker to its end; pauses an interruptible job at the end of
+its planned slot with SIGTERM (SIGKILL after ``grace_s``); and saves how each run ended in the
+queue. Which job to start, and when, the worker decides (:mod:`._worker`).
+
+Checkpoint protocol (what a job sees): ``LOWCARB_JOB_ID``; ``LOWCARB_CHECKPOINT_DIR``, a
+directory kept across pauses; ``LOWCARB_JOB_RESUMED`` (``1`` when resuming); and
+``LOWCARB_JOB_ATTEMPT``. On SIGTERM a job saves its state there and exits (any status but 0; 0
+means "finished"); when run again with ``LOWCARB_JOB_RESUMED=1`` it continues from it.
+
+Each run (and each chunk of an interruptible job) is appended to the ledger with the planned and
+the realised intensity in its metadata; the realised hourly intensity (from the source's history)
+prices the footprint when available, else the zone's static annual figure does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import psutil
+
+from lowcarb._runner import run_command
+from lowcarb.energy import Meter
+from lowcarb.errors import LowcarbError
+from lowcarb.grid import IntensitySource
+from lowcarb.scheduling._jobrun import JobTracker, alive, append_note, hours, kill_tree, parse_iso
+from lowcarb.scheduling._jobwrap import SCRIPT as JOBWRAP
+from lowcarb.scheduling._jobwrap import read_exit_status
+from lowcarb.scheduling._queue import Job, JobQueue
+
+__all__ = ["Running", "Supervisor"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Running:
+    """One job a worker runs.
+
+    Attributes:
+        job_id: The job's id.
+        thread: The thread that runs (or, for an adopted process, watches) it.
+        slot_end: End of its current planned slot (worker clock); None: let it run to its end.
+        pid: The job wrapper's pid, once known.
+        pause_sent: When the pausing SIGTERM was sent (``time.monotonic()`` seconds), else None.
+        done: Set once the run's end is saved.
+    """
+
+    job_id: str
+    thread: threading.Thread
+    slot_end: datetime | None
+    pid: int | None = None
+    pause_sent: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Supervisor:
+    """The jobs one worker runs; see the module docstring.
+
+    Thread safety: each job runs on its own thread, which saves the run's end (:meth:`finish`)
+    and removes the run under a lock; the worker calls the other methods from its own thread.
+
+    Args:
+        queue: The job queue.
+        source: Where realised intensities come from.
+        clock: Current time, timezone-aware (the worker's clock).
+        grace_s: After SIGTERM, how long a pausing job may take before SIGKILL, seconds.
+        ledger_url: Ledger to append runs to (None: ``$LOWCARB_LEDGER`` or the default).
+        environ: Environment for the Tracker's settings.
+        meters: Meters for every run instead of detecting them (None: detect).
+    """
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        source: IntensitySource,
+        *,
+        clock: Callable[[], datetime],
+        grace_s: float,
+        ledger_url: str | None,
+        environ: Mapping[str, str],
+        meters: Sequence[Meter] | None,
+    ) -> None:
+        self.queue = queue
+        self.source = source
+        self.clock = clock
+        self.grace_s = grace_s
+        self.ledger_url = ledger_url
+        self.environ = environ
+        self.meters = meters
+        self._running: dict[str, Running] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """How many jobs run now."""
+        return len(self._running)
+
+    def runs(self) -> list[Running]:
+        """The jobs that run now (a snapshot)."""
+        return list(self._running.values())
+
+    # -- starting, pausing, finishing -----------------------------------------------------------
+    def start(self, job: Job, now: datetime) -> None:
+        """Run ``job``, just claimed by this worker, on a thread (until the end of its slot)."""
+        slot_end = None
+        if job.interruptible and job.plan:
+            for slot in job.plan.get("slots", []):
+                if parse_iso(slot["start"]) <= now + timedelta(seconds=1) < parse_iso(slot["end"]):
+                    slot_end = parse_iso(slot["end"])
+                    break
+        thread = threading.Thread(target=self._execute, args=(job, now), daemon=True)
+        run = Running(job_id=job.id, thread=thread, slot_end=slot_end)
+        with self._lock:
+            self._running[job.id] = run
+        log.info("job %s: started (attempt %d)", job.id, job.attempts)
+        thread.start()
+
+    def _execute(self, job: Job, started: datetime) -> None:
+        run = self._running[job.id]
+        state = job.state_dir
+        resumed = job.work_done_h > 0 or job.attempts > 1
+        argv = [
+            sys.executable, JOBWRAP, "--state-dir", state,
+            "--cwd", job.cwd, "--env", f"LOWCARB_JOB_ID={job.id}",
+            "--env", f"LOWCARB_CHECKPOINT_DIR={os.path.join(state, 'checkpoint')}",
+            "--env", f"LOWCARB_JOB_RESUMED={1 if resumed else 0}",
+            "--env", f"LOWCARB_JOB_ATTEMPT={job.attempts}", "--", *job.command,
+        ]  # fmt: skip
+        os.makedirs(os.path.join(state, "checkpoint"), exist_ok=True)
+        tracker = self._tracker(job, started)
+        status: int | None = None
+        try:
+            with open(os.path.join(state, "output.log"), "a", encoding="utf-8") as out:
+                status = run_command(argv, tracker=tracker, stdout=out).exit_code
+        except LowcarbError as exc:
+            log.error("job %s could not run: %s", job.id, exc)
+            status = 127
+        finally:
+            self.finish(job.id, status, tracker, measured=True)
+            run.done.set()
+
+    def watch(self, job: Job, now: datetime, pid: int, created: float | None) -> None:
+        """Measure an adopted process on a thread until it ends, then save the run's end.
+
+        Args:
+            job: The job, already taken over by this worker.
+            now: When it was adopted (worker clock): the measured run starts there.
+            pid: The job wrapper's pid, still running.
+            created: The wrapper's create time (``psutil`` seconds), to tell it from a reused pid.
+        """
+        run = Running(job_id=job.id, thread=threading.Thread(), slot_end=None, pid=pid)
+
+        def watch() -> None:
+            tracker = self._tracker(job, now)
+            tracker.start(pid=pid)
+            try:
+                while alive(pid, created):
+                    time.sleep(0.2)
+            finally:
+                tracker.stop()
+                self.finish(job.id, read_exit_status(job.state_dir), tracker, measured=True)
+                run.done.set()
+
+        run.thread = threading.Thread(target=watch, daemon=True)
+        with self._lock:
+            self._running[job.id] = run
+        log.warning("job %s: adopted its running process %d", job.id, pid)
+        run.thread.start()
+
+    def maybe_pause(self, run: Running, now: datetime) -> None:
+        """Pause ``run`` if its slot has ended and no next slot follows at once; SIGKILL it if a
+        pause has taken longer than ``grace_s``."""
+        if run.pid is None:
+            return
+        if run.pause_sent is not None:
+            if time.monotonic() - run.pause_sent > self.grace_s:
+                kill_tree(run.pid, signal.SIGKILL)
+            return
+        if run.slot_end is None or now < run.slot_end:
+            return
+        job = self.queue.get(run.job_id)
+        done_h = job.work_done_h + hours(now - (job.run_started_at or now))
+        if done_h >= job.duration_h - 1e-6:
+            return  # its work should be done: let it finish
+        nxt = [
+            parse_iso(s["start"]) for s in (job.plan or {}).get("slots", [])
+            if parse_iso(s["start"]) >= run.slot_end
+        ]  # fmt: skip
+        if nxt and min(nxt) <= run.slot_end:
+            run.slot_end = next(parse_iso(s["end"]) for s in job.plan["slots"]  # type: ignore[index]
+                                if parse_iso(s["start"]) == min(nxt))  # fmt: skip
+            return  # the next slot follows at once: keep running
+        self.signal_pause(run, job)
+
+    def signal_pause(self, run: Running, job: Job) -> None:
+        """Ask ``run`` (of ``job``) to pause: mark it in the queue, SIGTERM its wrapper."""
+        self._save(job.id, pause_requested=True)
+        run.pause_sent = time.monotonic()
+        log.info("job %s: pausing at the end of its slot", job.id)
+        if run.pid is not None:
+            kill_tree(run.pid, signal.SIGTERM, children=False)
+
+    def finish(
+        self, job_id: str, status: int | None, tracker: JobTracker | None, *, measured: bool
+    ) -> None:
+        """Save how a run ended: paused if a pause was asked for and it did not exit 0, else
+        succeeded (exit 0) or failed; then forget the run.
+
+        Args:
+            job_id: The job.
+            status: The run's exit status (None: unknown).
+            tracker: The run's tracker, stopped (None: the run was not measured by this worker).
+            measured: False when the run ended while no worker watched it (noted on the job).
+        """
+        now = self.clock()
+        job = self.queue.get(job_id)
+        done = job.work_done_h + hours(now - (job.run_started_at or now))
+        records = list(job.record_ids)
+        if tracker is not None and tracker.record_id:
+            records.append(tracker.record_id)
+        changes: dict[str, Any] = {
+            "record_ids": records, "child_pid": None, "child_create_time": None,
+            "lease_until": None, "worker_id": None, "pause_requested": False,
+        }  # fmt: skip
+        if tracker is not None and tracker.realised is not None:
+            changes["realised_intensity_g_per_kwh"] = tracker.realised
+        if not measured:
+            changes["note"] = append_note(job.note, "finished while its worker was down")
+        if job.pause_requested and status != 0:
+            changes.update(state="paused", work_done_h=min(done, job.duration_h), plan=None)
+            log.info("job %s: paused after %.2f h of work", job_id, done)
+        else:
+            changes.update(
+                state="succeeded" if status == 0 else "failed", exit_code=status,
+                finished_at=now, work_done_h=job.duration_h if status == 0 else done,
+            )  # fmt: skip
+            log.info("job %s: %s (exit %s)", job_id, changes["state"], status)
+        self._save(job_id, **changes)
+        with self._lock:
+            self._running.pop(job_id, None)
+
+    def _save(self, job_id: str, **changes: Any) -> Job:
+        for _ in range(20):
+            job = self.queue.get(job_id)
+            saved = self.queue.update(job, **changes)
+            if saved is not None:
+                return saved
+        raise LowcarbError(f"job {job_id}: could not save its state (changed concurrently)")
+
+    def reap(self) -> None:
+        """Forget runs whose thread has ended."""
+        with self._lock:
+            for job_id, run in list(self._running.items()):
+                if not run.thread.is_alive() and run.done.is_set():
+                    self._running.pop(job_id, None)
+
+    def _tracker(self, job: Job, started: datetime) -> JobTracker:
+        return JobTracker(
+            job, started, source=self.source, clock=self.clock, ledger_url=self.ledger_url,
+            environ=self.environ, on_child=lambda pid: self._child_started(job.id, pid),
+            meters=self.meters,
+        )  # fmt: skip
+
+    def _child_started(self, job_id: str, pid: int) -> None:
+        try:
+            created = psutil.Process(pid).create_time()
+        except psutil.Error:
+            created = None
+        self._save(job_id, child_pid=pid, child_create_time=created)
+        run = self._running.get(job_id)
+        if run is not None:
+            run.pid = pid
