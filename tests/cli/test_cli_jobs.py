@@ -28,7 +28,8 @@ def _cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # jobs keep state under $CWD/.lowcarb/jobs: not in the checkout
     return {"LOWCARB_LEDGER": f"sqlite:///{tmp_path / 'ledger.db'}", "HOME": str(tmp_path)}
 
 
