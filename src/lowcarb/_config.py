@@ -4,9 +4,14 @@ Precedence for every setting: an explicit argument (CLI flag or keyword) > envir
 config file > built-in default. The config file is the first found of:
 
 1. the path in ``LOWCARB_CONFIG``;
-2. ``lowcarb.toml`` in the working directory;
-3. ``[tool.lowcarb]`` in ``pyproject.toml`` in the working directory;
-4. ``$XDG_CONFIG_HOME/lowcarb/config.toml`` (default ``~/.config/lowcarb/config.toml``).
+2. ``lowcarb.toml``, or ``[tool.lowcarb]`` in ``pyproject.toml``, in the working directory or
+   the nearest of its parents that has one (as git and ruff search);
+3. ``$XDG_CONFIG_HOME/lowcarb/config.toml`` (default ``~/.config/lowcarb/config.toml``).
+
+A relative SQLite path in a config file is relative to that file's directory, so every command run
+from anywhere inside a project reaches the same ledger. The one resolver of the ledger URL is
+:func:`resolve_ledger_url` (flag > ``LOWCARB_LEDGER`` > config file > default); every command and
+the library use it.
 
 Example ``lowcarb.toml``::
 
@@ -31,7 +36,16 @@ from typing import Any
 
 from lowcarb.errors import ConfigError
 
-__all__ = ["Settings", "find_config_file", "load_settings"]
+__all__ = [
+    "DEFAULT_LEDGER_URL",
+    "Settings",
+    "find_config_file",
+    "load_settings",
+    "resolve_ledger_url",
+]
+
+#: The ledger commands that read one use when none is configured (relative to the cwd).
+DEFAULT_LEDGER_URL = "sqlite:///.lowcarb/ledger.db"
 
 _KEYS = {"zone", "pue", "ledger", "team", "project", "sample_interval_s"}
 _ENV = {
@@ -67,11 +81,12 @@ def find_config_file(*, environ: Mapping[str, str], cwd: Path) -> tuple[Path, bo
                 f"LOWCARB_CONFIG points to {explicit!r}, which is not a file; fix or unset it"
             )
         return path, False
-    if (cwd / "lowcarb.toml").is_file():
-        return cwd / "lowcarb.toml", False
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file() and _pyproject_section(pyproject) is not None:
-        return pyproject, True
+    for directory in (cwd, *cwd.parents):
+        if (directory / "lowcarb.toml").is_file():
+            return directory / "lowcarb.toml", False
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and _pyproject_section(pyproject) is not None:
+            return pyproject, True
     xdg = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME", "~")) / ".config")
     user = Path(xdg).expanduser() / "lowcarb" / "config.toml"
     if user.is_file():
@@ -79,10 +94,20 @@ def find_config_file(*, environ: Mapping[str, str], cwd: Path) -> tuple[Path, bo
     return None
 
 
+_MAX_CONFIG_BYTES = 1 << 20
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read(_MAX_CONFIG_BYTES + 1)
+        if len(data) > _MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"config file {str(path)!r} is larger than 1 MiB; is it the right file?"
+            )
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text; fix it") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}; fix it") from None
     except OSError as exc:
@@ -106,7 +131,7 @@ def _pue(value: object, where: str) -> float:
 
 def load_settings(*, environ: Mapping[str, str], cwd: Path | None = None) -> Settings:
     """Merge the config file and environment variables (explicit flags are applied by callers)."""
-    cwd = cwd or Path.cwd()
+    cwd = (cwd or Path.cwd()).absolute()
     values: dict[str, Any] = {}
     origin: dict[str, str] = {}
     found = find_config_file(environ=environ, cwd=cwd)
@@ -140,4 +165,55 @@ def load_settings(*, environ: Mapping[str, str], cwd: Path | None = None) -> Set
     for key in ("zone", "ledger", "team", "project"):
         if key in values and not isinstance(values[key], str):
             raise ConfigError(f"{key} in {origin[key]} must be a string, got {values[key]!r}")
+    if "ledger" in values and config_path is not None and origin["ledger"] == str(config_path):
+        values["ledger"] = _anchor_sqlite(values["ledger"], config_path.parent)
     return Settings(**values, config_file=config_path, origin=origin)
+
+
+def _anchor_sqlite(url: str, base: Path) -> str:
+    """A relative SQLite path in a config file, made relative to the file's directory."""
+    if "://" not in url:
+        path = url
+    elif url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = url[len("sqlite:///") :]
+    else:
+        return url
+    if not path or Path(path).is_absolute() or path.startswith(":memory:"):
+        return url
+    return f"sqlite:///{base / path}"
+
+
+def resolve_ledger_url(
+    flag: str | None,
+    *,
+    environ: Mapping[str, str],
+    cwd: Path | None = None,
+    default: str | None = DEFAULT_LEDGER_URL,
+    settings: Settings | None = None,
+    allow_memory: bool = False,
+) -> str | None:
+    """The ledger URL a command uses: ``flag`` > ``LOWCARB_LEDGER`` > config file > ``default``.
+
+    The URL is checked (:func:`lowcarb.units.parse_ledger_url`) but not opened. ``default=None``
+    means "no ledger unless one is configured" (``lowcarb run``).
+
+    Raises:
+        UsageError: The URL names no ledger lowcarb can keep (unknown dialect, ``postgres://``,
+            ``sqlite:/x.db``, in-memory ``sqlite://``, a bad port).
+        ConfigError: A malformed config file.
+    """
+    from lowcarb.units import parse_ledger_url
+
+    if flag is not None:
+        chosen, what = flag, "--ledger"
+    else:
+        settings = settings if settings is not None else load_settings(environ=environ, cwd=cwd)
+        if settings.ledger:
+            chosen = settings.ledger
+            where = (settings.origin or {}).get("ledger", "config")
+            what = f"ledger in {where}"
+        elif default is None:
+            return None
+        else:
+            chosen, what = default, "default ledger URL"
+    return parse_ledger_url(chosen, what=what, allow_memory=allow_memory)
