@@ -8,7 +8,9 @@ with status 2 (bad usage or bad input) or 1 (a negative verdict such as a tamper
 
     LowcarbError
     ├── UsageError                      bad flag, missing argument, contradictory options
-    │   └── InvalidValueError           a negative, non-numeric or out-of-range number
+    │   ├── InvalidValueError           a negative, non-numeric or out-of-range number
+    │   ├── CommandNotFoundError        ``run -- CMD``: CMD not found (exit status 127, as shells)
+    │   └── CommandNotExecutableError   ``run -- CMD``: CMD not executable (exit status 126)
     ├── ConfigError                     a malformed config file or environment variable
     │   └── PolicyError                 a malformed or contradictory governance policy
     ├── UnknownNameError                a name not in a catalogue, with close-match suggestions
@@ -26,6 +28,7 @@ with status 2 (bad usage or bad input) or 1 (a negative verdict such as a tamper
     ├── BudgetExceededError             a hard carbon budget refuses the work (exit status 1)
     └── LedgerError
         ├── LedgerUnreachableError      the database cannot be reached
+        │   └── LedgerBusyError         the write lock was not granted in time (spool and retry)
         ├── LedgerCorruptError          not a lowcarb ledger, or damaged (never overwritten)
         └── LedgerSchemaError           a schema version this lowcarb does not understand
 """
@@ -37,10 +40,13 @@ from collections.abc import Iterable
 
 __all__ = [
     "BudgetExceededError",
+    "CommandNotExecutableError",
+    "CommandNotFoundError",
     "ConfigError",
     "DataError",
     "ForecastError",
     "InvalidValueError",
+    "LedgerBusyError",
     "LedgerCorruptError",
     "LedgerError",
     "LedgerSchemaError",
@@ -75,6 +81,18 @@ class UsageError(LowcarbError):
 
 class InvalidValueError(UsageError, ValueError):
     """A number or value that is negative, non-numeric or out of range."""
+
+
+class CommandNotFoundError(UsageError):
+    """The command to run does not exist (exit status 127, as shells report it)."""
+
+    exit_code = 127
+
+
+class CommandNotExecutableError(UsageError):
+    """The command to run exists but cannot be executed (exit status 126, as shells)."""
+
+    exit_code = 126
 
 
 class ConfigError(LowcarbError):
@@ -182,6 +200,10 @@ class LedgerError(LowcarbError):
 
 class LedgerUnreachableError(LedgerError):
     """The ledger database cannot be reached."""
+
+
+class LedgerBusyError(LedgerUnreachableError):
+    """The ledger's write lock was not granted within the timeout; the work is spooled."""
 
 
 class LedgerCorruptError(LedgerError):
