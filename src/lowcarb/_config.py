@@ -191,6 +191,7 @@ def resolve_ledger_url(
     default: str | None = DEFAULT_LEDGER_URL,
     settings: Settings | None = None,
     allow_memory: bool = False,
+    flag_name: str = "--ledger",
 ) -> str | None:
     """The ledger URL a command uses: ``flag`` > ``LOWCARB_LEDGER`` > config file > ``default``.
 
@@ -205,7 +206,7 @@ def resolve_ledger_url(
     from lowcarb.units import parse_ledger_url
 
     if flag is not None:
-        chosen, what = flag, "--ledger"
+        chosen, what = flag, flag_name
     else:
         settings = settings if settings is not None else load_settings(environ=environ, cwd=cwd)
         if settings.ledger:

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, overload
 
-from lowcarb._config import Settings, load_settings
+from lowcarb._config import Settings, load_settings, resolve_ledger_url
+from lowcarb._text import check_name
 from lowcarb.energy import EnergyMonitor, Measurement, Meter
 from lowcarb.errors import InvalidValueError, LowcarbError, UsageError
 from lowcarb.grid import Footprint, price, resolve_zone, static_intensity
@@ -83,7 +84,11 @@ class Tracker:
         name: Name of the whole-run window.
         zone: Electricity Maps zone id or cloud region (``aws:eu-west-1``).
         pue: Facility PUE (>= 1.0).
-        ledger: SQLAlchemy URL of a ledger to append the run to.
+        ledger: SQLAlchemy URL of a ledger to append the run to. It is checked and opened here,
+            before any work runs: a URL that names no ledger lowcarb can keep (``sqlte://``,
+            ``postgres://``, in-memory ``sqlite://``), an unreachable server or a file that is
+            not a ledger raises at once. A ledger that fails later, at ``stop()``, loses nothing:
+            the footprint is spooled to ``.lowcarb/unrecorded/``.
         team, project, model, model_version, run_id, stage, user: Attribution for the ledger
             record (``user`` defaults to ``LOWCARB_USER`` or ``USER``).
         metadata: Free JSON-serialisable metadata for the ledger record.
@@ -132,18 +137,27 @@ class Tracker:
         self.name = name
         self.zone = resolve_zone(zone, environ=env, config_zone=settings.zone)
         self.pue = pue if pue is not None else settings.pue
-        self.ledger_url = ledger if ledger is not None else settings.ledger
-        self.attribution: dict[str, str | None] = {
+        self.ledger_url = resolve_ledger_url(
+            ledger, environ=env, cwd=cwd, default=None, settings=settings, flag_name="ledger"
+        )
+        named = {
             "team": team if team is not None else settings.team,
             "project": project if project is not None else settings.project,
             "model": model,
             "model_version": model_version,
             "run_id": run_id,
             "stage": stage,
-            "user": user if user is not None else (env.get("LOWCARB_USER") or env.get("USER")),
         }
+        self.attribution: dict[str, str | None] = {
+            key: check_name(value, what=key.replace("_", " ")) for key, value in named.items()
+        }
+        # The login name is not chosen by the user of this call: made safe, never refused.
+        login = user if user is not None else (env.get("LOWCARB_USER") or env.get("USER"))
+        self.attribution["user"] = _safe_user(login)
         self.metadata = dict(metadata or {})
         self.intensity = static_intensity(self.zone)  # validates the zone before any work runs
+        if self.ledger_url:
+            self._check_ledger(env)
         self._meters = meters
         self._pid = pid
         self._interval_s = float(interval)
@@ -157,6 +171,13 @@ class Tracker:
         self._cwd = cwd
         self._environ = env
         self._mlflow = mlflow
+
+    def _check_ledger(self, environ: Mapping[str, str]) -> None:
+        """Open the ledger once before any work runs, so a bad one fails before acting."""
+        from lowcarb.ledger import open_ledger
+
+        with open_ledger(self.ledger_url, environ=environ):
+            pass
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, *, pid: int | None = None) -> Tracker:
@@ -312,6 +333,13 @@ class Tracker:
     def _absorb(self, other: Tracker) -> None:
         self.measurement, self.footprint = other.measurement, other.footprint
         self.record_id, self.ledger_error = other.record_id, other.ledger_error
+
+
+def _safe_user(login: str | None) -> str | None:
+    if login is None:
+        return None
+    cleaned = "".join(ch for ch in login if ch.isprintable())[:200].strip()
+    return cleaned or None
 
 
 @overload

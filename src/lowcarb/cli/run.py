@@ -7,7 +7,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from lowcarb._files import check_output_path
 from lowcarb._runner import run_command
+from lowcarb._text import plain
 from lowcarb._tracking import Tracker, footprint_to_dict
 from lowcarb.cli._common import CliContext, emit_json, positive_float
 from lowcarb.reporting import append_emissions_csv, emissions_row, print_footprint
@@ -70,10 +72,16 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         sample_interval_s=args.sample_interval,
         environ=ctx.environ,
     )
+    if args.emissions_csv is not None:
+        check_output_path(
+            args.emissions_csv, what="--emissions-csv"
+        )  # before the work: a bad path loses nothing
     result = run_command(argv, tracker=tracker, stdout=ctx.stderr if args.json else None)
     if args.emissions_csv is not None:
         row = emissions_row(
-            result.footprint, project_name=args.project or "lowcarb", run_id=tracker.record_id
+            result.footprint,
+            project_name=tracker.attribution["project"] or "lowcarb",
+            run_id=tracker.record_id,
         )
         append_emissions_csv(args.emissions_csv, row)
     out = footprint_to_dict(result.footprint)
@@ -92,6 +100,11 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         print_footprint(ctx.err_console(), out, title=f"lowcarb run: {shown}")
     if tracker.ledger_error is not None:
-        print(f"lowcarb: error: run not recorded: {tracker.ledger_error}", file=ctx.stderr)
-        return result.exit_code or 2
+        # The work ran and its footprint is spooled: the command's own status is what callers
+        # (shells, CI) act on, so it is returned unchanged; the failure is reported on stderr.
+        saved = f"; saved to {tracker.spooled_to}" if tracker.spooled_to else ""
+        print(
+            f"lowcarb: error: run not recorded: {plain(tracker.ledger_error)}{saved}",
+            file=ctx.stderr,
+        )
     return result.exit_code
