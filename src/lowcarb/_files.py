@@ -13,9 +13,9 @@ import stat
 import tempfile
 from pathlib import Path
 
-from lowcarb.errors import UsageError
+from lowcarb.errors import DataError, UsageError
 
-__all__ = ["check_output_path", "write_atomic"]
+__all__ = ["check_output_path", "read_text_file", "write_atomic"]
 
 
 def check_output_path(path: Path | str, *, what: str = "output file") -> Path:
@@ -33,6 +33,10 @@ def check_output_path(path: Path | str, *, what: str = "output file") -> Path:
         st = target.stat()
     except FileNotFoundError:
         st = None
+    except NotADirectoryError:
+        raise UsageError(
+            f"{what} {shown!r}: {str(target.parent)!r} is not a directory; fix the path"
+        ) from None
     except OSError as exc:
         raise UsageError(f"{what} {shown!r} cannot be used: {exc.strerror}") from None
     if st is not None:
@@ -73,3 +77,47 @@ def write_atomic(path: Path | str, data: bytes | str, *, mode: int = 0o644) -> N
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def read_text_file(path: Path | str, *, what: str = "file", max_bytes: int = 64 << 20) -> str:
+    """Read a UTF-8 text file a person pointed at, refusing what would hang or flood.
+
+    A FIFO or device is never opened (reading a FIFO blocks until a writer comes); a file larger
+    than ``max_bytes``, a binary file (NUL bytes) or one that is not UTF-8 is refused.
+
+    Raises:
+        UsageError: Missing, a directory, not a regular file, unreadable.
+        DataError: Too large, binary, or not UTF-8.
+    """
+    source = Path(path)
+    shown = str(source)
+    try:
+        st = source.stat()
+    except FileNotFoundError:
+        raise UsageError(f"{what} {shown!r} does not exist; check the path") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {shown!r} cannot be read: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{what} {shown!r} is a directory; give a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{what} {shown!r} is not a regular file (a FIFO or device?); give a file")
+    if st.st_size > max_bytes:
+        raise DataError(
+            f"{what} {shown!r} is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit; "
+            "is it the right file?"
+        )
+    try:
+        with source.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise UsageError(f"{what} {shown!r} cannot be read: {exc.strerror}") from None
+    if len(data) > max_bytes:
+        raise DataError(f"{what} {shown!r} grew past the {max_bytes:,}-byte limit while read")
+    if b"\x00" in data:
+        raise DataError(f"{what} {shown!r} is a binary file, not text; give the text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{what} {shown!r} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
+        ) from None

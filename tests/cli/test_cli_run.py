@@ -153,19 +153,24 @@ def test_table_output_goes_to_stderr(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "needle"),
+    ("args", "code", "needle"),
     [
-        (["run", "--zone", "DE"], "no command given"),
-        (["run", "--zone", "DE", "--", "no-such-command-xyz"], "command not found"),
-        (["run", "--zone", "Germny", "--", "true"], "unknown zone"),
-        (["run", "--pue", "-1", "--", "true"], "--pue"),
-        (["run", "--pue", "abc", "--", "true"], "--pue"),
-        (["run", "--bogus-flag", "--", "true"], "unrecognized arguments"),
+        (["run", "--zone", "DE"], 2, "no command given"),
+        (["run", "--zone", "DE", "--", "no-such-command-xyz"], 127, "command not found"),
+        (["run", "--zone", "DE", "--", "./"], 126, "not executable"),
+        (["run", "--zone", "Germny", "--", "true"], 2, "unknown zone"),
+        (["run", "--pue", "-1", "--", "true"], 2, "--pue"),
+        (["run", "--pue", "abc", "--", "true"], 2, "--pue"),
+        (["run", "--pue", "nan", "--", "true"], 2, "--pue"),
+        (["run", "--bogus-flag", "--", "true"], 2, "unrecognized arguments"),
+        (["run", "--team", "a\x1b[31mb", "--", "true"], 2, "control characters"),
+        (["run", "--project", "p" * 300, "--", "true"], 2, "300 characters"),
+        (["run", "--sample-interval", "1e400", "--", "true"], 2, "--sample-interval"),
     ],
 )
-def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
+def test_bad_input_is_one_line(tmp_path: Path, args: list[str], code: int, needle: str) -> None:
     proc = _run(tmp_path, *args)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == code, proc.stderr
     assert needle in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -213,19 +218,104 @@ def test_concurrent_runs_append_to_one_chain(tmp_path: Path, ledger_url: str) ->
     assert result["ok"] is True and result["entries"] == n
 
 
-def test_unreachable_postgres_still_runs_the_command(tmp_path: Path) -> None:
-    marker = tmp_path / "ran.txt"
-    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+MAKE_MARKER = "open('ran.txt', 'w').write('ok')"
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "127.0.0.1:1"),
+        ("sqlte:///x.db", "unknown dialect 'sqlte'"),
+        ("postgres://u@127.0.0.1/db", "postgresql+psycopg://"),
+        ("sqlite://", "in-memory"),
+        ("sqlite:/x.db", "sqlite:///x.db"),
+        (".", "directory"),
+    ],
+)
+def test_bad_ledger_fails_before_the_command_runs(tmp_path: Path, url: str, needle: str) -> None:
     proc = _run(tmp_path, "run", "--zone", "DE", "--ledger", url, "--json", "--",
-                sys.executable, "-c", f"open({str(marker)!r}, 'w').write('ok')")  # fmt: skip
-    assert marker.read_text() == "ok"  # the user's command completed
-    assert proc.returncode == 2
+                sys.executable, "-c", MAKE_MARKER)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert not (tmp_path / "ran.txt").exists()  # the work never started
+    assert proc.stdout == "" and needle in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def _breaker(url: str) -> str:
+    """Python code that breaks the ledger while the measured command runs."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        return (
+            "import os\n"
+            f"for p in ({path!r}, {path + '-wal'!r}, {path + '-shm'!r}):\n"
+            "    os.path.exists(p) and os.remove(p)\n"
+            f"open({path!r}, 'wb').write(b'garbage' * 100)\n"
+            "raise SystemExit(3)\n"
+        )
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    admin = f"host={u.host} port={u.port} user={u.username} dbname=postgres"
+    return (
+        "import psycopg\n"
+        f"with psycopg.connect({admin!r}, autocommit=True) as c:\n"
+        f"    c.execute('DROP DATABASE \"{u.database}\" WITH (FORCE)')\n"
+        "raise SystemExit(3)\n"
+    )
+
+
+def test_ledger_failing_after_the_work_keeps_exit_code_and_spools(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    proc = _run(tmp_path, "run", "--zone", "DE", "--ledger", ledger_url, "--json", "--",
+                sys.executable, "-c", _breaker(ledger_url))  # fmt: skip
+    assert proc.returncode == 3, proc.stderr  # the command's own status, not lowcarb's
     out = json.loads(proc.stdout)
-    assert out["exit_code"] == 0 and out["record_id"] is None
-    assert "127.0.0.1:1" in out["ledger_error"] or "unreachable" in out["ledger_error"]
+    assert out["exit_code"] == 3 and out["record_id"] is None and out["ledger_error"]
     saved = json.loads(Path(out["unrecorded_saved_to"]).read_text())
     assert saved["footprint"]["co2e_g"] == pytest.approx(out["co2e_g"])
-    assert proc.stderr.strip().splitlines()[-1].startswith("lowcarb: error: run not recorded")
+    assert Path(out["unrecorded_saved_to"]).parent == tmp_path / ".lowcarb" / "unrecorded"
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("lowcarb: error: run not recorded") and "saved to" in last
+
+
+def test_ledger_from_a_parent_config_file(tmp_path: Path) -> None:
+    (tmp_path / "lowcarb.toml").write_text('ledger = "sqlite:///team.db"\nproject = "cfg"\n')
+    sub = tmp_path / "work"
+    sub.mkdir()
+    proc = subprocess.run(
+        [*LOWCARB, "run", "--zone", "DE", "--json", "--", sys.executable, "-c", "pass"],
+        capture_output=True, text=True, cwd=sub, env=_env(tmp_path), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ledger"] == f"sqlite:///{tmp_path / 'team.db'}" and out["record_id"]
+    verify = _run(sub, "ledger", "verify", "--json")
+    assert verify.returncode == 0, verify.stderr
+    assert json.loads(verify.stdout)["entries"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "needle"),
+    [("missing/emissions.csv", "does not exist"), (".", "is a directory")],
+)
+def test_emissions_csv_path_is_checked_before_the_command_runs(
+    tmp_path: Path, path: str, needle: str
+) -> None:
+    proc = _run(tmp_path, "run", "--zone", "DE", "--emissions-csv", path, "--",
+                sys.executable, "-c", MAKE_MARKER)  # fmt: skip
+    assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
+    assert not (tmp_path / "ran.txt").exists()
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_project_name_in_csv_comes_from_the_project_setting(tmp_path: Path) -> None:
+    proc = _run(tmp_path, "run", "--zone", "DE", "--emissions-csv", "e.csv", "--",
+                sys.executable, "-c", "pass", LOWCARB_PROJECT="detector")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with (tmp_path / "e.csv").open() as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["project_name"] == "detector"
 
 
 def test_corrupt_ledger_file_is_never_overwritten(tmp_path: Path) -> None:
@@ -233,7 +323,8 @@ def test_corrupt_ledger_file_is_never_overwritten(tmp_path: Path) -> None:
     garbage = b"this is not a sqlite database" * 100
     ledger.write_bytes(garbage)
     proc = _run(tmp_path, "run", "--zone", "DE", "--ledger", f"sqlite:///{ledger}", "--",
-                sys.executable, "-c", "pass")  # fmt: skip
+                sys.executable, "-c", MAKE_MARKER)  # fmt: skip
     assert proc.returncode == 2
     assert ledger.read_bytes() == garbage
-    assert "not recorded" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "ran.txt").exists()  # refused before acting
+    assert "not a lowcarb ledger" in proc.stderr and "Traceback" not in proc.stderr
