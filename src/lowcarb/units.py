@@ -6,7 +6,8 @@ URL is checked once, before any work runs.
 
 Durations: ``90m``, ``1h30m``, ``1d12h``, ``45s``, ISO 8601 ``PT1H30M`` / ``P1DT2H``, or a bare
 number of hours (``1.5``). Timestamps: ISO 8601 with a time zone (``2022-03-01T10:00Z``,
-``2022-03-01T10:00+01:00``); a naive time is refused with the fix (add ``Z``). Where a command has
+``2022-03-01T10:00+01:00``) or a calendar date (``2022-03-01``, the UTC day); a naive time of
+day is refused with the fix (add ``Z``). Where a command has
 a "now", a duration after it (``24h``, ``+24h``) is accepted too.
 """
 
@@ -16,7 +17,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
-from lowcarb.errors import InvalidValueError, UsageError, close_matches
+from lowcarb.errors import InvalidValueError, UsageError
 
 __all__ = [
     "MAX_DURATION",
@@ -104,6 +105,8 @@ def parse_timestamp(text: str, *, now: datetime | None = None, what: str = "time
         raise InvalidValueError(f"{what} is {len(raw)} characters long; give an ISO 8601 time")
     if now is not None and _seconds(raw.lstrip("+")) is not None:
         return now + parse_duration(raw.lstrip("+"), what=what)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        raw += "T00:00Z"  # a calendar date is a day in UTC, not a naive time of day
     candidate = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
     try:
         when = datetime.fromisoformat(candidate)
@@ -175,9 +178,15 @@ def parse_ledger_url(text: str, *, what: str = "ledger URL", allow_memory: bool 
         normal = f"postgresql+psycopg://{rest}"
         _check_port(normal, what)
         return normal
-    known = close_matches(scheme_l, ("sqlite", "postgresql+psycopg"))
-    hint = f"did you mean {known[0]}://? " if known else ""
+    near = [k for k in ("sqlite", "postgresql") if _similar(scheme_l, k) >= 0.75]
+    hint = f"did you mean {near[0]}://? " if near else ""
     raise UsageError(f"{what} has unknown dialect {scheme!r}; {hint}{_URL_HELP}")
+
+
+def _similar(a: str, b: str) -> float:
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _hide_password(rest: str) -> str:

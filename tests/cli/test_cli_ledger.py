@@ -153,7 +153,7 @@ def test_bad_arguments_exit_2_with_one_line(url: str, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err  # argparse writes to the real stderr
     assert rc == 2 and err.count("\n") == 1 and "ISO 8601" in err
     rc, _, err = run("ledger", "verify", "--ledger", "mysql://x/y")
-    assert rc == 2 and "unsupported ledger URL" in err
+    assert rc == 2 and "unknown dialect 'mysql'" in err
     rc, _, _ = run("ledger")
     assert rc == 2
 

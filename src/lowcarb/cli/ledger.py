@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lowcarb._config import resolve_ledger_url
+from lowcarb._files import check_output_path, read_text_file, write_atomic
+from lowcarb._text import safe
 from lowcarb.cli._common import CliContext, emit_json, positive_int
-from lowcarb.errors import DataError, UsageError
+from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.ledger import (
     EXPORT_FORMATS,
     Checkpoint,
@@ -22,6 +25,7 @@ from lowcarb.ledger import (
     RecordFilter,
     open_ledger,
 )
+from lowcarb.units import parse_timestamp
 
 __all__ = ["register"]
 
@@ -29,21 +33,19 @@ _GROUPS = ("team", "project", "model", "month", "kind", "zone")
 
 
 def _when(text: str) -> datetime:
-    """argparse type: an ISO 8601 date or date-time; without a zone it is UTC."""
+    """argparse type: the one timestamp parser (a date is the UTC day; a time needs a zone)."""
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an ISO 8601 date or time like 2024-05-01 or 2024-05-01T12:00Z, got {text!r}"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        return parse_timestamp(text, what="time")
+    except InvalidValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     p.add_argument(
         "--ledger",
         metavar="URL",
-        help="ledger URL (default: $LOWCARB_LEDGER, else sqlite:///.lowcarb/ledger.db)",
+        help="ledger URL (default: $LOWCARB_LEDGER, else `ledger` in lowcarb.toml, else "
+        "sqlite:///.lowcarb/ledger.db)",
     )
     if json_flag:
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -64,16 +66,15 @@ def _filter(args: argparse.Namespace) -> RecordFilter | None:
 
 
 def _open(args: argparse.Namespace, ctx: CliContext) -> Ledger:
-    return open_ledger(args.ledger, environ=ctx.environ, create=False)
+    url = resolve_ledger_url(args.ledger, environ=ctx.environ)
+    return open_ledger(url, environ=ctx.environ, create=False)
 
 
 def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
     checkpoint = None
     if args.checkpoint is not None:
-        try:
-            checkpoint = Checkpoint.from_json(Path(args.checkpoint).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise DataError(f"cannot read checkpoint {args.checkpoint!r}: {exc.strerror}") from None
+        text = read_text_file(args.checkpoint, what="--checkpoint", max_bytes=64 << 10)
+        checkpoint = Checkpoint.from_json(text)
     with _open(args, ctx) as ledger:
         result = ledger.verify(public_key=args.public_key or None, checkpoint=checkpoint)
     if args.json:
@@ -81,7 +82,9 @@ def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         for warning in result.warnings:
             print(f"lowcarb: warning: {warning}", file=ctx.stderr)
-        if result.ok:
+        if result.ok and result.entries == 0:
+            print(f"ledger EMPTY: {result.reason}", file=ctx.stdout)
+        elif result.ok:
             head = (result.head_hash or "")[:16]
             print(f"ledger OK: {result.reason} (head {head}...)", file=ctx.stdout)
         else:
@@ -90,6 +93,11 @@ def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
                 f"ledger TAMPERED: first bad record #{result.first_bad}{rid}: {result.reason}",
                 file=ctx.stdout,
             )
+        limits = result.limits or {}
+        if limits.get("ruled_out"):
+            print("ruled out: " + "; ".join(limits["ruled_out"]), file=ctx.stdout)
+        if limits.get("not_ruled_out"):
+            print("not ruled out: " + "; ".join(limits["not_ruled_out"]), file=ctx.stdout)
     return 0 if result.ok else 1
 
 
@@ -112,6 +120,7 @@ def _show(args: argparse.Namespace, ctx: CliContext) -> int:
 
     table = Table(
         title=f"{len(records)} record(s), oldest first (energy with PUE)",
+        expand=False,
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
@@ -128,10 +137,10 @@ def _show(args: argparse.Namespace, ctx: CliContext) -> int:
         table.add_row(
             str(r.seq),
             r.timestamp.strftime("%Y-%m-%d %H:%M"),
-            r.kind,
-            a.team or "",
-            a.project or "",
-            a.model or "",
+            safe(r.kind),
+            safe(a.team or ""),
+            safe(a.project or ""),
+            safe(a.model or ""),
             _num(r.energy_kwh),
             _num(r.co2e_g),
             r.id[-8:],  # ids are time-ordered: their end is what tells them apart
@@ -143,6 +152,8 @@ def _show(args: argparse.Namespace, ctx: CliContext) -> int:
 def _export(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.format == "parquet" and args.output is None:
         raise UsageError("Parquet is binary: give --output FILE")
+    if args.output is not None:
+        check_output_path(args.output, what="--output")
     with _open(args, ctx) as ledger:
         n = ledger.export(args.format, args.output or ctx.stdout, _filter(args))
     where = args.output or "stdout"
@@ -159,13 +170,13 @@ def _totals(args: argparse.Namespace, ctx: CliContext) -> int:
     from rich.table import Table
 
     table = Table(title=f"Scope 2 totals by {args.by}")
-    table.add_column(args.by)
+    table.add_column(args.by, overflow="fold")  # a long name wraps; it is never cut off
     for name in ("records", "energy kWh", "location kgCO2e", "market kgCO2e", "instruments"):
         table.add_column(name, justify="right")
     for row in (*totals.rows, totals.total):
         is_total = row is totals.total
         table.add_row(
-            "TOTAL" if is_total else (row.key if row.key is not None else "(none)"),
+            "TOTAL" if is_total else (safe(row.key) if row.key is not None else "(none)"),
             str(row.records),
             f"{row.energy_kwh:.6g}",
             f"{row.location_co2e_g / 1000:.6g}",
@@ -183,13 +194,12 @@ def _totals(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _checkpoint(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.output is not None:
+        check_output_path(args.output, what="--output")
     with _open(args, ctx) as ledger:
         cp = ledger.checkpoint()
     if args.output is not None:
-        try:
-            Path(args.output).write_text(cp.to_json() + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise DataError(f"cannot write checkpoint {args.output!r}: {exc.strerror}") from None
+        write_atomic(args.output, cp.to_json() + "\n")
         print(
             f"lowcarb: checkpoint of {cp.count} record(s) written to {args.output}", file=ctx.stderr
         )
@@ -199,9 +209,12 @@ def _checkpoint(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _keygen(args: argparse.Namespace, ctx: CliContext) -> int:
     private, public = Path(args.private_key), Path(args.public_key)
-    for path in (private, public):
-        if path.exists():
-            raise UsageError(f"{str(path)!r} exists; lowcarb never overwrites a key file")
+    if private == public:
+        raise UsageError("--private-key and --public-key name the same file; give two paths")
+    for flag, path in (("--private-key", private), ("--public-key", public)):
+        if path.exists() or path.is_symlink():
+            raise UsageError(f"{flag} {str(path)!r} exists; lowcarb never overwrites a key file")
+        check_output_path(path, what=flag)
     signer = Ed25519Signer.generate()
     fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

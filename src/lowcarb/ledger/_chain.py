@@ -47,6 +47,10 @@ class VerifyResult:
         head_hash: Hash of the last record when ``ok`` (what a checkpoint pins).
         warnings: Things that do not break the chain but an auditor should know (e.g. the
             append-only triggers are missing).
+        unanchored: Records after the checkpoint (when one was given): nothing outside the
+            ledger vouches for them, so they could have been forged unless signed.
+        limits: What the evidence at hand proved and what it cannot: ``ruled_out`` and
+            ``not_ruled_out`` lists of tampering classes, the latter each saying what would.
     """
 
     ok: bool
@@ -56,6 +60,8 @@ class VerifyResult:
     first_bad_id: str | None = None
     head_hash: str | None = None
     warnings: tuple[str, ...] = ()
+    unanchored: int | None = None
+    limits: dict[str, list[str]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types; ``ok``, ``entries``, ``first_bad``, ``reason`` first."""
@@ -67,6 +73,8 @@ class VerifyResult:
             "first_bad_id": self.first_bad_id,
             "head_hash": self.head_hash,
             "warnings": list(self.warnings),
+            "unanchored": self.unanchored,
+            "limits": self.limits,
         }
 
 
@@ -211,22 +219,70 @@ def verify_chain(
             first_bad_id=_record_id(body),
         )
     count = expected - 1
+    signed = check_signature is not None
+    limits = evidence_limits(signed=signed, checkpoint=checkpoint)
     if checkpoint is not None:
         mismatch = _check_checkpoint(checkpoint, count, cp_hash, ledger_id)
         if mismatch is not None:
-            return VerifyResult(ok=False, entries=count, first_bad=mismatch[0], reason=mismatch[1])
+            return VerifyResult(
+                ok=False, entries=count, first_bad=mismatch[0], reason=mismatch[1], limits=limits
+            )
+    unanchored = count - checkpoint.count if checkpoint is not None else None
+    if count == 0:
+        reason = (
+            "empty: no records to verify (an empty ledger cannot show whether records were "
+            "deleted; compare it with a published checkpoint)"
+        )
+        return VerifyResult(
+            ok=True, entries=0, first_bad=None, reason=reason, unanchored=unanchored,
+            limits=limits,
+        )  # fmt: skip
     checks = ["chain intact"]
-    if check_signature is not None:
+    if signed:
         checks.append("every record signed by a trusted key")
     if checkpoint is not None:
         checks.append(f"extends the checkpoint at #{checkpoint.count}")
+        if unanchored:
+            after = "signed" if signed else "NOT covered by it: they could be forged unless signed"
+            checks.append(f"{unanchored} record(s) after the checkpoint, {after}")
     return VerifyResult(
         ok=True,
         entries=count,
         first_bad=None,
         reason=f"{count} records; " + ", ".join(checks),
         head_hash=prev.decode("ascii"),
+        unanchored=unanchored,
+        limits=limits,
     )
+
+
+def evidence_limits(*, signed: bool, checkpoint: Checkpoint | None) -> dict[str, list[str]]:
+    """Which tampering classes a verification with this evidence rules out, and which not.
+
+    The chain alone proves every stored record is unchanged and in place relative to the others;
+    it cannot see records removed from the end, a chain rewritten from scratch (hashes are
+    public), or every record deleted: only something kept outside the ledger can.
+    """
+    ruled_out = [
+        "edit of a record",
+        "deletion of a record inside the chain",
+        "insertion of a record",
+        "reordering of records",
+    ]
+    open_: list[str] = []
+    if checkpoint is not None:
+        ruled_out.append(f"truncation or rewrite of records #1..#{checkpoint.count}")
+        open_.append("truncation of records appended after the checkpoint (take a new one)")
+    else:
+        open_.append("truncation of the tail (needs a checkpoint: --checkpoint)")
+        open_.append("deletion of every record (needs a checkpoint: --checkpoint)")
+    if signed:
+        ruled_out.append("forged or rewritten records (each is signed by a trusted key)")
+    elif checkpoint is not None:
+        open_.append("forged records after the checkpoint (needs signatures: --public-key)")
+    else:
+        open_.append("rewrite of the whole chain (needs a checkpoint or signatures: --public-key)")
+    return {"ruled_out": ruled_out, "not_ruled_out": open_}
 
 
 def _check_checkpoint(

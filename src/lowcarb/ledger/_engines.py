@@ -9,6 +9,7 @@ PostgreSQL connects with a short timeout; an unreachable server raises
 from __future__ import annotations
 
 import sqlite3
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,13 @@ def resolve_url(url: str | None, environ: Mapping[str, str]) -> tuple[URL, Diale
     Raises:
         UsageError: Not a URL lowcarb can store a ledger in.
     """
-    text = url or environ.get(ENV_VAR) or DEFAULT_URL
-    if "://" not in text:
-        text = f"sqlite:///{text}"
+    from lowcarb._config import resolve_ledger_url
+
+    # The one resolver: flag > $LOWCARB_LEDGER > config file > default; it refuses URLs that
+    # name no ledger (postgres://, sqlte://, sqlite:/x.db). The library keeps ``sqlite://`` as an
+    # in-memory test double; commands refuse it before they get here.
+    text = resolve_ledger_url(url or None, environ=environ, allow_memory=True, flag_name="ledger")
+    assert text is not None  # a default is always given
     try:
         parsed = make_url(text)
     except ArgumentError:
@@ -99,7 +104,11 @@ def preflight_sqlite(path: Path, *, create: bool) -> None:
         LedgerCorruptError: The file is not SQLite, is damaged, or belongs to something else.
         LedgerError: It does not exist and ``create`` is false, or cannot be read.
     """
-    if not path.exists():
+    if path.parent.exists() and not path.parent.is_dir():
+        raise LedgerError(
+            f"cannot use ledger {str(path)!r}: {str(path.parent)!r} is a file, not a directory"
+        )
+    if not path.exists() and not path.is_symlink():
         if not create:
             raise LedgerError(
                 f"no ledger at {str(path)!r}; it is created by the first writer "
@@ -112,6 +121,13 @@ def preflight_sqlite(path: Path, *, create: bool) -> None:
         return
     if path.is_dir():
         raise _not_ours(path, "it is a directory")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise LedgerError(f"cannot read ledger {str(path)!r}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        # Never opened: reading a FIFO would block until some writer came along.
+        raise _not_ours(path, "it is not a regular file (a FIFO, socket or device)")
     try:
         with path.open("rb") as fh:
             header = fh.read(len(_SQLITE_HEADER))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from lowcarb._text import csv_cell
 from lowcarb.errors import LedgerError, MissingDependencyError, UsageError
 from lowcarb.ledger._canonical import format_time
 from lowcarb.ledger._record import Record, thaw
@@ -112,14 +115,25 @@ def flat_row(record: Record) -> dict[str, Any]:
 
 @contextmanager
 def _text_out(destination: IO[str] | str | Path) -> Iterator[IO[str]]:
-    if isinstance(destination, str | Path):
-        try:
-            with Path(destination).open("w", encoding="utf-8", newline="") as fh:
-                yield fh
-        except OSError as exc:
-            raise LedgerError(f"cannot write export {str(destination)!r}: {exc.strerror}") from None
-    else:
+    """A file written whole or not at all (temporary file renamed over), or the stream given."""
+    if not isinstance(destination, str | Path):
         yield destination
+        return
+    target = Path(destination)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise LedgerError(f"cannot write export {str(target)!r}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise LedgerError(f"cannot write export {str(target)!r}: {exc.strerror}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _write_parquet(records: Iterable[Record], destination: IO[str] | str | Path) -> int:
@@ -174,7 +188,8 @@ def export_records(records: Iterable[Record], fmt: str, destination: IO[str] | s
             writer = csv.DictWriter(out, fieldnames=FLAT_COLUMNS, lineterminator="\n")
             writer.writeheader()
             for r in records:
-                writer.writerow(flat_row(r))
+                # Spreadsheets run cells that start like formulas: names are untrusted text.
+                writer.writerow({k: csv_cell(v) for k, v in flat_row(r).items()})
                 n += 1
         else:
             for r in records:

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
+from lowcarb._text import check_name
 from lowcarb.errors import InvalidValueError, LedgerError
 from lowcarb.ledger._canonical import chain_hash, figures_of, format_time, record_from_row
 from lowcarb.ledger._chain import Checkpoint, VerifyResult, verify_chain
@@ -113,6 +114,10 @@ class Ledger:
         for d in batch:
             if not isinstance(d, RecordDraft):
                 raise InvalidValueError(f"expected a RecordDraft, got {d!r}")
+            # Names are checked when written (length, no control characters); records already
+            # stored with other names stay readable, and displays escape them.
+            for key, value in d.attribution.as_dict().items():
+                check_name(value, what=f"attribution {key}")
         if not batch:
             return []
         ids = [self._new_id() for _ in batch]
@@ -273,7 +278,8 @@ class Ledger:
             warning = (
                 "append-only triggers missing or disabled: "
                 + ", ".join(missing)
-                + " (someone could edit rows; the chain still detects it)"
+                + " (rows can be edited in place: the chain detects an edited record, but not a "
+                "chain recomputed from scratch; keep checkpoints or sign records)"
             )
             result = replace(result, warnings=(*result.warnings, warning))
         return result
@@ -345,7 +351,8 @@ def open_ledger(
         signer: Sign every appended record with this key; default: the PEM key named by
             ``$LOWCARB_LEDGER_SIGNING_KEY`` if set, else unsigned.
         clock: Returns the current time, timezone-aware (injected for tests).
-        busy_timeout_s: How long a SQLite writer waits for the write lock.
+        busy_timeout_s: How long a writer waits for the write lock (SQLite busy timeout,
+            PostgreSQL lock_timeout on the advisory lock) before LedgerBusyError.
         connect_timeout_s: PostgreSQL connect timeout.
 
     Raises:

@@ -163,7 +163,9 @@ def open_store(
         engine = sqlite_engine(parsed, path, busy_timeout_s=busy_timeout_s)
     else:
         engine = postgres_engine(parsed, connect_timeout_s=connect_timeout_s)
-    store = SqlLedgerStore(engine, dialect, display_url=describe(parsed))
+    store = SqlLedgerStore(
+        engine, dialect, display_url=describe(parsed), busy_timeout_s=busy_timeout_s
+    )
     try:
         meta = ensure_schema(store, create=create)
     except BaseException:

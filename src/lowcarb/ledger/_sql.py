@@ -11,7 +11,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from lowcarb.errors import LedgerCorruptError, LedgerError, LedgerUnreachableError
+from lowcarb.errors import (
+    LedgerBusyError,
+    LedgerCorruptError,
+    LedgerError,
+    LedgerUnreachableError,
+)
 from lowcarb.ledger._canonical import GENESIS_HASH, format_time
 from lowcarb.ledger._chain import ChainRow
 from lowcarb.ledger._query import RecordFilter
@@ -95,8 +100,13 @@ class SqlLedgerStore:
         * Database errors surface as :class:`LedgerError` subclasses with one-line messages.
     """
 
-    def __init__(self, engine: Engine, dialect: Dialect, *, display_url: str) -> None:
+    def __init__(
+        self, engine: Engine, dialect: Dialect, *, display_url: str, busy_timeout_s: float = 30.0
+    ) -> None:
         self.engine = engine
+        #: How long a writer waits for the ledger's write lock before giving up (both dialects:
+        #: SQLite's busy timeout, PostgreSQL's ``lock_timeout`` on the advisory lock).
+        self.busy_timeout_s = busy_timeout_s
         self.dialect: Dialect = dialect
         self.display_url = display_url
         self._dbapi_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
@@ -145,6 +155,11 @@ class SqlLedgerStore:
             if "unable to open" in low:
                 return LedgerUnreachableError(f"cannot open ledger {where}: {msg}")
             return LedgerError(f"ledger {where}: {msg}")
+        if getattr(orig, "sqlstate", None) == "55P03" or "lock timeout" in msg.lower():
+            return LedgerBusyError(
+                f"ledger {where} stayed locked by another writer for more than "
+                f"{self.busy_timeout_s:g} s; retry"
+            )
         if name in ("OperationalError", "InterfaceError") or "connection" in msg.lower():
             return LedgerUnreachableError(f"cannot reach ledger database {where}: {msg}")
         return LedgerError(f"ledger {where}: {msg}")
@@ -169,6 +184,8 @@ class SqlLedgerStore:
                 if self.dialect == "sqlite":
                     cur.execute("BEGIN IMMEDIATE")
                 else:
+                    # Wait for the lock no longer than SQLite would: then the caller spools.
+                    cur.execute("SELECT set_config('lock_timeout', %s, true)", (self._pg_wait(),))
                     cur.execute("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
                 try:
                     yield WriteTransaction(cur, self.dialect)
@@ -184,6 +201,9 @@ class SqlLedgerStore:
                     self._writer, self._writer_pid = raw, os.getpid()
                 else:
                     raw.close()
+
+    def _pg_wait(self) -> str:
+        return f"{max(1, round(self.busy_timeout_s * 1000))}ms"
 
     def _checkout_writer(self) -> Any:
         kept, self._writer = self._writer, None
@@ -202,6 +222,9 @@ class SqlLedgerStore:
                 conn = conn.execution_options(lowcarb_begin="IMMEDIATE")
             with conn.begin():
                 if self.dialect == "postgresql":
+                    conn.execute(
+                        text("SELECT set_config('lock_timeout', :t, true)"), {"t": self._pg_wait()}
+                    )
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
                 yield conn
 
