@@ -4,7 +4,9 @@ The whole process tree of the command is measured. Exit status is kept: a normal
 128 + N when the command was killed by signal N (the shell's convention).
 
 Signals: SIGTERM and SIGHUP sent to lowcarb are forwarded to the command, and lowcarb still
-reports when the command ends. Ctrl-C in a terminal sends SIGINT to the whole foreground process
+reports when the command ends. A second one, or the grace period (10 s) passing after the first,
+kills the command's whole process tree, so a command that ignores SIGTERM cannot hang lowcarb.
+Ctrl-C in a terminal sends SIGINT to the whole foreground process
 group, which already includes the command, so lowcarb does not send it a second one; it keeps
 waiting for the command to finish (like ``time`` and ``uv run``). A SIGINT sent to lowcarb alone
 (``kill -INT``) is forwarded when the command runs in another process group.
@@ -25,8 +27,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import IO
 
+from lowcarb._text import plain
 from lowcarb._tracking import Tracker
-from lowcarb.errors import UsageError
+from lowcarb.errors import CommandNotExecutableError, CommandNotFoundError, UsageError
 from lowcarb.grid import Footprint
 
 __all__ = ["CommandResult", "run_command"]
@@ -49,8 +52,16 @@ class CommandResult:
     signals_received: tuple[str, ...]
 
 
+#: After a forwarded SIGTERM, how long the command may take to exit before it is killed.
+DEFAULT_GRACE_S = 10.0
+
+
 def run_command(
-    argv: Sequence[str], *, tracker: Tracker, stdout: IO[str] | None = None
+    argv: Sequence[str],
+    *,
+    tracker: Tracker,
+    stdout: IO[str] | None = None,
+    grace_s: float = DEFAULT_GRACE_S,
 ) -> CommandResult:
     """Run ``argv``, measuring its process tree with ``tracker`` (not yet started).
 
@@ -58,27 +69,48 @@ def run_command(
         argv: The command and its arguments.
         tracker: A configured, unstarted tracker; it is started on the command's pid.
         stdout: Where the command's stdout goes (None: inherited).
+        grace_s: After the first SIGTERM or SIGHUP is forwarded, the command's whole process
+            tree is killed (SIGKILL) if it has not exited within this many seconds, or at once
+            when a second one arrives: a command that ignores SIGTERM cannot keep lowcarb, and
+            its report, waiting forever.
 
     Raises:
-        UsageError: Empty command, command not found or not executable.
+        UsageError: Empty command.
+        CommandNotFoundError: The command does not exist (exit status 127, as shells).
+        CommandNotExecutableError: It exists but cannot be executed (126).
     """
     if not argv:
         raise UsageError("no command given; usage: lowcarb run [OPTIONS] -- COMMAND [ARGS...]")
     try:
         proc = subprocess.Popen(list(argv), stdout=stdout)
     except FileNotFoundError:
-        raise UsageError(f"command not found: {argv[0]!r}; check its name and PATH") from None
-    except PermissionError:
-        raise UsageError(f"command {argv[0]!r} is not executable; check its permissions") from None
+        raise CommandNotFoundError(
+            f"command not found: {plain(argv[0])!r}; check its name and PATH"
+        ) from None
+    except (PermissionError, IsADirectoryError, OSError) as exc:
+        # OSError covers ENOEXEC (a file without a #! line) and a path that is a directory.
+        raise CommandNotExecutableError(
+            f"command {plain(argv[0])!r} is not executable ({exc.strerror or exc}); "
+            "check its path and permissions"
+        ) from None
     tracker.start(pid=proc.pid)
     received: list[str] = []
+    escalation: list[threading.Timer] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         received.append(signal.Signals(signum).name)
         if signum == signal.SIGINT and _same_process_group(proc.pid):
             return  # the terminal already delivered it to the command
+        if signum != signal.SIGINT and escalation:
+            _kill_tree(proc.pid)  # a second termination request: stop waiting
+            return
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signum)
+        if signum != signal.SIGINT:
+            timer = threading.Timer(grace_s, _kill_tree, args=(proc.pid,))
+            timer.daemon = True
+            escalation.append(timer)
+            timer.start()
 
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, forward) for s in _FORWARDED} if in_main_thread else {}
@@ -88,10 +120,26 @@ def run_command(
         try:
             footprint = tracker.stop()
         finally:
+            for timer in escalation:
+                timer.cancel()
             status = _reap(proc)
             for s, handler in previous.items():
                 signal.signal(s, handler)
     return CommandResult(exit_code=status, footprint=footprint, signals_received=tuple(received))
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every descendant (children first found, then all at once)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        victims = [*root.children(recursive=True), root]
+    except psutil.Error:
+        return
+    for victim in victims:
+        with contextlib.suppress(psutil.Error):
+            victim.kill()
 
 
 def _same_process_group(pid: int) -> bool:

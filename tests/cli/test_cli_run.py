@@ -105,6 +105,43 @@ def test_sigterm_is_forwarded_and_still_reports(tmp_path: Path) -> None:
     assert json.loads(stdout)["exit_code"] == 42
 
 
+def test_second_sigterm_kills_a_command_that_ignores_the_first(tmp_path: Path) -> None:
+    script = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)'])\n"
+        "open('child.pid', 'w').write(str(child.pid))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen(
+        [*LOWCARB, "run", "--zone", "DE", "--json", "--", sys.executable, "-c", script],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=_env(tmp_path),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    assert proc.stderr.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)  # ignored by the command...
+    proc.send_signal(signal.SIGTERM)  # ...so the second one kills its whole tree
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGKILL
+    assert json.loads(stdout)["exit_code"] == 128 + signal.SIGKILL
+    child = int((tmp_path / "child.pid").read_text())
+    import psutil
+
+    def gone() -> bool:
+        try:
+            return psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    deadline = time.monotonic() + 10
+    while not gone() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone(), "the command's child (which also ignores SIGTERM) survived"
+
+
 def test_ctrl_c_to_process_group_reports_and_returns_130(tmp_path: Path) -> None:
     script = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
     proc = subprocess.Popen(
