@@ -170,7 +170,7 @@ def test_codecarbon_csv_is_written_and_appended(tmp_path: Path) -> None:
     from codecarbon.output_methods.emissions_data import EmissionsData
 
     assert list(rows[0]) == list(EmissionsData.__dataclass_fields__)
-    assert float(rows[0]["emissions"]) > 0 and rows[0]["region"] == "DE"
+    assert float(rows[0]["emissions"]) > 0 and rows[0]["country_iso_code"] == "DEU"
 
 
 def test_foreign_csv_is_not_touched(tmp_path: Path) -> None:

@@ -7,12 +7,16 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from lowcarb._files import check_output_path
 from lowcarb._runner import run_command
 from lowcarb._text import plain
 from lowcarb._tracking import Tracker, footprint_to_dict
 from lowcarb.cli._common import CliContext, emit_json, positive_float
-from lowcarb.reporting import append_emissions_csv, emissions_row, print_footprint
+from lowcarb.reporting import (
+    append_emissions_csv,
+    check_emissions_csv,
+    emissions_row,
+    print_footprint,
+)
 
 __all__ = ["register"]
 
@@ -73,9 +77,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         environ=ctx.environ,
     )
     if args.emissions_csv is not None:
-        check_output_path(
-            args.emissions_csv, what="--emissions-csv"
-        )  # before the work: a bad path loses nothing
+        check_emissions_csv(args.emissions_csv)  # before the work: a bad path loses nothing
     result = run_command(argv, tracker=tracker, stdout=ctx.stderr if args.json else None)
     if args.emissions_csv is not None:
         row = emissions_row(

@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lowcarb._text import safe
+
 __all__ = ["format_energy", "print_footprint"]
 
 
@@ -22,28 +24,30 @@ def format_energy(joules: float) -> str:
 
 def print_footprint(console: Console, out: Mapping[str, Any], *, title: str) -> None:
     """Print a footprint dict (as made by ``lowcarb._tracking.footprint_to_dict``)."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("component")
-    table.add_column("energy", justify="right")
+    table = Table(title=safe(title), title_justify="left")
+    table.add_column("component", overflow="fold")
+    table.add_column("energy", justify="right", no_wrap=True)
     table.add_column("method")
-    table.add_column("source")
+    table.add_column("source", overflow="fold")
     for c in out["components"]:
-        table.add_row(c["name"], format_energy(c["energy_j"]), c["method"], c["source"])
+        table.add_row(
+            safe(c["name"]), format_energy(c["energy_j"]), safe(c["method"]), safe(c["source"])
+        )
     console.print(table)
     lines = [
         f"duration        {out['duration_s']:.2f} s",
         f"energy          {format_energy(out['energy_kwh'] * 3.6e6)} "
         f"(devices x PUE {out['pue']:g}; {out['method']})",
-        f"grid intensity  {out['intensity_g_per_kwh']:.0f} gCO2e/kWh, zone {out['zone']} "
-        f"({out['intensity_source']}, {out['intensity_kind']})",
+        f"grid intensity  {out['intensity_g_per_kwh']:.0f} gCO2e/kWh, zone {safe(out['zone'])} "
+        f"({safe(out['intensity_source'])}, {safe(out['intensity_kind'])})",
         f"emissions       {out['co2e_g']:.4g} gCO2e",
     ]
     if "exit_code" in out:
         lines.append(f"exit code       {out['exit_code']}")
     if out.get("record_id"):
-        lines.append(f"ledger record   {out['record_id']}")
+        lines.append(f"ledger record   {safe(out['record_id'])}")
     for line in lines:
         console.print(line)
     for note in [out.get("intensity_note", ""), *out.get("notes", [])]:
         if note:
-            console.print(f"note: {note}", style="yellow")
+            console.print(f"note: {safe(note)}", style="yellow")
