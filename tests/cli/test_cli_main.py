@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from importlib.metadata import version
 from io import StringIO
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +38,56 @@ def test_only_the_named_command_module_loads() -> None:
     assert _modules_for(["-v", "submit", "--help"]) == ["jobs"]
     assert _modules_for(["--version", "--help"]) == _modules_for([])
     assert len(_modules_for(["nonsense"])) == len(_modules_for([])) > 5
+
+
+def test_help_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    _run("--help")
+    listed = capsys.readouterr().out
+    for line in ("0    success", "1    a negative verdict", "2    bad usage", "127  run"):
+        assert line in listed
+
+
+def test_python_dash_m_lowcarb_works(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lowcarb", "--version"], capture_output=True, text=True,
+        cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.startswith("lowcarb ")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "tcsh"])
+def test_completion_scripts_cover_every_command(shell: str) -> None:
+    rc, out, _ = _run("completion", shell)
+    assert rc == 0
+    words = ("ledger", "gate") if shell == "tcsh" else ("ledger", "gate", "--emissions-csv")
+    for word in words:  # shtab's tcsh script completes commands, not every subcommand flag
+        assert word in out
+
+
+def test_completion_for_bash_is_valid_shell(tmp_path: Path) -> None:
+    _, out, _ = _run("completion", "bash")
+    script = tmp_path / "lowcarb.bash"
+    script.write_text(out)
+    proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_an_internal_error_is_one_line_exit_70(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lowcarb.cli.zones as zones
+
+    def boom(*_: object) -> int:
+        raise RuntimeError("bug\nwith\x1b[31m two lines")
+
+    monkeypatch.setattr(zones, "_handle", boom)
+    rc, out, err = _run("zones")
+    assert rc == 70 and out == ""
+    assert err.count("\n") == 1 and "internal error: RuntimeError: bug with" in err
+    assert "\x1b" not in err and "Traceback" not in err
+
+
+def test_argparse_errors_are_one_line_without_control_characters(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rc, _, _ = _run("ledger", "totals", "--by", "\x1b[31mteam\nx")
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "\x1b" not in err

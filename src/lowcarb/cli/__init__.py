@@ -1,16 +1,20 @@
 """The ``lowcarb`` command: parses, calls the library, renders. No logic lives only here.
 
-Exit codes: 0 success, 1 a negative verdict, 2 bad usage or bad input (one line on stderr).
+Exit codes: 0 success, 1 a negative verdict, 2 bad usage or bad input (one line on stderr),
+126/127 the command given to ``run`` cannot be executed / was not found, 130 interrupted,
+70 an internal error (a bug: one line, the traceback with ``-v``).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
 
+from lowcarb._text import plain
 from lowcarb.cli._common import ArgumentParser, CliContext
 from lowcarb.errors import LowcarbError
 
@@ -32,7 +36,19 @@ _COMMANDS: dict[str, str] = {
     "gate": "gate",
     "budget": "budget",
     "compare": "compare",
+    "completion": "completion",
 }
+
+EXIT_CODES = """exit status:
+  0    success
+  1    a negative verdict (gate rejected, ledger tampered, budget exceeded)
+  2    bad usage or bad input (one line on stderr naming the problem and the fix)
+  126  run: the command cannot be executed
+  127  run: the command was not found
+  130  interrupted (Ctrl-C)
+  70   internal error (a bug in lowcarb: re-run with -v for the traceback and report it)
+  other: lowcarb run returns the measured command's own exit status"""
+EX_SOFTWARE = 70
 
 
 def _modules_for(argv: Sequence[str] | None) -> list[str]:
@@ -54,6 +70,8 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     parser = ArgumentParser(
         prog="lowcarb",
         description="Carbon-aware MLOps: measure energy and CO2e honestly and act on it.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--version", dest="show_version", action="store_true", help="print the version and exit"
@@ -90,7 +108,7 @@ def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) ->
     try:
         return int(func(args, ctx))
     except LowcarbError as exc:
-        print(f"lowcarb: error: {exc}", file=ctx.stderr)
+        print(f"lowcarb: error: {_one_line(exc)}", file=ctx.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("lowcarb: interrupted", file=ctx.stderr)
@@ -102,3 +120,17 @@ def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) ->
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except Exception as exc:  # a bug, not bad input: say so in one line, keep the traceback for -v
+        if args.verbose:
+            logging.getLogger("lowcarb").exception("internal error")
+        print(
+            f"lowcarb: internal error: {type(exc).__name__}: {_one_line(exc)} (re-run with -v "
+            "for the traceback; please report it)",
+            file=ctx.stderr,
+        )
+        return EX_SOFTWARE
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error message as one line of plain text (no control characters reach the terminal)."""
+    return " ".join(plain(exc).split())

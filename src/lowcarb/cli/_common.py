@@ -13,6 +13,8 @@ from typing import IO, Any, NoReturn
 
 from rich.console import Console
 
+from lowcarb._text import plain
+
 __all__ = [
     "ArgumentParser",
     "CliContext",
@@ -28,7 +30,8 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse with a one-line error and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        one_line = " ".join(plain(message).split())  # flags may carry hostile text
+        self.exit(2, f"{self.prog}: error: {one_line} (see `{self.prog} --help`)\n")
 
 
 @dataclass
