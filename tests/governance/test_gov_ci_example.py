@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,20 @@ def _run_step(tmp_path: Path, candidate: dict[str, Any]) -> subprocess.Completed
         ["bash", "-e", "-c", _gate_step()["run"]],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+
+
+def test_lowcarb_is_installed_from_a_pinned_commit_never_by_name() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    (job,) = workflow["jobs"].values()
+    installs = [s for s in job["steps"] if "pip install" in s.get("run", "")]
+    assert len(installs) == 1
+    step = installs[0]
+    assert re.fullmatch(r"[0-9a-f]{40}", step["env"]["LOWCARB_COMMIT"])
+    assert "@ git+${LOWCARB_REPO}@${LOWCARB_COMMIT}" in step["run"]
+    for s in job["steps"]:  # no install of the bare name from the index, anywhere
+        assert not re.search(
+            r"pip install\s+[\"']?lowcarb(\[[^\]]*\])?[\"']?\s*($|\n)", s.get("run", "")
+        )
 
 
 def test_the_workflow_runs_the_gate_command() -> None:
