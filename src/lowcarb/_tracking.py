@@ -88,7 +88,8 @@ class Tracker:
             before any work runs: a URL that names no ledger lowcarb can keep (``sqlte://``,
             ``postgres://``, in-memory ``sqlite://``), an unreachable server or a file that is
             not a ledger raises at once. A ledger that fails later, at ``stop()``, loses nothing:
-            the footprint is spooled to ``.lowcarb/unrecorded/``.
+            the footprint is spooled to ``.lowcarb/unrecorded/``. ``""`` records nowhere, even
+            where ``LOWCARB_LEDGER`` or the config file names a ledger.
         team, project, model, model_version, run_id, stage, user: Attribution for the ledger
             record (``user`` defaults to ``LOWCARB_USER`` or ``USER``).
         metadata: Free JSON-serialisable metadata for the ledger record.
@@ -137,8 +138,13 @@ class Tracker:
         self.name = name
         self.zone = resolve_zone(zone, environ=env, config_zone=settings.zone)
         self.pue = pue if pue is not None else settings.pue
-        self.ledger_url = resolve_ledger_url(
-            ledger, environ=env, cwd=cwd, default=None, settings=settings, flag_name="ledger"
+        # ledger="" means "record nowhere", even where a ledger is configured.
+        self.ledger_url = (
+            None
+            if ledger == ""
+            else resolve_ledger_url(
+                ledger, environ=env, cwd=cwd, default=None, settings=settings, flag_name="ledger"
+            )
         )
         named = {
             "team": team if team is not None else settings.team,

@@ -44,7 +44,8 @@ def _run(argv: list[str], environ: dict[str, str] | None = None) -> tuple[int, s
 def test_profile_json_is_the_design_md_profile(files: dict[str, Any], tmp_path: Path) -> None:
     output = tmp_path / "profile.json"
     rc, out, err = _run(
-        ["profile", "--model", str(files["model"]), "--data", str(files["data"]), "--version",
+        ["profile", "--allow-pickle", "--model", str(files["model"]), "--data", str(files["data"]),
+         "--version",
          "4", "--zone", "FR", "--team", "vision", "-o", str(output), "--json", *FAST],
     )  # fmt: skip
     assert rc == 0, err
@@ -75,7 +76,8 @@ def test_training_co2e_comes_from_the_ledger(files: dict[str, Any], tmp_path: Pa
         pass
     assert tracker.footprint is not None and tracker.record_id is not None
     rc, out, err = _run(
-        ["profile", "--model", str(files["model"]), "--data", str(files["data"]), "--version",
+        ["profile", "--allow-pickle", "--model", str(files["model"]), "--data", str(files["data"]),
+         "--version",
          "4", "--json", *FAST],
         {"LOWCARB_LEDGER": ledger},
     )  # fmt: skip
@@ -88,7 +90,8 @@ def test_training_co2e_comes_from_the_ledger(files: dict[str, Any], tmp_path: Pa
 
 def test_rich_output(files: dict[str, Any]) -> None:
     rc, out, _ = _run(
-        ["profile", "--model", str(files["model"]), "--data", str(files["data"]), "--version",
+        ["profile", "--allow-pickle", "--model", str(files["model"]), "--data", str(files["data"]),
+         "--version",
          "1", *FAST],
     )  # fmt: skip
     assert rc == 0
@@ -103,15 +106,40 @@ def test_rich_output(files: dict[str, Any]) -> None:
         ({"--model": "model.h5"}, "unsupported model file"),
         ({"--data": "missing.npz"}, "cannot be read"),
         ({"--ledger": "sqlite:///{dir}/absent.db"}, "no ledger at"),
+        ({"--ledger": "postgres://u@127.0.0.1/db"}, "postgresql+psycopg://"),
+        ({"--output": "{dir}/missing/profile.json"}, "does not exist"),
+        ({"--output": "{dir}"}, "is a directory"),
+        ({"--name": "a\x1b[31mb"}, "control characters"),
     ],
 )
 def test_bad_input_exits_2(files: dict[str, Any], change: dict[str, str], expected: str) -> None:
     args = {"--model": str(files["model"]), "--data": str(files["data"])}
     args.update({k: v.format(dir=files["dir"]) for k, v in change.items()})
-    argv = ["profile", "--version", "1", "--json", *FAST]
+    argv = ["profile", "--allow-pickle", "--version", "1", "--json", *FAST]
     for k, v in args.items():
         argv += [k, v if "/" in v else str(files["dir"] / v)]
     rc, out, err = _run(argv)
     assert rc == 2
     assert out == ""
     assert err.startswith("lowcarb: error: ") and expected in err
+
+
+def test_a_pickle_needs_the_explicit_opt_in(files: dict[str, Any]) -> None:
+    argv = ["profile", "--model", str(files["model"]), "--data", str(files["data"]),
+            "--version", "1", "--json", *FAST]  # fmt: skip
+    rc, out, err = _run(argv)
+    assert rc == 2 and out == ""
+    assert "runs any code" in err and "--allow-pickle" in err and err.count("\n") == 1
+
+
+def test_data_with_the_wrong_number_of_features_is_refused(
+    files: dict[str, Any], tmp_path: Path
+) -> None:
+    import numpy as np
+
+    held = np.load(files["data"])
+    np.savez(tmp_path / "narrow.npz", X=held["X"][:, :-3], y=held["y"])
+    argv = ["profile", "--allow-pickle", "--model", str(files["model"]), "--data",
+            str(tmp_path / "narrow.npz"), "--version", "1", "--json", *FAST]  # fmt: skip
+    rc, out, err = _run(argv)
+    assert rc == 2 and out == "" and "feature column(s) but the model expects" in err

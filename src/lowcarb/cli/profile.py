@@ -11,6 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lowcarb._config import resolve_ledger_url
+from lowcarb._files import check_output_path, write_atomic
+from lowcarb._text import check_name, safe
 from lowcarb.cli._common import CliContext, emit_json, non_negative_float, positive_int
 from lowcarb.errors import UsageError
 
@@ -31,7 +34,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "CO2e from the ledger. Prints the profile JSON of DESIGN.md with --json."
         ),
     )
-    p.add_argument("--model", required=True, type=Path, help="model file (.pkl, .joblib, .onnx)")
+    p.add_argument(
+        "--model", required=True, type=Path, help="model file (.onnx, .skops; .pkl/.joblib need "
+        "--allow-pickle)"
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="load a .pkl/.pickle/.joblib model: this runs any code the file contains, so give "
+        "it only for files you trust (prefer ONNX or skops)",
+    )
     p.add_argument("--data", required=True, type=Path, help="held-out set (.npz X/y, or .csv)")
     p.add_argument("--target", help="label column of a CSV held-out set (default: last column)")
     p.add_argument("--name", help="model name (default: the model file's stem)")
@@ -69,6 +81,7 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
     from lowcarb.governance import (
         ProfileSettings,
         TrainingCO2e,
+        check_features,
         load_dataset,
         load_model,
         mlflow_client,
@@ -81,14 +94,18 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
 
     if bool(args.mlflow_model) != bool(args.mlflow_version):
         raise UsageError("--mlflow-model NAME and --mlflow-version V go together")
-    model, size = load_model(args.model)
-    x, y, described = load_dataset(args.data, target=args.target)
-    name = args.name or args.model.stem
-    ledger_url = args.ledger or ctx.environ.get("LOWCARB_LEDGER") or None
+    if args.output is not None:
+        check_output_path(args.output, what="--output")  # before minutes of profiling
+    name = check_name(args.name or args.model.stem, what="--name") or args.model.stem
+    version = check_name(args.model_version, what="--version") or args.model_version
+    ledger_url = resolve_ledger_url(args.ledger, environ=ctx.environ, default=None)
     training: TrainingCO2e | None = None
-    if ledger_url:
+    if ledger_url:  # opened before the work: a bad ledger fails in the first second
         with open_ledger(ledger_url, environ=ctx.environ, create=False) as ledger:
-            training = training_co2e(ledger, model=name, version=args.model_version)
+            training = training_co2e(ledger, model=name, version=version)
+    model, size = load_model(args.model, allow_pickle=args.allow_pickle)
+    x, y, described = load_dataset(args.data, target=args.target)
+    check_features(model, x, data=f"--data {str(args.data)!r}")
     settings = ProfileSettings(
         batch_size=args.batch_size,
         latency_calls=args.latency_calls,
@@ -101,7 +118,7 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
         x,
         y,
         name=name,
-        version=args.model_version,
+        version=version,
         size_bytes=size,
         settings=settings,
         zone=args.zone,
@@ -113,7 +130,7 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
     )
     data = profile.to_dict()
     if args.output is not None:
-        args.output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        write_atomic(args.output, json.dumps(data, indent=2) + "\n")
     if args.mlflow_model:
         uri = args.tracking_uri or ctx.environ.get("MLFLOW_TRACKING_URI")
         tag_model_version(mlflow_client(uri), args.mlflow_model, str(args.mlflow_version), profile)
@@ -122,5 +139,5 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         print_profile(ctx.console(), profile)
         if args.output is not None:
-            ctx.console().print(f"profile written to {args.output}")
+            ctx.console().print(f"profile written to {safe(args.output)}")
     return 0

@@ -40,7 +40,7 @@ from lowcarb.governance._demo import DEMO_POLICY, run_governance_demo
 from lowcarb.governance._flops import Complexity, count_complexity
 from lowcarb.governance._gate import evaluate_gate
 from lowcarb.governance._ledger_io import GateInput, budget_statuses, decision_draft, training_co2e
-from lowcarb.governance._loading import load_dataset, load_model
+from lowcarb.governance._loading import check_features, load_dataset, load_model
 from lowcarb.governance._mlflow import (
     CHAMPION_ALIAS,
     PROFILE_TAG,
@@ -117,6 +117,7 @@ __all__ = [
     "budget_report",
     "budget_statuses",
     "check_budgets",
+    "check_features",
     "comparison_json",
     "comparison_markdown",
     "comparison_rows",

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
+from lowcarb._text import plain, safe
 from lowcarb.errors import UsageError
 from lowcarb.governance._profile import Profile
 
@@ -94,11 +95,11 @@ _HEADERS = (
 
 def comparison_table(rows: Sequence[dict[str, Any]], *, title: str | None = None) -> Table:
     """A Rich table of :func:`comparison_rows`."""
-    table = Table(title=title or "model comparison")
+    table = Table(title=safe(title or "model comparison"))
     for i, header in enumerate(_HEADERS):
         table.add_column(header, justify="left" if i in (0, 5) else "right")
     for i, row in enumerate(rows):
-        table.add_row(*_cells(row, i == 0))
+        table.add_row(*(safe(cell) for cell in _cells(row, i == 0)))
     return table
 
 
@@ -109,7 +110,7 @@ def comparison_markdown(rows: Sequence[dict[str, Any]]) -> str:
         "|" + "|".join(["---", "---:", "---:", "---:", "---:", "---"]) + "|",
     ]
     for i, row in enumerate(rows):
-        cells = [c.replace("|", "\\|") for c in _cells(row, i == 0)]
+        cells = [plain(c).replace("|", "\\|") for c in _cells(row, i == 0)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

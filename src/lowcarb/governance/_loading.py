@@ -1,8 +1,10 @@
 """Load a model file and a held-out set for ``lowcarb profile``.
 
-Models: scikit-learn estimators saved with ``pickle`` (``.pkl``, ``.pickle``) or ``joblib``
-(``.joblib``), as scikit-learn's model-persistence guide describes. Loading a pickle runs code
-from the file: profile only model files you trust (your own training output).
+Models: ONNX graphs (preferred: loading one runs no code from the file), scikit-learn estimators
+saved with skops (``.skops``; only types skops considers safe are loaded), and, with an explicit
+opt-in, ``pickle`` (``.pkl``, ``.pickle``) or ``joblib`` (``.joblib``) files. Loading a pickle
+runs arbitrary code from the file, so it needs ``allow_pickle=True`` (``--allow-pickle``): give it
+only for model files you trust (your own training output).
 
 ONNX graphs (``.onnx``) are run by onnxruntime on the CPU (extra ``lowcarb[onnx]``); see
 :mod:`lowcarb.governance._onnx`.
@@ -22,18 +24,22 @@ import numpy as np
 
 from lowcarb.errors import DataError, UsageError
 
-__all__ = ["load_dataset", "load_model"]
+__all__ = ["check_features", "load_dataset", "load_model"]
 
 _PICKLE = (".pkl", ".pickle")
 
 
-def load_model(path: str | Path) -> tuple[Any, int]:
+def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, int]:
     """Load a fitted model; return it with its size on disk in bytes.
 
     An ``.onnx`` file loads as an :class:`~lowcarb.governance._onnx.OnnxModel`.
 
+    Args:
+        path: The model file.
+        allow_pickle: Load ``.pkl``/``.pickle``/``.joblib`` files, which runs code from them.
+
     Raises:
-        UsageError: An unsupported format, or no ``predict``.
+        UsageError: An unsupported format, a pickle without ``allow_pickle``, or no ``predict``.
         DataError: The file cannot be read, unpickled or run.
         MissingDependencyError: An ``.onnx`` file without the extra ``lowcarb[onnx]``.
     """
@@ -45,10 +51,17 @@ def load_model(path: str | Path) -> tuple[Any, int]:
         if not p.is_file():
             raise DataError(f"model file {str(p)!r} cannot be read: no such file")
         return load_onnx(p), int(p.stat().st_size)
+    if suffix == ".skops":
+        return _load_skops(p), int(p.stat().st_size) if p.is_file() else 0
     if suffix not in (*_PICKLE, ".joblib"):
         raise UsageError(
-            f"unsupported model file {str(p)!r}: use a scikit-learn model saved with pickle "
-            "(.pkl, .pickle) or joblib (.joblib), or an ONNX graph (.onnx)"
+            f"unsupported model file {str(p)!r}: use an ONNX graph (.onnx), a skops file "
+            "(.skops), or a pickle/joblib file (.pkl, .pickle, .joblib) with --allow-pickle"
+        )
+    if not allow_pickle:
+        raise UsageError(
+            f"{str(p)!r} is a pickle: loading it runs any code it contains; pass --allow-pickle "
+            "(allow_pickle=True) only for a file you trust, or export the model to ONNX or skops"
         )
     try:
         size = p.stat().st_size
@@ -67,6 +80,45 @@ def load_model(path: str | Path) -> tuple[Any, int]:
     if not callable(getattr(model, "predict", None)):
         raise UsageError(f"{str(p)!r} holds a {type(model).__name__}, which has no predict()")
     return model, int(size)
+
+
+def _load_skops(p: Path) -> Any:
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise UsageError(
+            f"{str(p)!r} is a skops file; install skops to read it (pip install skops)"
+        ) from None
+    if not p.is_file():
+        raise DataError(f"model file {str(p)!r} cannot be read: no such file")
+    try:
+        untrusted = sio.get_untrusted_types(file=p)
+        if untrusted:
+            raise UsageError(
+                f"{str(p)!r} holds types skops does not trust ({', '.join(untrusted[:3])}); "
+                "export the model to ONNX instead"
+            )
+        return sio.load(p, trusted=[])
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(f"model file {str(p)!r} cannot be loaded: {exc}") from None
+
+
+def check_features(model: Any, x: Any, *, data: str) -> None:
+    """Refuse a held-out set whose width differs from what the model was fitted on.
+
+    Raises:
+        DataError: The number of feature columns does not match (one line with both numbers).
+    """
+    expected = getattr(model, "n_features_in_", None)
+    if expected is None:
+        shape = getattr(model, "input_shape", None)
+        expected = shape[-1] if shape and isinstance(shape[-1], int) else None
+    width = x.shape[1] if getattr(x, "ndim", 0) == 2 else None
+    if expected is not None and width is not None and int(expected) != int(width):
+        raise DataError(
+            f"{data} has {width} feature column(s) but the model expects {expected}; give the "
+            "held-out set the model was trained for (or --target to name the label column)"
+        )
 
 
 def _label(values: list[str]) -> np.ndarray[Any, Any]:

@@ -99,6 +99,8 @@ class OnnxModel:
                 "one input tensor of feature rows"
             )
         self.input_name: str = inputs[0].name
+        #: The graph's declared input shape (an int per fixed dimension; None/str when free).
+        self.input_shape: list[Any] = list(inputs[0].shape or [])
         self._input_dtype = _ort_dtype(inputs[0].type)
         first = session.get_outputs()[0]
         self.output_name: str = first.name

@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
-from lowcarb.errors import PolicyError, UnknownRuleError, close_matches
+from lowcarb._files import read_text_file
+from lowcarb._formats import load_yaml
+from lowcarb.errors import DataError, PolicyError, UnknownRuleError, UsageError, close_matches
 from lowcarb.governance._policy import (
     _PERIODS,
     BUDGET_RULE,
@@ -31,31 +31,8 @@ _BUDGET_KEYS = ("team", "project", "period", "co2e_kg", "on_exceed", "warn_at_pc
 _TOP_KEYS = ("version", "name", "description", "rules", "budgets", "overrides")
 
 
-# -- YAML with duplicate keys refused ---------------------------------------------------------
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a mapping key given twice (YAML would keep the last silently)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        value = loader.construct_object(value_node, deep=True)
-        if key in out:
-            line = key_node.start_mark.line + 1
-            raise PolicyError(
-                f"key {key!r} is given twice (line {line}: {value!r}, earlier: {out[key]!r}); "
-                "contradictory, keep one"
-            )
-        out[key] = value
-    return out
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
+#: The largest policy file read (a policy is a page of YAML).
+MAX_POLICY_BYTES = 1 << 20
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -277,13 +254,12 @@ def parse_policy(text: str | bytes, *, source: str = "policy") -> Policy:
         PolicyError: Not YAML, a duplicate key, or a bad or contradictory key.
         UnknownRuleError: An unknown rule name.
     """
+    if len(text) > MAX_POLICY_BYTES:
+        raise PolicyError(f"{source}: larger than {MAX_POLICY_BYTES:,} bytes; is it a policy?")
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except PolicyError as exc:
-        raise PolicyError(f"{source}: {exc}") from None
-    except yaml.YAMLError as exc:
-        reason = " ".join(str(exc).split())
-        raise PolicyError(f"{source}: not valid YAML: {reason}") from None
+        data = load_yaml(text, source=source)
+    except DataError as exc:
+        raise PolicyError(str(exc)) from None
     return policy_from_dict(data, source=source)
 
 
@@ -296,7 +272,7 @@ def load_policy(path: str | Path) -> Policy:
     """
     p = Path(path)
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"policy {str(p)!r} cannot be read: {exc.strerror}") from None
+        raw = read_text_file(p, what="policy", max_bytes=MAX_POLICY_BYTES)
+    except (DataError, UsageError) as exc:
+        raise PolicyError(str(exc)) from None
     return parse_policy(raw, source=str(p))

@@ -8,14 +8,15 @@ close-match hint, so a typo (``energy_per1k_j``) cannot silently drop a number f
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from lowcarb.errors import ProfileError, close_matches
+from lowcarb._files import read_text_file
+from lowcarb._formats import load_json
+from lowcarb.errors import DataError, ProfileError, UsageError, close_matches
 
 __all__ = [
     "OPTIONAL_PROFILE_FIELDS",
@@ -285,9 +286,9 @@ def parse_profile(raw: bytes | str, *, source: str = "profile") -> Profile:
         ProfileError: Not JSON, not an object, or a bad field.
     """
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{source}: not valid JSON ({exc})") from None
+        data = load_json(raw, source=source)
+    except DataError as exc:
+        raise ProfileError(str(exc)) from None
     return profile_from_dict(data, source=source)
 
 
@@ -303,7 +304,11 @@ def load_profile(path: str | Path, *, role: str = "profile") -> Profile:
     """
     p = Path(path)
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ProfileError(f"{role} profile {str(p)!r} cannot be read: {exc.strerror}") from None
+        raw = read_text_file(p, what=f"{role} profile", max_bytes=MAX_PROFILE_BYTES)
+    except (DataError, UsageError) as exc:
+        raise ProfileError(str(exc)) from None
     return parse_profile(raw, source=f"{role} profile {str(p)!r}")
+
+
+#: The largest profile file read (a profile is a few hundred bytes of JSON).
+MAX_PROFILE_BYTES = 1 << 20

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from lowcarb._text import safe
 from lowcarb.governance._budget import BudgetStatus
 from lowcarb.governance._decide import GateOutcome
 from lowcarb.governance._profile import Profile
@@ -26,44 +27,45 @@ _STYLE = {
 def print_verdict(console: Console, outcome: GateOutcome) -> None:
     """The decision, one row per check, warnings, and where the verdict was recorded."""
     v = outcome.verdict
-    base = "none (first version)" if v.baseline is None else v.baseline.label
+    # Names, versions and messages come from profile and policy files: data, never markup.
+    base = "none (first version)" if v.baseline is None else safe(v.baseline.label)
     style = "bold green" if v.decision == "promote" else "bold red"
     console.print(
-        f"[{style}]{v.decision.upper()}[/] {v.candidate.label} against {base} "
-        f"(policy {v.policy_name})"
+        f"[{style}]{v.decision.upper()}[/] {safe(v.candidate.label)} against {base} "
+        f"(policy {safe(v.policy_name)})"
     )
     table = Table(title_justify="left")
-    table.add_column("rule")
+    table.add_column("rule", overflow="fold")
     table.add_column("result")
-    table.add_column("detail")
+    table.add_column("detail", overflow="fold")
     for c in v.checks:
-        table.add_row(c.rule, f"[{_STYLE[c.status]}]{c.status}[/]", c.message)
+        table.add_row(safe(c.rule), f"[{_STYLE[c.status]}]{c.status}[/]", safe(c.message))
     if v.checks:
         console.print(table)
     else:
         console.print("no rules applied")
     for w in v.warnings:
-        console.print(f"warning: {w}", style="yellow")
+        console.print(f"warning: {safe(w)}", style="yellow")
     for i in outcome.inputs:
         # The full hash is in --json and in the ledger record; 16 hex digits identify it here.
-        console.print(f"{i.role:<9} sha256:{i.sha256[:16]}  {i.location}", style="dim")
+        console.print(f"{i.role:<9} sha256:{i.sha256[:16]}  {safe(i.location)}", style="dim")
     if outcome.record_id:
-        console.print(f"recorded in {outcome.ledger} as decision {outcome.record_id}")
+        console.print(f"recorded in {safe(outcome.ledger)} as decision {outcome.record_id}")
 
 
 def print_profile(console: Console, profile: Profile) -> None:
     """The profile as a two-column table."""
-    table = Table(title=f"efficiency profile of {profile.label}", title_justify="left")
+    table = Table(title=f"efficiency profile of {safe(profile.label)}", title_justify="left")
     table.add_column("field")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     for key, value in profile.to_dict().items():
         if key == "notes":
             continue
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
-        table.add_row(key, shown)
+        table.add_row(key, safe(shown))
     console.print(table)
     for note in profile.notes:
-        console.print(f"note: {note}", style="yellow")
+        console.print(f"note: {safe(note)}", style="yellow")
 
 
 def print_budgets(console: Console, statuses: Sequence[BudgetStatus]) -> None:
@@ -77,8 +79,8 @@ def print_budgets(console: Console, statuses: Sequence[BudgetStatus]) -> None:
     for s in statuses:
         state_style = {"ok": "green", "warning": "yellow", "exhausted": "bold red"}[s.state]
         table.add_row(
-            s.budget.scope,
-            f"{s.budget.period} from {s.period_start:%Y-%m-%d}",
+            safe(s.budget.scope),
+            f"{safe(s.budget.period)} from {s.period_start:%Y-%m-%d}",
             f"{s.spent_kg:.3f} / {s.budget.co2e_kg:g} kg",
             f"{s.used_pct:.1f}%",
             f"[{state_style}]{s.state}[/] ({s.budget.on_exceed})",
