@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lowcarb.errors import DataError, UsageError
 
-__all__ = ["check_output_path", "read_text_file", "write_atomic"]
+__all__ = ["check_output_path", "read_input_bytes", "read_text_file", "write_atomic"]
 
 
 def check_output_path(path: Path | str, *, what: str = "output file") -> Path:
@@ -89,6 +89,19 @@ def read_text_file(path: Path | str, *, what: str = "file", max_bytes: int = 64 
         UsageError: Missing, a directory, not a regular file, unreadable.
         DataError: Too large, binary, or not UTF-8.
     """
+    data = read_input_bytes(path, what=what, max_bytes=max_bytes)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{what} {str(path)!r} is not UTF-8 text (bad byte at offset {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+
+
+def read_input_bytes(path: Path | str, *, what: str = "file", max_bytes: int = 64 << 20) -> bytes:
+    """The bytes of a text file a person pointed at (checked as :func:`read_text_file` does,
+    without decoding: for callers that hash exactly what they read)."""
     source = Path(path)
     shown = str(source)
     try:
@@ -115,9 +128,4 @@ def read_text_file(path: Path | str, *, what: str = "file", max_bytes: int = 64 
         raise DataError(f"{what} {shown!r} grew past the {max_bytes:,}-byte limit while read")
     if b"\x00" in data:
         raise DataError(f"{what} {shown!r} is a binary file, not text; give the text file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{what} {shown!r} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
-        ) from None
+    return data

@@ -144,9 +144,9 @@ def test_budget_without_a_reachable_ledger_fails_closed(tmp_path: Path) -> None:
     rc, _, err = _run(argv)
     assert rc == 2 and "no ledger is configured" in err
     rc, _, err = _run([*argv, "--ledger", "postgresql+psycopg://x@127.0.0.1:1/none"])
-    assert rc == 2
-    assert err.startswith("lowcarb: error: cannot check the carbon budget for team=risk")
-    assert "fails closed" in err and err.count("\n") == 1
+    assert rc == 2  # refused before any verdict is computed: the ledger is opened first
+    assert err.startswith("lowcarb: error: cannot reach ledger database") and "127.0.0.1" in err
+    assert err.count("\n") == 1
 
 
 def test_usage_errors(tmp_path: Path) -> None:
@@ -167,3 +167,40 @@ def test_the_installed_command(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["violations"][0]["rule"] == "max_flops_increase_pct"
+
+
+@pytest.mark.parametrize(
+    "name", ["[/]", "[bold red]APPROVED", "x\x1b[31my", "[link=http://evil]click[/link]"]
+)
+def test_hostile_model_names_are_shown_literally(tmp_path: Path, name: str) -> None:
+    """A name with Rich markup once raised MarkupError and made gate exit 1 ("rejected")."""
+    argv = _write(tmp_path)
+    for role in ("candidate", "baseline"):
+        path = Path(argv[argv.index(f"--{role}") + 1])
+        data = json.loads(path.read_text())
+        data["model"] = name
+        path.write_text(json.dumps(data))
+    rc, out, err = _run(argv)
+    assert rc == 0, err  # promote: markup in a name must never turn into a verdict
+    assert "\x1b" not in out and "Traceback" not in err
+    if "\x1b" not in name:
+        assert name in out
+
+
+def test_ledger_in_a_parent_config_file_records_the_verdict(tmp_path: Path) -> None:
+    (tmp_path / "lowcarb.toml").write_text('ledger = "sqlite:///verdicts.db"\n')
+    argv = _write(tmp_path)
+    sub = tmp_path / "ci"
+    sub.mkdir()
+    out, err = StringIO(), StringIO()
+    cwd = os.getcwd()
+    os.chdir(sub)
+    try:
+        rc = main([*argv, "--json"], ctx=CliContext(stdout=out, stderr=err,
+                                                   environ={"HOME": str(tmp_path)}))  # fmt: skip
+    finally:
+        os.chdir(cwd)
+    assert rc == 0, err.getvalue()
+    assert json.loads(out.getvalue())["record_id"]
+    with open_ledger(f"sqlite:///{tmp_path / 'verdicts.db'}", environ={}) as ledger:
+        assert ledger.verify().entries == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -67,9 +68,15 @@ def _draft(kg: float, **attribution: str) -> RecordDraft:
     return draft_from_footprint(_footprint_kg(kg), attribution=Attribution(**attribution))
 
 
-@pytest.fixture
-def ledger_url(sqlite_url: str) -> str:
-    """A ledger with runs at known times: what budgets must and must not count."""
+@pytest.fixture(params=["sqlite", "postgres"])
+def budget_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ledger with runs at known times, on both backends: what budgets must and must not
+    count. (Named apart from conftest's ``ledger_url`` so it cannot shadow it.)"""
+    url = (
+        f"sqlite:///{tmp_path / 'budget.db'}"
+        if request.param == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
     times = iter(
         [
             datetime(2025, 5, 2, tzinfo=UTC),  # vision, this month: 4 kg
@@ -79,7 +86,7 @@ def ledger_url(sqlite_url: str) -> str:
             datetime(2025, 5, 20, tzinfo=UTC),  # the correction
         ]
     )
-    with open_ledger(sqlite_url, clock=lambda: next(times)) as ledger:
+    with open_ledger(url, environ={}, clock=lambda: next(times)) as ledger:
         ledger.append(_draft(4, team="vision", project="detector", model="det", model_version="1"))
         wrong = ledger.append(
             _draft(5, team="vision", model="det", model_version="2", stage="training")
@@ -95,11 +102,13 @@ def ledger_url(sqlite_url: str) -> str:
             _draft(3, team="vision", model="det", model_version="2", stage="training"),
             reason="meter double-counted",
         )
-    return sqlite_url
+    return url
 
 
-def test_budget_status_sums_the_period_with_corrections(ledger_url: str) -> None:
-    month, year = budget_report(POLICY, ledger_url=ledger_url, team="vision", now=NOW, environ={})
+def test_budget_status_sums_the_period_with_corrections(budget_ledger: str) -> None:
+    month, year = budget_report(
+        POLICY, ledger_url=budget_ledger, team="vision", now=NOW, environ={}
+    )
     assert month.spent_kg == pytest.approx(4 + 3)
     assert month.records == 2
     assert month.state == "ok"
@@ -110,22 +119,28 @@ def test_budget_status_sums_the_period_with_corrections(ledger_url: str) -> None
     assert d["period_start"] == "2025-05-01T00:00:00+00:00"
     assert d["limit_co2e_kg"] == 10.0 and d["used_pct"] == pytest.approx(70.0)
     (chatbot,) = budget_report(
-        POLICY, ledger_url=ledger_url, project="chatbot", now=NOW, environ={}
+        POLICY, ledger_url=budget_ledger, project="chatbot", now=NOW, environ={}
     )
     assert chatbot.state == "exhausted"
 
 
-def test_check_refuses_a_hard_budget_and_warns_on_a_soft_one(ledger_url: str) -> None:
+def test_check_refuses_a_hard_budget_and_warns_on_a_soft_one(budget_ledger: str) -> None:
     statuses, warnings = check_budgets(
-        POLICY, ledger_url=ledger_url, team="vision", project=None, co2e_kg=3.0, now=NOW, environ={}
+        POLICY,
+        ledger_url=budget_ledger,
+        team="vision",
+        project=None,
+        co2e_kg=3.0,
+        now=NOW,
+        environ={},
     )
     assert len(statuses) == 2 and warnings == []  # 7 + 3 = 10: at the limit, not past it
     with pytest.raises(BudgetExceededError, match="would exceed the carbon budget team=vision"):
-        check_budgets(POLICY, ledger_url=ledger_url, team="vision", project=None, co2e_kg=3.01,
+        check_budgets(POLICY, ledger_url=budget_ledger, team="vision", project=None, co2e_kg=3.01,
                       now=NOW, environ={})  # fmt: skip
     assert BudgetExceededError("x").exit_code == 1
     _, warnings = check_budgets(
-        POLICY, ledger_url=ledger_url, team="nlp", project="chatbot", co2e_kg=0.0, now=NOW,
+        POLICY, ledger_url=budget_ledger, team="nlp", project="chatbot", co2e_kg=0.0, now=NOW,
         environ={},
     )  # fmt: skip
     assert len(warnings) == 1 and "carbon budget is spent" in warnings[0]
@@ -143,14 +158,14 @@ def test_budgets_fail_closed_without_a_ledger(sqlite_url: str) -> None:
         budget_report(POLICY, ledger_url=sqlite_url, team="ops", now=NOW, environ={})
 
 
-def test_enforce_budgets_rejects_negative_amounts(ledger_url: str) -> None:
-    statuses = budget_report(POLICY, ledger_url=ledger_url, team="vision", now=NOW, environ={})
+def test_enforce_budgets_rejects_negative_amounts(budget_ledger: str) -> None:
+    statuses = budget_report(POLICY, ledger_url=budget_ledger, team="vision", now=NOW, environ={})
     with pytest.raises(ValueError, match="co2e_kg must be >= 0"):
         enforce_budgets(statuses, co2e_kg=-1.0)
 
 
-def test_training_co2e_counts_training_runs_of_the_version(ledger_url: str) -> None:
-    with open_ledger(ledger_url) as ledger:
+def test_training_co2e_counts_training_runs_of_the_version(budget_ledger: str) -> None:
+    with open_ledger(budget_ledger, environ={}) as ledger:
         v2 = training_co2e(ledger, model="det", version="2")
         v1 = training_co2e(ledger, model="det", version="1")
         v9 = training_co2e(ledger, model="det", version="9")
@@ -159,4 +174,4 @@ def test_training_co2e_counts_training_runs_of_the_version(ledger_url: str) -> N
     assert v2.records == 2
     assert v1.co2e_kg == pytest.approx(4.0)
     assert (v9.co2e_kg, v9.records) == (None, 0)
-    assert v2.source.startswith("ledger:sqlite:///")
+    assert v2.source.startswith("ledger:" + budget_ledger.split("://")[0])

@@ -255,7 +255,7 @@ def test_cli_profile_tags_a_version_and_compare_reads_them(
     client.create_model_version("iris-tree", source="/tmp/lowcarb-test-model", run_id=None)
     out, err = StringIO(), StringIO()
     code = main(
-        ["profile", "--allow-pickle", "--model", str(tmp_path / "tree.pkl"), 
+        ["profile", "--allow-pickle", "--model", str(tmp_path / "tree.pkl"),
          "--data", str(tmp_path / "test.npz"),
          "--name", "iris-tree", "--version", "2", "--mlflow-model", "iris-tree",
          "--mlflow-version", "2", "--tracking-uri", tracking_uri, "--energy-seconds", "0.1",

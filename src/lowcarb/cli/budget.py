@@ -12,6 +12,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from lowcarb._config import resolve_ledger_url
+from lowcarb._text import plain, safe
 from lowcarb.cli._common import CliContext, emit_json, non_negative_float
 from lowcarb.cli.gate import parse_now
 from lowcarb.errors import BudgetExceededError
@@ -33,7 +35,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     ):
         a = actions.add_parser(name, help=help_text, description=help_text)
         a.add_argument("--policy", required=True, type=Path, help="policy YAML with `budgets:`")
-        a.add_argument("--ledger", help="ledger URL (default: LOWCARB_LEDGER)")
+        a.add_argument(
+            "--ledger", help="ledger URL (default: LOWCARB_LEDGER, the config file, or "
+            "sqlite:///.lowcarb/ledger.db)"
+        )  # fmt: skip
         a.add_argument("--team", help="only budgets of this team" if name == "status" else "team")
         a.add_argument(
             "--project", help="only budgets of this project" if name == "status" else "project"
@@ -57,7 +62,7 @@ def _status(args: argparse.Namespace, ctx: CliContext) -> int:
 
     statuses = budget_report(
         load_policy(args.policy),
-        ledger_url=args.ledger or ctx.environ.get("LOWCARB_LEDGER") or None,
+        ledger_url=resolve_ledger_url(args.ledger, environ=ctx.environ),
         team=args.team,
         project=args.project,
         now=parse_now(args.now),
@@ -78,7 +83,7 @@ def _check(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
         statuses, warnings = check_budgets(
             load_policy(args.policy),
-            ledger_url=args.ledger or ctx.environ.get("LOWCARB_LEDGER") or None,
+            ledger_url=resolve_ledger_url(args.ledger, environ=ctx.environ),
             team=team,
             project=project,
             co2e_kg=args.co2e_kg,
@@ -88,7 +93,7 @@ def _check(args: argparse.Namespace, ctx: CliContext) -> int:
     except BudgetExceededError as exc:
         if args.json:
             emit_json(ctx, {"allowed": False, "reason": str(exc), "warnings": []})
-        print(f"lowcarb: refused: {exc}", file=ctx.stderr)
+        print(f"lowcarb: refused: {plain(exc)}", file=ctx.stderr)
         return exc.exit_code
     if args.json:
         emit_json(
@@ -103,7 +108,7 @@ def _check(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         console = ctx.console()
         if not statuses:
-            console.print(f"no budget applies to team={team} project={project}")
+            console.print(f"no budget applies to team={safe(team)} project={safe(project)}")
         for s in statuses:
-            console.print(f"ok: {s.describe()}")
+            console.print(f"ok: {safe(s.describe())}")
     return 0  # warnings were logged to stderr by enforce_budgets

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lowcarb._config import resolve_ledger_url
+from lowcarb._files import read_input_bytes
 from lowcarb.cli._common import CliContext, emit_json
-from lowcarb.errors import InvalidValueError, PolicyError, UsageError
+from lowcarb.errors import DataError, InvalidValueError, PolicyError, UsageError
 
 __all__ = ["parse_now", "register"]
 
@@ -74,7 +76,14 @@ def _gate(args: argparse.Namespace, ctx: CliContext) -> int:
         sha256_hex,
     )
 
-    ledger_url = args.ledger or ctx.environ.get("LOWCARB_LEDGER") or None
+    # The one resolver (flag > LOWCARB_LEDGER > config file); the ledger is opened before the
+    # verdict is computed, so a bad one fails before acting and no verdict goes astray.
+    ledger_url = resolve_ledger_url(args.ledger, environ=ctx.environ, default=None)
+    if ledger_url:
+        from lowcarb.ledger import open_ledger
+
+        with open_ledger(ledger_url, environ=ctx.environ):
+            pass
     now = parse_now(args.now)
     if args.mlflow_model:
         if args.candidate or args.baseline:
@@ -84,11 +93,9 @@ def _gate(args: argparse.Namespace, ctx: CliContext) -> int:
         if not args.candidate_version:
             raise UsageError("--mlflow-model needs --candidate-version V")
         try:
-            raw = args.policy.read_bytes()
-        except OSError as exc:
-            raise PolicyError(
-                f"policy {str(args.policy)!r} cannot be read: {exc.strerror}"
-            ) from None
+            raw = read_input_bytes(args.policy, what="policy", max_bytes=1 << 20)
+        except (DataError, UsageError) as exc:
+            raise PolicyError(str(exc)) from None
         uri = args.tracking_uri or ctx.environ.get("MLFLOW_TRACKING_URI")
         outcome = gate_registered_model(
             parse_policy(raw, source=str(args.policy)),
@@ -128,7 +135,7 @@ def _gate(args: argparse.Namespace, ctx: CliContext) -> int:
     if outcome.record_id is None:
         print(
             "lowcarb: note: verdict not recorded: no ledger configured "
-            "(--ledger or LOWCARB_LEDGER)",
+            "(--ledger, LOWCARB_LEDGER or ledger in lowcarb.toml)",
             file=ctx.stderr,
         )
     return 0 if outcome.verdict.decision == "promote" else 1

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lowcarb.errors import LedgerError, PolicyError, ProfileError, UsageError
+from lowcarb._files import read_input_bytes
+from lowcarb.errors import DataError, LedgerError, PolicyError, ProfileError, UsageError
 from lowcarb.governance._budget import BudgetStatus, applicable_budgets, enforce_budgets
 from lowcarb.governance._gate import evaluate_gate
 from lowcarb.governance._ledger_io import GateInput, budget_statuses, decision_draft
@@ -65,11 +66,10 @@ class GateOutcome:
 
 
 def _read(path: str | Path, what: str, error: type[PolicyError] | type[ProfileError]) -> bytes:
-    p = Path(path)
     try:
-        return p.read_bytes()
-    except OSError as exc:
-        raise error(f"{what} {str(p)!r} cannot be read: {exc.strerror}") from None
+        return read_input_bytes(path, what=what, max_bytes=1 << 20)
+    except (DataError, UsageError) as exc:
+        raise error(str(exc)) from None
 
 
 def gate_files(
