@@ -98,7 +98,7 @@ def test_forecast_ignores_data_at_and_after_now(de_trace: Path, tmp_path: Path) 
         for line in lines[1:]:
             stamp, value = line.split(",")
             future = datetime.fromisoformat(stamp) >= cut
-            out.write(f"{stamp},{'9999' if future else value}\n")
+            out.write(f"{stamp},{'1999' if future else value}\n")
     assert _json(*args, "--trace", str(tampered))["points"] == honest["points"]
     assert len(honest["points"]) == 36  # type: ignore[arg-type]
     assert honest["points"][0]["time"] == "2022-02-10T08:00:00+00:00"  # type: ignore[index]
@@ -199,7 +199,7 @@ def test_rich_output(de_trace: Path) -> None:
         (("forecast", "--zone", "DE", "--model", "seasonal-naive"), "needs history"),
         (("forecast",), "needs --zone"),
         (("history", "--zone", "DE"), "needs --start and --end"),
-        (("history", "--trace", "/nonexistent.csv"), "cannot read trace file"),
+        (("history", "--trace", "/nonexistent.csv"), "does not exist"),
         (("now", "--zone", "DE", "--provider", "electricitymaps"), "ELECTRICITYMAPS_API_TOKEN"),
         (("forecast", "--zone", "X", "--provider", "watttime"), "WATTTIME_USERNAME"),
         (("now", "--provider", "ukci"), "needs --zone"),

@@ -51,7 +51,9 @@ def test_reads_electricity_maps_portal_file(grid_data_dir: Path) -> None:
     direct = load_trace(path, scope="direct")
     assert direct.scope == "direct"
     assert direct.values_g_per_kwh[0] == pytest.approx(218.3)
-    assert any("Data Estimated" in n for n in lca.notes)
+    # The file flags some rows estimated: the series must not claim to be measured.
+    assert any("flagged estimated by Electricity Maps" in n for n in lca.notes)
+    assert lca.kind == "estimated"
     with pytest.raises(TraceFormatError, match="no zone 'DE'"):
         load_trace(path, zone="DE")
 
@@ -143,7 +145,7 @@ def test_bad_timestamp_and_format_errors(tmp_path: Path) -> None:
         load_trace(_write(tmp_path, "a,b,c\n1,2,3\n"))
     with pytest.raises(TraceFormatError, match="no data rows"):
         load_trace(_write(tmp_path, "time,value\n"))
-    with pytest.raises(TraceFormatError, match="cannot read trace file"):
+    with pytest.raises(TraceFormatError, match="does not exist"):
         load_trace(tmp_path / "missing.csv")
     with pytest.raises(TraceFormatError, match="no numeric values"):
         load_trace(_two_col(tmp_path, [("2022-01-01T00:00Z", "")]))

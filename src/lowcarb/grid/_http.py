@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -14,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from lowcarb.errors import ProviderError
+from lowcarb._formats import load_json
+from lowcarb.errors import DataError, ProviderError
 
 __all__ = ["CachedBody", "DiskCache", "JsonFetcher", "RetryPolicy", "default_cache_dir"]
 
@@ -33,13 +35,19 @@ class RetryPolicy:
         attempts: Total tries (>= 1).
         backoff_s: First wait; doubled after each failure.
         max_backoff_s: Longest wait, also the cap on a server's ``Retry-After``.
-        timeout_s: Per-request timeout (connect, read, write, pool).
+        timeout_s: Per-request timeout (connect, read, write, pool): httpx applies it to each
+            read, so a server that drips a byte at a time never trips it.
+        deadline_s: The whole of one :meth:`JsonFetcher.get`, retries and waits included: past
+            it the request fails, however slowly the bytes still come.
+        max_bytes: The largest response body accepted.
     """
 
     attempts: int = 3
     backoff_s: float = 0.5
     max_backoff_s: float = 8.0
     timeout_s: float = 10.0
+    deadline_s: float = 60.0
+    max_bytes: int = 16 << 20
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
@@ -76,6 +84,7 @@ class DiskCache:
     def __init__(self, directory: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.directory = directory
         self._clock = clock
+        self._broken = False
 
     def _path(self, key: str) -> Path:
         return self.directory / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
@@ -98,12 +107,26 @@ class DiskCache:
         return CachedBody(body, age) if age <= max_age_s else None
 
     def put(self, key: str, body: Any) -> None:
-        """Store ``body`` for ``key`` now."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Store ``body`` for ``key`` now. A cache that cannot be written is a warning and no
+        cache (the data was fetched; losing a cached copy loses nothing)."""
+        if self._broken:
+            return
         path = self._path(key)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "stored_at": self._clock(), "body": body}), "utf-8")
-        tmp.replace(path)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            entry = {"key": key, "stored_at": self._clock(), "body": body}
+            tmp.write_text(json.dumps(entry), "utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            self._broken = True
+            logger.warning(
+                "grid cache %s cannot be written (%s); continuing without a cache",
+                self.directory,
+                exc.strerror or exc,
+            )
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 class JsonFetcher:
@@ -129,12 +152,14 @@ class JsonFetcher:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         cache: DiskCache | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.provider = provider
         self.client = client or httpx.Client()
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self.cache = cache
+        self._clock = clock
 
     def get(
         self,
@@ -180,16 +205,11 @@ class JsonFetcher:
         where = f"{self.provider}: GET {httpx.URL(url).path}"
         policy = self.retry
         problem = "no attempt made"
+        deadline = self._clock() + policy.deadline_s
         for attempt in range(max(1, policy.attempts)):
             delay = min(policy.max_backoff_s, policy.backoff_s * 2**attempt)
             try:
-                response = self.client.get(
-                    url,
-                    params=dict(params or {}),
-                    headers=dict(headers or {}),
-                    auth=auth,
-                    timeout=policy.timeout_s,
-                )
+                response = self._read(url, params, headers, auth, deadline, where)
             except httpx.TimeoutException:
                 problem = f"timed out after {policy.timeout_s:g} s"
             except httpx.TransportError as exc:
@@ -209,15 +229,63 @@ class JsonFetcher:
                     raise ProviderError(f"{where} failed: HTTP {status} {_snippet(response)}")
                 else:
                     try:
-                        return response.json()
-                    except ValueError:
+                        return load_json(response.content, source=f"{where} response")
+                    except DataError as exc:
                         raise ProviderError(
-                            f"{where} returned a malformed body (not JSON): {_snippet(response)}"
+                            f"{where} returned a malformed body: {exc} {_snippet(response)}"
                         ) from None
             if attempt + 1 < policy.attempts:
+                if self._clock() + delay >= deadline:
+                    break
                 logger.info("%s: %s; retrying in %.1f s", where, problem, delay)
                 self._sleep(delay)
-        raise ProviderError(f"{where} failed: {problem} after {policy.attempts} attempt(s)")
+        raise ProviderError(f"{where} failed: {problem} after {attempt + 1} attempt(s)")
+
+    def _read(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        auth: httpx.Auth | tuple[str, str] | None,
+        deadline: float,
+        where: str,
+    ) -> httpx.Response:
+        """One GET, streamed so that the overall deadline and the size bound hold per chunk."""
+        policy = self.retry
+        with self.client.stream(
+            "GET",
+            url,
+            params=dict(params or {}),
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=policy.timeout_s,
+        ) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > policy.max_bytes:
+                    raise ProviderError(
+                        f"{where} sent more than {policy.max_bytes:,} bytes; refused"
+                    )
+                if self._clock() > deadline:
+                    raise ProviderError(
+                        f"{where} did not finish within the {policy.deadline_s:g} s deadline "
+                        "(the server is sending too slowly); try again later"
+                    )
+                chunks.append(chunk)
+            # iter_bytes() already decoded any gzip: keep the headers that still hold.
+            kept = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+            }
+            return httpx.Response(
+                response.status_code,
+                headers=kept,
+                content=b"".join(chunks),
+                request=response.request,
+            )
 
 
 def _snippet(response: httpx.Response) -> str:

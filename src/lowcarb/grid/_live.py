@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -19,7 +20,19 @@ from lowcarb.grid._sources import IntensitySource, StaticIntensitySource
 from lowcarb.grid._trace import DEFAULT_MAX_GAP_H, _clean
 from lowcarb.grid._types import Intensity, IntensityKind, Scope, Signal
 
-__all__ = ["LiveIntensitySource", "parse_time", "points_to_series"]
+__all__ = [
+    "MAX_PLAUSIBLE_G_PER_KWH",
+    "STALE_AFTER",
+    "LiveIntensitySource",
+    "parse_time",
+    "points_to_series",
+]
+
+#: No grid emits more: lignite plants run ~1,100-1,300 gCO2e/kWh life-cycle (IPCC AR5 WGIII
+#: Annex III, Table A.III.2), so a value above this is bad data, not a dirty grid.
+MAX_PLAUSIBLE_G_PER_KWH = 2000.0
+#: A "latest" reading older than this is labelled stale with its age, never shown as current.
+STALE_AFTER = timedelta(hours=3)
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -46,6 +59,16 @@ def number(value: object, what: str) -> float:
     return float(value)
 
 
+def plausible(value_g_per_kwh: float, what: str) -> float:
+    """An intensity a grid can physically have (0..2,000 g/kWh); else ProviderError (bad data)."""
+    if not 0.0 <= value_g_per_kwh <= MAX_PLAUSIBLE_G_PER_KWH:
+        raise ProviderError(
+            f"bad data: {what} is {value_g_per_kwh:g} gCO2e/kWh, outside the physically "
+            f"possible 0..{MAX_PLAUSIBLE_G_PER_KWH:g}"
+        )
+    return value_g_per_kwh
+
+
 def points_to_series(
     points: Iterable[tuple[datetime, float]],
     *,
@@ -59,6 +82,8 @@ def points_to_series(
     pts = list(points)
     if not pts:
         raise ProviderError(f"malformed response: {source} returned no data points")
+    for when, value in pts:
+        plausible(value, f"{source} value at {when.isoformat()}")
     seconds = np.array([int(t.timestamp()) for t, _ in pts], dtype=np.int64)
     values = np.array([v for _, v in pts], dtype=np.float64)
     order = np.argsort(seconds, kind="stable")
@@ -108,11 +133,23 @@ class LiveIntensitySource(IntensitySource):
 
     def latest(self, zone: str, *, now: datetime) -> Intensity:
         try:
-            return self._latest(zone, now=to_utc(now))
+            value = self._latest(zone, now=to_utc(now))
+            plausible(value.intensity_g_per_kwh, f"{self.name} latest value for {zone}")
         except ProviderAuthError:
             raise
         except ProviderError as exc:
             return self._offline_latest(zone, now, exc)
+        return self._label_stale(value, to_utc(now))
+
+    @staticmethod
+    def _label_stale(value: Intensity, now: datetime) -> Intensity:
+        """A reading older than :data:`STALE_AFTER` says so, with its age."""
+        if value.time is None or now - value.time <= STALE_AFTER:
+            return value
+        age_h = (now - value.time).total_seconds() / 3600
+        age = f"{age_h:.0f} h" if age_h < 72 else f"{age_h / 24:.0f} days"
+        note = f"STALE: the latest reading is from {value.time.isoformat()}, {age} old"
+        return replace(value, note=f"{note}; {value.note}" if value.note else note)
 
     def history(self, zone: str, *, start: datetime, end: datetime) -> IntensitySeries:
         try:

@@ -3,7 +3,11 @@
 Formats (detected from the header):
 
 * **Electricity Maps data-portal CSV**: ``Datetime (UTC)``, ``Zone Id``,
-  ``Carbon Intensity gCO₂eq/kWh (direct)``, ``Carbon Intensity gCO₂eq/kWh (LCA)``, ...
+  ``Carbon Intensity gCO₂eq/kWh (direct)``, ``Carbon Intensity gCO₂eq/kWh (LCA)``, ``Data
+  Estimated``, ... and the portal's current spelling (``Zone id``, ``Carbon intensity gCO₂eq/kWh
+  (Life cycle)``, ``Data estimated``): column names are matched case-insensitively. When any row
+  is flagged estimated, the zone's series is labelled ``estimated``, never ``measured``, and a
+  note counts the flagged hours.
 * **wide CSV**: ``datetime_utc`` (or any first column named like a time) plus one column per zone.
 * **two-column CSV**: ``time,value`` (any two column names; the first holds the timestamps).
 
@@ -11,6 +15,10 @@ Time zones: a timestamp with an offset (``+00:00``, ``Z``, ``+01:00``) is conver
 timestamp is accepted only when its column name declares UTC (``Datetime (UTC)``, ``datetime_utc``,
 ``time_utc``) or the caller passes ``tz`` (an IANA name such as ``"UTC"`` or ``"Europe/Berlin"``);
 otherwise the file is rejected, since reading it in a guessed zone would shift every value.
+
+Bounds: a file must have a header row (a first row that parses as data is refused, not
+silently dropped), distinct column names, fields under 128 KiB, at most 512 MiB, UTF-8 text, and
+values in 0..2,000 gCO2e/kWh (the physically possible range; more is bad data).
 
 Cleaning, each step recorded in the series' ``notes``: rows sorted by time; samples averaged per UTC
 hour (sub-hourly data resampled, duplicate timestamps merged); leading and trailing empty hours
@@ -21,6 +29,7 @@ or non-numeric values and missing columns raise :class:`TraceFormatError` with a
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from collections.abc import Sequence
@@ -32,17 +41,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import numpy.typing as npt
 
-from lowcarb.errors import TraceFormatError
+from lowcarb._files import read_text_file
+from lowcarb.errors import DataError, TraceFormatError, UsageError
 from lowcarb.grid._series import IntensitySeries
-from lowcarb.grid._types import Scope
+from lowcarb.grid._types import IntensityKind, Scope
 
 __all__ = ["TraceTable", "load_trace", "load_trace_table"]
 
 #: Longest run of missing hours filled by interpolation; longer gaps are an error.
 DEFAULT_MAX_GAP_H = 6
-_EM_TIME = "Datetime (UTC)"
-_EM_ZONE = "Zone Id"
-_EM_VALUE = re.compile(r"^carbon intensity gco(?:2|₂)eq/kwh \((direct|lca)\)$", re.IGNORECASE)
+_EM_TIME = "datetime (utc)"
+_EM_ZONE = "zone id"
+_EM_ESTIMATED = "data estimated"
+_EM_VALUE = re.compile(
+    r"^carbon intensity gco(?:2|₂)eq/kwh \((direct|lca|life ?cycle)\)$", re.IGNORECASE
+)
+_MAX_TRACE_BYTES = 512 << 20
+_MAX_FIELD_CHARS = 128 << 10
+_MAX_G_PER_KWH = 2000.0
 _UTC_NAME = re.compile(r"utc", re.IGNORECASE)
 _TIME_NAME = re.compile(r"time|date|timestamp", re.IGNORECASE)
 
@@ -66,6 +82,7 @@ class TraceTable:
     _values: npt.NDArray[np.float64]  # samples x zones
     _zone_source: str
     _notes: tuple[str, ...]
+    _kind: IntensityKind = "measured"
 
     def series(
         self, zone: str | None = None, *, max_gap_h: int = DEFAULT_MAX_GAP_H
@@ -86,6 +103,7 @@ class TraceTable:
             notes=self._notes,
             max_gap_h=max_gap_h,
             where=f"{self.path.name}" + (f" column {name!r}" if self.format == "wide" else ""),
+            kind=self._kind,
         )
 
     def _column(self, zone: str | None) -> int:
@@ -138,21 +156,30 @@ def load_trace_table(
     """Read a whole trace file (every zone of a wide file); see :func:`load_trace`."""
     p = Path(path)
     try:
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TraceFormatError(f"cannot read trace file {str(p)!r}: {exc}") from None
+        text = read_text_file(p, what="trace file", max_bytes=_MAX_TRACE_BYTES)
+    except (DataError, UsageError) as exc:
+        raise TraceFormatError(str(exc)) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise TraceFormatError(
+            f"{p.name} line {reader.line_num}: not a CSV row ({exc}); fields are limited to "
+            f"{_MAX_FIELD_CHARS:,} characters"
+        ) from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if len(rows) < 2:
         raise TraceFormatError(f"{p.name}: no data rows (expected a header and hourly rows)")
     header = [h.strip() for h in rows[0]]
+    _check_header(p, header)
     body = rows[1:]
     for i, row in enumerate(body):
         if len(row) < len(header):
             raise TraceFormatError(
                 f"{p.name} line {i + 2}: {len(row)} columns, expected {len(header)}"
             )
-    if _EM_TIME in header and _EM_ZONE in header:
+    lower = [h.lower() for h in header]
+    if _EM_TIME in lower and _EM_ZONE in lower:
         return _read_em(p, header, body, scope, tz)
     if len(header) == 2:
         return _read_columns(
@@ -175,6 +202,31 @@ def load_trace_table(
     )
 
 
+def _check_header(p: Path, header: list[str]) -> None:
+    """A real header: not a data row, no column named twice."""
+    first = header[0]
+    looks_like_data = bool(re.match(r"^\d{4}-\d{2}-\d{2}", first))
+    try:
+        float(first)
+        looks_like_data = True
+    except ValueError:
+        pass
+    if looks_like_data:
+        raise TraceFormatError(
+            f"{p.name}: the first row {','.join(header[:3])!r} is data, not a header; add a "
+            "header row such as 'datetime_utc,<zone>' (the row is never silently dropped)"
+        )
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        key = name.upper()
+        if key in seen:
+            raise TraceFormatError(
+                f"{p.name}: column {name!r} appears twice (columns {seen[key] + 1} and {i + 1}); "
+                "keep one"
+            )
+        seen[key] = i
+
+
 def _read_em(
     p: Path, header: list[str], body: list[list[str]], scope: Scope, tz: str | None
 ) -> TraceTable:
@@ -182,14 +234,16 @@ def _read_em(
     value_cols = [
         i
         for i, h in enumerate(header)
-        if (m := _EM_VALUE.match(h)) and m.group(1).lower() == wanted
+        if (m := _EM_VALUE.match(h))
+        and ("lca" if m.group(1).lower().startswith(("lca", "life")) else "direct") == wanted
     ]
     if not value_cols:
         raise TraceFormatError(
             f"{p.name}: Electricity Maps file without the column "
             f"'Carbon Intensity gCO₂eq/kWh ({'LCA' if wanted == 'lca' else 'direct'})'"
         )
-    zone_col = header.index(_EM_ZONE)
+    lower = [h.lower() for h in header]
+    zone_col = lower.index(_EM_ZONE)
     zone_ids = sorted(
         {r[zone_col].strip() for r in body if len(r) > zone_col and r[zone_col].strip()}
     )
@@ -204,14 +258,21 @@ def _read_em(
         tz,
         scope=scope,
         zones=(zone_ids[0],),
-        time_col=header.index(_EM_TIME),
+        time_col=lower.index(_EM_TIME),
     )
     notes = list(table._notes)
-    if "Data Estimated" in header:
-        col = header.index("Data Estimated")
-        flagged = sum(1 for r in body if r[col].strip().lower() == "true")
+    kind: IntensityKind = "measured"
+    if _EM_ESTIMATED in lower:
+        col = lower.index(_EM_ESTIMATED)
+        flagged = sum(1 for r in body if r[col].strip().lower() in ("true", "1", "yes"))
         if flagged:
-            notes.append(f"{flagged} row(s) flagged 'Data Estimated' by Electricity Maps")
+            # One label per series: any estimated hour makes the whole series "estimated", so
+            # no estimated value is ever reported as measured.
+            kind = "estimated"
+            notes.append(
+                f"{flagged} of {len(body)} row(s) flagged estimated by Electricity Maps: the "
+                "series is labelled estimated"
+            )
     return TraceTable(
         path=p,
         format="electricitymaps",
@@ -221,6 +282,7 @@ def _read_em(
         _values=table._values,
         _zone_source="its Zone Id is",
         _notes=tuple(notes),
+        _kind=kind,
     )
 
 
@@ -320,12 +382,12 @@ def _parse_values(p: Path, column: str, cells: list[str]) -> npt.NDArray[np.floa
                 raise TraceFormatError(
                     f"{p.name} line {i + 2}: non-numeric value {cell!r} in column {column!r}"
                 ) from None
-    bad = np.flatnonzero(np.isinf(values) | (values < 0))
+    bad = np.flatnonzero(np.isinf(values) | (values < 0) | (values > _MAX_G_PER_KWH))
     if bad.size:
         i = int(bad[0])
         raise TraceFormatError(
-            f"{p.name} line {i + 2}: invalid intensity {cells[i].strip()!r} in column {column!r} "
-            "(must be a number >= 0)"
+            f"{p.name} line {i + 2}: invalid intensity {cells[i].strip()[:40]!r} in column "
+            f"{column!r} (must be a number in 0..{_MAX_G_PER_KWH:g} gCO2e/kWh)"
         )
     return values
 
@@ -340,6 +402,7 @@ def _clean(
     notes: tuple[str, ...],
     max_gap_h: int,
     where: str,
+    kind: IntensityKind = "measured",
 ) -> IntensitySeries:
     ok = np.isfinite(samples)
     if not ok.any():
@@ -375,6 +438,6 @@ def _clean(
         values_g_per_kwh=values,
         source=source,
         scope=scope,
-        kind="measured",
+        kind=kind,
         notes=tuple(out_notes),
     )
