@@ -224,3 +224,44 @@ def test_a_damaged_cache_entry_is_a_miss(tmp_path: Path) -> None:
     cache.put("k", {"a": 1})
     (next(tmp_path.glob("*.json"))).write_text(json.dumps({"key": "k"}))  # damaged entry
     assert cache.get("k", max_age_s=1e9) is None
+
+
+# -- long history ranges go out in the provider's documented pieces -------------------------
+
+
+def test_ukci_history_is_chunked_to_14_days_and_merged() -> None:
+    from datetime import timedelta
+
+    from lowcarb.grid import UKCarbonIntensitySource
+
+    asked: list[tuple[datetime, datetime]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        _, _, frm, to = request.url.path.split("/")[:4]
+        start = datetime.fromisoformat(frm.replace("Z", "+00:00"))
+        end = datetime.fromisoformat(to.replace("Z", "+00:00"))
+        asked.append((start, end))
+        assert end - start <= timedelta(days=14), "a request over the API's 14-day limit"
+        data, t = [], start
+        while t < end:
+            stamp = t.strftime("%Y-%m-%dT%H:%MZ")
+            data.append({"from": stamp, "intensity": {"actual": 200, "forecast": 210}})
+            t += timedelta(minutes=30)
+        return httpx.Response(200, json={"data": data})
+
+    fetcher = JsonFetcher(
+        "ukci", client=httpx.Client(transport=httpx.MockTransport(handler)), sleep=lambda _s: None
+    )
+    src = UKCarbonIntensitySource(fetcher=fetcher, fallback=False)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    series = src.history("GB", start=start, end=start + timedelta(days=40))
+    assert len(asked) == 3 and asked[0][0] == start and asked[-1][1] == start + timedelta(days=40)
+    assert len(series) == 40 * 24 and series.kind == "measured"
+    assert any("fetched in 3 requests" in n for n in series.notes)
+
+
+def test_watttime_reads_its_sdk_variable_names() -> None:
+    from lowcarb.grid._providers import open_provider
+
+    src = open_provider("watttime", {"WATTTIME_USER": "u", "WATTTIME_PASSWORD": "p", "HOME": "/"})
+    assert src.name == "watttime"

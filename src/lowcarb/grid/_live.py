@@ -24,6 +24,8 @@ __all__ = [
     "MAX_PLAUSIBLE_G_PER_KWH",
     "STALE_AFTER",
     "LiveIntensitySource",
+    "chunked",
+    "merge_series",
     "parse_time",
     "points_to_series",
 ]
@@ -101,6 +103,34 @@ def points_to_series(
     except TraceFormatError as exc:
         raise ProviderError(f"unusable response: {exc}") from None
     return series.replace(signal=signal, kind=kind)
+
+
+def chunked(start: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:
+    """``[start, end)`` cut into consecutive windows no longer than ``max_span`` (a provider's
+    documented per-request limit), so long ranges are asked for in pieces and merged."""
+    windows: list[tuple[datetime, datetime]] = []
+    cursor = start
+    while cursor < end:
+        stop = min(end, cursor + max_span)
+        windows.append((cursor, stop))
+        cursor = stop
+    return windows
+
+
+def merge_series(parts: list[IntensitySeries]) -> IntensitySeries:
+    """Consecutive chunk answers as one hourly series (overlapping hours averaged)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    points = [
+        (p.start + i * _HOUR, float(v)) for p in parts for i, v in enumerate(p.values_g_per_kwh)
+    ]
+    merged = points_to_series(
+        points, zone=first.zone, source=first.source, signal=first.signal, scope=first.scope,
+        kind=first.kind,
+    )  # fmt: skip
+    notes = tuple(dict.fromkeys(n for p in parts for n in p.notes))
+    return merged.replace(notes=(*notes, f"fetched in {len(parts)} requests and merged"))
 
 
 class LiveIntensitySource(IntensitySource):

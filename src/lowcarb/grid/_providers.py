@@ -38,8 +38,13 @@ def open_provider(provider: str, environ: Mapping[str, str]) -> LiveIntensitySou
             raise UsageError("--provider electricitymaps needs ELECTRICITYMAPS_API_TOKEN set")
         return ElectricityMapsSource(token, fetcher=fetcher)
     if provider == "watttime":
-        user, password = environ.get("WATTTIME_USERNAME", ""), environ.get("WATTTIME_PASSWORD", "")
+        # WattTime's own SDK reads WATTTIME_USER; lowcarb's documented name is WATTTIME_USERNAME.
+        user = environ.get("WATTTIME_USERNAME") or environ.get("WATTTIME_USER", "")
+        password = environ.get("WATTTIME_PASSWORD", "")
         if not user or not password:
-            raise UsageError("--provider watttime needs WATTTIME_USERNAME and WATTTIME_PASSWORD")
+            raise UsageError(
+                "--provider watttime needs WATTTIME_USERNAME (or WATTTIME_USER) and "
+                "WATTTIME_PASSWORD"
+            )
         return WattTimeSource(user, password, fetcher=fetcher)
     return UKCarbonIntensitySource(fetcher=fetcher)

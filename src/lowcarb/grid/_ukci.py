@@ -21,7 +21,14 @@ from typing import Any
 
 from lowcarb.errors import ProviderError
 from lowcarb.grid._http import JsonFetcher
-from lowcarb.grid._live import LiveIntensitySource, number, parse_time, points_to_series
+from lowcarb.grid._live import (
+    LiveIntensitySource,
+    chunked,
+    merge_series,
+    number,
+    parse_time,
+    points_to_series,
+)
 from lowcarb.grid._series import IntensitySeries, floor_hour
 from lowcarb.grid._types import Intensity
 
@@ -29,6 +36,8 @@ __all__ = ["UKCarbonIntensitySource"]
 
 DEFAULT_BASE_URL = "https://api.carbonintensity.org.uk"
 _HOUR = timedelta(hours=1)
+#: Longest range one /intensity/{from}/{to} request may ask for.
+MAX_HISTORY_SPAN = timedelta(days=14)
 
 
 def _stamp(when: datetime) -> str:
@@ -132,13 +141,16 @@ class UKCarbonIntensitySource(LiveIntensitySource):
 
     def _history(self, zone: str, *, start: datetime, end: datetime) -> IntensitySeries:
         region = self._region(zone)
-        if region is None:
-            path = f"/intensity/{_stamp(floor_hour(start))}/{_stamp(end)}"
-        else:
-            path = (
-                f"/regional/intensity/{_stamp(floor_hour(start))}/{_stamp(end)}/regionid/{region}"
-            )
-        return self._series(path, zone, forecast=False, ttl_s=1800.0).between(start, end)
+        parts = []
+        # The API answers at most 14 days per /intensity/{from}/{to} request (api.carbonintensity
+        # .org.uk, "Intensity" and "Regional" sections): longer ranges go out in pieces.
+        for frm, to in chunked(floor_hour(start), end, MAX_HISTORY_SPAN):
+            if region is None:
+                path = f"/intensity/{_stamp(frm)}/{_stamp(to)}"
+            else:
+                path = f"/regional/intensity/{_stamp(frm)}/{_stamp(to)}/regionid/{region}"
+            parts.append(self._series(path, zone, forecast=False, ttl_s=1800.0))
+        return merge_series(parts).between(start, end)
 
     def _forecast(self, zone: str, *, now: datetime, horizon_h: int) -> IntensitySeries:
         if horizon_h > 48:

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lowcarb.errors import ProviderError
 from lowcarb.grid._http import JsonFetcher, ProviderAuthError
-from lowcarb.grid._live import LiveIntensitySource, number, parse_time, points_to_series
+from lowcarb.grid._live import (
+    LiveIntensitySource,
+    chunked,
+    merge_series,
+    number,
+    parse_time,
+    points_to_series,
+)
 from lowcarb.grid._series import IntensitySeries
 from lowcarb.grid._types import Intensity
 
 __all__ = ["LBS_PER_MWH_TO_G_PER_KWH", "WattTimeSource"]
+
+#: Longest range one /historical request asks for (the API allows 32 days).
+MAX_HISTORY_SPAN = timedelta(days=30)
 
 #: 1 lb = 453.59237 g (exact, international avoirdupois pound); 1 MWh = 1000 kWh.
 LBS_PER_MWH_TO_G_PER_KWH = 453.59237 / 1000.0
@@ -142,14 +152,19 @@ class WattTimeSource(LiveIntensitySource):
         )
 
     def _history(self, zone: str, *, start: datetime, end: datetime) -> IntensitySeries:
-        params = {
-            "region": zone,
-            "signal_type": "co2_moer",
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-        }
-        body, stale = self._get("historical", params, ttl_s=3600.0)
-        return self._series(body, zone, "historical", stale).between(start, end)
+        parts = []
+        # WattTime v3 /historical answers at most 32 days per request (docs.watttime.org,
+        # "Historical"); 30-day pieces stay inside it.
+        for frm, to in chunked(start, end, MAX_HISTORY_SPAN):
+            params = {
+                "region": zone,
+                "signal_type": "co2_moer",
+                "start": frm.isoformat(),
+                "end": to.isoformat(),
+            }
+            body, stale = self._get("historical", params, ttl_s=3600.0)
+            parts.append(self._series(body, zone, "historical", stale))
+        return merge_series(parts).between(start, end)
 
     def _forecast(self, zone: str, *, now: datetime, horizon_h: int) -> IntensitySeries:
         params = {"region": zone, "signal_type": "co2_moer", "horizon_hours": str(horizon_h + 1)}
