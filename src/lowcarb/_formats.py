@@ -174,9 +174,10 @@ def load_yaml(text: str | bytes, *, source: str) -> Any:
     Raises:
         DataError: Not valid YAML or any of the above, in one line naming ``source``.
     """
-    loader = _BoundedLoader(text)
-    loader.source = source
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text)  # reads the first bytes: a bad encoding fails here
+        loader.source = source
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
@@ -184,6 +185,7 @@ def load_yaml(text: str | bytes, *, source: str) -> Any:
     except RecursionError:
         raise DataError(f"{source}: nested too deeply; flatten it") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     _depth(data, source)
     return data
