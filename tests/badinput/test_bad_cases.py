@@ -89,6 +89,10 @@ GOOD: dict[str, list[str]] = {
 }
 
 
+# Without --trace: a two-column trace's zone is only a label; the embedded profile's is not.
+GOOD["plan-embedded"] = ["plan", "--zone", "DE", "--duration", "2h", "--deadline", "12h"]
+
+
 def _with(command: str, flag: str, value: str) -> tuple[str, ...]:
     """The good argv of ``command`` with ``flag`` set to ``value`` (replaced or added)."""
     argv = list(GOOD[command])
@@ -170,7 +174,8 @@ for command, flag in NUMBER_FLAGS:
     for name, value in BAD_NUMBERS.items():
         if name == "negative" and flag in ("--speed",):
             continue
-        add(f"{command}/{flag}={name}", Case(_with(command, flag, value), flag.lstrip("-")))
+        needle = "power" if flag == "--power-w" else flag.lstrip("-")
+        add(f"{command}/{flag}={name}", Case(_with(command, flag, value), needle))
 
 # -- 3. durations and timestamps: one parser, the same refusals everywhere --------------------
 
@@ -231,7 +236,7 @@ for command, flag in TIME_FLAGS:
 # -- 4. zones ---------------------------------------------------------------------------------
 
 BAD_ZONES = {"typo": "Germny", "empty": " ", "long": "Z" * 300, "markup": "[/]"}
-for command in ("run", "estimate", "intensity-now", "plan", "submit", "profile"):
+for command in ("run", "estimate", "intensity-now", "plan-embedded", "submit", "profile"):
     for name, value in BAD_ZONES.items():
         needle = "zone"
         add(f"{command}/--zone={name}", Case(_with(command, "--zone", value), needle))
@@ -357,7 +362,7 @@ POLICIES = {
     "list": (b"- a\n- b\n", "mapping"),
     "unknown-rule": (b"rules:\n  max_latncy_p95_ms: 5\n", "max_latency_p95_ms"),
     "empty": (b"", "policy"),
-    "deep": (b"rules: " + b"[" * 200 + b"]" * 200 + b"\n", "policy"),
+    "deep": (b"rules: " + b"[" * 200 + b"]" * 200 + b"\n", "nested"),
 }
 for name, (data, needle) in POLICIES.items():
     for command in ("gate", "budget-status"):
@@ -453,6 +458,8 @@ OUTPUT_FLAGS = [
 ]
 for command, flag in OUTPUT_FLAGS:
     for name, (path, needle) in BAD_OUTPUTS.items():
+        if command == "ledger-keygen" and name == "is-directory":
+            needle = "exists"  # a key file path that exists is refused whatever it is
         add(f"{command}/{flag}={name}", Case(_with(command, flag, path), needle))
 add(
     "run/--emissions-csv=foreign",

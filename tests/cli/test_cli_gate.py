@@ -154,7 +154,7 @@ def test_usage_errors(tmp_path: Path) -> None:
     rc, _, err = _run(argv[:5])  # no --baseline
     assert rc == 2 and "give --candidate FILE and --baseline FILE" in err
     rc, _, err = _run([*argv, "--now", "yesterday"])
-    assert rc == 2 and "--now must be an ISO 8601 time" in err
+    assert rc == 2 and "--now 'yesterday' is not an ISO 8601 time" in err
     rc, _, err = _run([*argv, "--candidate-version", "3"])
     assert rc == 2 and "--candidate-version goes with --mlflow-model" in err
 

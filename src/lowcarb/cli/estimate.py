@@ -92,6 +92,10 @@ def _estimate(args: argparse.Namespace, ctx: CliContext) -> int:
     origin = settings.origin or {}
     notes: list[str] = []
     zone = args.zone
+    if zone is not None and not zone.strip():
+        raise UsageError(
+            "--zone is empty; give a zone id such as DE or aws:eu-west-1, or leave the flag out"
+        )
     if zone is None and args.intensity is None and settings.zone:
         zone = settings.zone
         notes.append(f"zone {zone!r} taken from {origin.get('zone', 'settings')}")

@@ -10,29 +10,22 @@ ledger (``--ledger`` or ``LOWCARB_LEDGER``) as a ``decision`` record. The logic 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lowcarb._config import resolve_ledger_url
 from lowcarb._files import read_input_bytes
 from lowcarb.cli._common import CliContext, emit_json
-from lowcarb.errors import DataError, InvalidValueError, PolicyError, UsageError
+from lowcarb.errors import DataError, PolicyError, UsageError
+from lowcarb.units import parse_timestamp
 
 __all__ = ["parse_now", "register"]
 
 
 def parse_now(text: str | None) -> datetime | None:
-    """An ISO 8601 time for ``--now`` (UTC assumed when no offset is given)."""
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidValueError(
-            f"--now must be an ISO 8601 time such as 2025-06-01T12:00:00Z, got {text!r}"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    """``--now`` through the one timestamp parser (a time of day needs a zone; a date is UTC)."""
+    return None if text is None else parse_timestamp(text, what="--now")
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -96,6 +96,10 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError("--mlflow-model NAME and --mlflow-version V go together")
     if args.output is not None:
         check_output_path(args.output, what="--output")  # before minutes of profiling
+    if args.zone is not None:  # a typo fails now, not after loading and timing the model
+        from lowcarb.grid import resolve_zone, static_intensity
+
+        static_intensity(resolve_zone(args.zone, environ=ctx.environ, config_zone=None))
     name = check_name(args.name or args.model.stem, what="--name") or args.model.stem
     version = check_name(args.model_version, what="--version") or args.model_version
     ledger_url = resolve_ledger_url(args.ledger, environ=ctx.environ, default=None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import cast
 
-from lowcarb.errors import UnknownZoneError
+from lowcarb.errors import InvalidValueError, UnknownZoneError
 from lowcarb.grid._types import Intensity, Scope, Signal
 from lowcarb.grid._zones import REGION_MAP_SOURCE, resolve_name
 
@@ -155,6 +155,10 @@ def resolve_zone(
         environ: The environment (injected; ``os.environ`` in production).
         config_zone: ``zone`` from ``lowcarb.toml`` as loaded by the caller, or None.
     """
+    if cli_zone is not None and not cli_zone.strip():
+        raise InvalidValueError(
+            "--zone is empty; give a zone id such as DE or aws:eu-west-1, or leave the flag out"
+        )
     for candidate in (cli_zone, environ.get(ZONE_ENV), config_zone):
         if candidate is not None and candidate.strip():
             return candidate.strip()
