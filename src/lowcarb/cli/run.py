@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from lowcarb._config import resolve_ledger_url
 from lowcarb._runner import run_command
 from lowcarb._text import plain
 from lowcarb._tracking import Tracker, footprint_to_dict
@@ -63,11 +64,13 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     argv = list(args.cmd)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    # Checked here so that messages name the flag; the Tracker then opens it before the work.
+    ledger = resolve_ledger_url(args.ledger, environ=ctx.environ, default=None)
     tracker = Tracker(
         "run",
         zone=args.zone,
         pue=args.pue,
-        ledger=args.ledger,
+        ledger=ledger,
         team=args.team,
         project=args.project,
         model=args.model,
