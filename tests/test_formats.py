@@ -53,6 +53,6 @@ def test_yaml_refusals(text: str, needle: str) -> None:
 
 
 def test_yaml_refuses_bad_bytes_and_keeps_anchors_without_aliases() -> None:
-    with pytest.raises(DataError, match="not valid YAML"):
+    with pytest.raises(DataError, match="not UTF-8 text"):
         load_yaml("caf\xe9: 1\n".encode("latin-1"), source="p.yaml")
     assert load_yaml("a: &x 1\nb: 2.5\n", source="p") == {"a": 1, "b": 2.5}

@@ -174,6 +174,14 @@ def load_yaml(text: str | bytes, *, source: str) -> Any:
     Raises:
         DataError: Not valid YAML or any of the above, in one line naming ``source``.
     """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{source}: not UTF-8 text (byte 0x{text[exc.start]:02x} at offset {exc.start}); "
+                "save it as UTF-8"
+            ) from None
     loader: _BoundedLoader | None = None
     try:
         loader = _BoundedLoader(text)  # reads the first bytes: a bad encoding fails here

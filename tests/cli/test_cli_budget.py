@@ -92,10 +92,13 @@ def test_soft_budget_warns_but_allows(tmp_path: Path, setup: tuple[str, str]) ->
     assert len(data["warnings"]) == 1 and "would exceed" in data["warnings"][0]
 
 
-def test_budgets_fail_closed(setup: tuple[str, str], tmp_path: Path) -> None:
+def test_budgets_fail_closed(
+    setup: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     policy, _ = setup
+    monkeypatch.chdir(tmp_path)  # the default ledger (.lowcarb/ledger.db) is looked up here
     for extra, expected in (
-        ([], "no ledger is configured"),
+        ([], "no ledger at '.lowcarb/ledger.db'"),
         (["--ledger", f"sqlite:///{tmp_path / 'nope.db'}"], "no ledger at"),
         (["--ledger", "postgresql+psycopg://x@127.0.0.1:1/none"], "cannot read carbon budgets"),
     ):

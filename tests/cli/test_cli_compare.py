@@ -7,6 +7,8 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 
@@ -67,3 +69,40 @@ def test_bad_input(tmp_path: Path) -> None:
     assert rc == 2 and "give at least one PROFILE" in err
     rc, _, err = _run(["compare", *files, "--versions", "1"])
     assert rc == 2 and "--versions goes with --mlflow-model" in err
+
+
+@pytest.mark.parametrize("name", ["[/]", "[b]APPROVED", "x\x1b[31my", "=cmd|'/C'!A0"])
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_hostile_model_names_are_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, fmt: str
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    files = _files(tmp_path)
+    for f in files:
+        Path(f).write_text(json.dumps({**json.loads(Path(f).read_text()), "model": name}))
+    rc, out, err = _run(["compare", *files, "--format", fmt])
+    assert rc == 0, err
+    assert "\x1b" not in out
+    flat = "".join(out.split())  # the table may wrap a long name over lines
+    shown = name.replace("|", "\\|") if fmt == "markdown" else name
+    if "\x1b" not in name:
+        assert "".join(shown.split()) in flat
+    if fmt == "table":
+        assert max(len(line) for line in out.splitlines()) <= 60, out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"accuracy": 1e400}', "out of range"),
+        ('{"model": "a", "model": "b"}', "given twice"),
+        ("[" * 5000 + "]" * 5000, "nested"),
+        ('{"accuracy": NaN}', "NaN"),
+    ],
+)
+def test_bad_profile_json_is_one_line(tmp_path: Path, content: str, expected: str) -> None:
+    files = _files(tmp_path)
+    Path(files[1]).write_text(content)
+    rc, out, err = _run(["compare", *files])
+    assert rc == 2 and out == ""
+    assert err.startswith("lowcarb: error: ") and err.count("\n") == 1 and expected in err

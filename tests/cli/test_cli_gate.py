@@ -204,3 +204,25 @@ def test_ledger_in_a_parent_config_file_records_the_verdict(tmp_path: Path) -> N
     assert json.loads(out.getvalue())["record_id"]
     with open_ledger(f"sqlite:///{tmp_path / 'verdicts.db'}", environ={}) as ledger:
         assert ledger.verify().entries == 1
+
+
+def test_hostile_policy_names_and_override_reasons_are_shown_literally(tmp_path: Path) -> None:
+    policy = (
+        'name: "[/][bold red]APPROVED"\n' + POLICY + "overrides:\n"
+        '  - {rule: max_flops_increase_pct, model: fraud, version: "7", approver: "[/]",\n'
+        '     reason: "[red]ok\\e[31m", expires: "2999-01-01T00:00:00Z"}\n'
+    )
+    rc, out, err = _run([*_write(tmp_path, policy, flops=2000.0), "--now", "2025-06-01T00:00:00Z"])
+    assert rc == 0, err  # the override excuses the FLOPs rule: promote, and no MarkupError
+    assert "[/][bold red]APPROVED" in out
+    assert "\x1b" not in out and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--team", "a\x1b[31mb"), ("--project", "x" * 300)])
+def test_names_written_to_the_ledger_are_checked_first(
+    tmp_path: Path, flag: str, value: str
+) -> None:
+    ledger = tmp_path / "ledger.db"
+    rc, out, err = _run([*_write(tmp_path), flag, value, "--ledger", f"sqlite:///{ledger}"])
+    assert rc == 2 and out == "" and err.count("\n") == 1 and flag in err
+    assert not ledger.exists()

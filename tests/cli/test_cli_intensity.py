@@ -193,9 +193,12 @@ def test_rich_output(de_trace: Path) -> None:
     ("argv", "message"),
     [
         (("now", "--zone", "Germny"), "unknown zone 'Germny'"),
-        (("forecast", "--zone", "DE", "--now", "2022-01-01"), "has no time zone"),
-        (("forecast", "--zone", "DE", "--horizon", "tomorrow"), "--horizon must look like"),
-        (("forecast", "--zone", "DE", "--horizon", "200h"), "1h..168h"),
+        (("forecast", "--zone", "DE", "--now", "2022-01-01T00:00"), "has no time zone"),
+        (("forecast", "--zone", "DE", "--now", "1899-01-01T00:00Z"), "outside 1970..2199"),
+        (("forecast", "--zone", "DE", "--horizon", "tomorrow"), "--horizon 'tomorrow'"),
+        (("forecast", "--zone", "DE", "--horizon", "200h"), "1h to 168h"),
+        (("forecast", "--zone", "DE", "--horizon", "90m"), "whole number of hours"),
+        (("forecast", "--zone", "DE", "--horizon", "nan"), "--horizon"),
         (("forecast", "--zone", "DE", "--model", "seasonal-naive"), "needs history"),
         (("forecast",), "needs --zone"),
         (("history", "--zone", "DE"), "needs --start and --end"),
@@ -252,3 +255,46 @@ def test_real_console_script_forecast_offline() -> None:
     data = json.loads(proc.stdout)
     assert data["zone"] == "NL"
     assert len(data["points"]) == 3
+
+
+def test_an_old_trace_reading_is_shown_as_stale_with_its_age(tmp_path: Path) -> None:
+    trace = tmp_path / "old.csv"
+    trace.write_text("datetime_utc,DE\n1999-01-01T00:00,400\n1999-01-01T01:00,410\n", "utf-8")
+    code, out, err = _run(
+        "now", "--trace", str(trace), "--zone", "DE", "--now", "2026-01-01T00:00Z"
+    )
+    assert (code, err) == (0, "")
+    assert "STALE" in out
+    assert "1999-01-01T01:00:00+00:00" in out
+    assert "9862 days old" in " ".join(out.split())
+    code, out, err = _run(
+        "now", "--trace", str(trace), "--zone", "DE", "--now", "2026-01-01T00:00Z", "--json"
+    )
+    data = json.loads(out)
+    assert data["stale"] is True
+    assert data["note"].startswith("STALE: the latest reading is from 1999")
+
+
+def test_a_recent_trace_reading_is_not_stale(tmp_path: Path) -> None:
+    trace = tmp_path / "recent.csv"
+    trace.write_text("datetime_utc,DE\n2026-01-01T00:00,400\n", "utf-8")
+    code, out, _ = _run("now", "--trace", str(trace), "--zone", "DE", "--now", "2026-01-01T02:00Z")
+    assert code == 0
+    assert "STALE" not in out
+    data = _json("now", "--trace", str(trace), "--zone", "DE", "--now", "2026-01-01T02:00Z")
+    assert data["stale"] is False
+
+
+def test_hostile_zone_names_in_a_trace_are_shown_literally(tmp_path: Path) -> None:
+    trace = tmp_path / "hostile.csv"
+    name = "[bold red]EVIL[/]\x1b[2J"
+    trace.write_text(f"datetime_utc,{name}\n2026-01-01T00:00,400\n", "utf-8")
+    for action in ("now", "history"):
+        code, out, err = (
+            _run(action, "--trace", str(trace), "--zone", name, "--now", "2026-01-01T02:00Z")
+            if action == "now"
+            else _run(action, "--trace", str(trace), "--zone", name)
+        )
+        assert (code, err) == (0, "")
+        assert "[bold red]EVIL[/]" in out
+        assert "\x1b" not in out

@@ -102,14 +102,16 @@ def test_rich_output(files: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"--model": "model.onnx"}, "cannot be read"),  # a missing graph
+        ({"--model": "model.onnx"}, "does not exist"),  # a missing graph
         ({"--model": "model.h5"}, "unsupported model file"),
-        ({"--data": "missing.npz"}, "cannot be read"),
+        ({"--data": "missing.npz"}, "does not exist"),
         ({"--ledger": "sqlite:///{dir}/absent.db"}, "no ledger at"),
         ({"--ledger": "postgres://u@127.0.0.1/db"}, "postgresql+psycopg://"),
         ({"--output": "{dir}/missing/profile.json"}, "does not exist"),
         ({"--output": "{dir}"}, "is a directory"),
         ({"--name": "a\x1b[31mb"}, "control characters"),
+        ({"--team": "t\x1b[2J"}, "--team"),
+        ({"--project": "p" * 300}, "--project"),
     ],
 )
 def test_bad_input_exits_2(files: dict[str, Any], change: dict[str, str], expected: str) -> None:
@@ -143,3 +145,169 @@ def test_data_with_the_wrong_number_of_features_is_refused(
             str(tmp_path / "narrow.npz"), "--version", "1", "--json", *FAST]  # fmt: skip
     rc, out, err = _run(argv)
     assert rc == 2 and out == "" and "feature column(s) but the model expects" in err
+
+
+def _argv(files: dict[str, Any], *extra: str) -> list[str]:
+    return ["profile", "--allow-pickle", "--model", str(files["model"]), "--data",
+            str(files["data"]), "--version", "1", "--json", *FAST, *extra]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("ledger", "expected"),
+    [
+        ("sqlte:///x.db", "unknown dialect"),
+        ("postgres://u@127.0.0.1/db", "postgresql+psycopg://"),
+        ("sqlite://", "in-memory"),
+        ("postgresql+psycopg://x@127.0.0.1:1/none", "cannot reach"),
+        ("sqlite:///a_directory", "directory"),
+    ],
+)
+@pytest.mark.parametrize("where", ["flag", "config"])
+def test_a_bad_ledger_fails_before_any_profiling(
+    files: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ledger: str,
+    expected: str,
+    where: str,
+) -> None:
+    """The ledger (flag, or ``ledger =`` in a parent lowcarb.toml) is opened before the work."""
+    import lowcarb.governance
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("profiled before the ledger was checked")
+
+    monkeypatch.setattr(lowcarb.governance, "profile_model", must_not_run)
+    monkeypatch.setattr(lowcarb.governance, "load_model", must_not_run)
+    (tmp_path / "a_directory").mkdir()
+    sub = tmp_path / "project"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    out_file = sub / "profile.json"
+    extra = ["-o", str(out_file)]
+    if where == "flag":
+        extra += ["--ledger", ledger.replace("a_directory", str(tmp_path / "a_directory"))]
+    else:
+        (tmp_path / "lowcarb.toml").write_text(
+            f"ledger = {ledger.replace('a_directory', str(tmp_path / 'a_directory'))!r}\n"
+        )
+    rc, out, err = _run(_argv(files, *extra))
+    assert rc == 2, err
+    assert out == "" and err.startswith("lowcarb: error: ") and err.count("\n") == 1
+    assert expected in err
+    assert not out_file.exists() and not (sub / "x.db").exists()
+
+
+def test_the_ledger_in_a_parent_config_file_is_read(
+    files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lowcarb.ledger import open_ledger
+
+    with open_ledger(f"sqlite:///{tmp_path / 'team.db'}", environ={}):
+        pass
+    (tmp_path / "lowcarb.toml").write_text('ledger = "sqlite:///team.db"\n')
+    sub = tmp_path / "nested"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    rc, out, err = _run(_argv(files))
+    assert rc == 0, err
+    assert "team.db" in json.loads(out)["training_co2e_source"]
+
+
+def test_a_failed_profile_leaves_no_partial_output(
+    files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lowcarb.governance
+    from lowcarb.errors import ProfileError
+
+    target = tmp_path / "profile.json"
+    target.write_text('{"previous": true}\n')
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise ProfileError("the model failed on the held-out set")
+
+    monkeypatch.setattr(lowcarb.governance, "profile_model", fails)
+    rc, _, err = _run(_argv(files, "-o", str(target)))
+    assert rc == 2, err
+    assert target.read_text() == '{"previous": true}\n'  # untouched: no partial file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["profile.json"]
+
+
+def test_a_skops_model_needs_no_opt_in(files: dict[str, Any], tmp_path: Path) -> None:
+    sio = pytest.importorskip("skops.io")
+    model = pickle.loads(files["model"].read_bytes())
+    path = tmp_path / "iris.skops"
+    sio.dump(model, path)
+    argv = ["profile", "--model", str(path), "--data", str(files["data"]), "--version", "1",
+            "--json", *FAST]  # fmt: skip
+    rc, out, err = _run(argv)
+    assert rc == 0, err
+    assert json.loads(out)["accuracy"] == pytest.approx(files["accuracy"])
+
+
+def test_a_skops_file_with_untrusted_types_is_refused(tmp_path: Path) -> None:
+    sio = pytest.importorskip("skops.io")
+    from lowcarb.governance import load_model
+
+    path = tmp_path / "odd.skops"
+    sio.dump({"model": _Untrusted()}, path)
+    with pytest.raises(Exception, match="does not trust") as info:
+        load_model(path)
+    assert getattr(info.value, "exit_code", None) == 2
+
+
+class _Untrusted:
+    """A type skops does not know, so it is not trusted."""
+
+    def predict(self, x: Any) -> Any:
+        return x
+
+
+def test_the_pickle_warning_is_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        rc = _run(["profile", "--help"])[0]
+    except SystemExit as exc:  # argparse prints help on sys.stdout and exits
+        rc = int(exc.code or 0)
+    assert rc == 0
+    flat = " ".join(capsys.readouterr().out.split())
+    assert "--allow-pickle" in flat and "runs any code" in flat and "lowcarb[onnx]" in flat
+
+
+def test_the_onnx_install_hint_keeps_its_brackets(
+    files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Printed through Rich without escaping, ``[onnx]`` would vanish from the hint."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` now raises ImportError
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(b"\x08\x07")
+    rc, out, err = _run(["profile", "--model", str(graph), "--data", str(files["data"]),
+                         "--version", "1", *FAST])  # fmt: skip
+    assert rc == 2 and out == ""
+    assert "pip install 'lowcarb[onnx]'" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("arrays", "expected"),
+    [
+        (lambda x, y: {"X": x[:, 0], "y": y}, "X must be a 2-D array"),
+        (lambda x, y: {"X": x.reshape(len(x), 2, -1), "y": y}, "X must be a 2-D array"),
+        (lambda x, y: {"X": x, "y": np.stack([y, y], 1)}, "y must be a 1-D array"),
+        (lambda x, y: {"X": x.astype(str), "y": y}, "X must hold numbers"),
+        (lambda x, y: {"X": np.where(x > 5, np.nan, x), "y": y}, "NaN or infinity"),
+        (lambda x, y: {"X": x * np.inf, "y": y}, "NaN or infinity"),
+        (lambda x, y: {"X": x[:0], "y": y[:0]}, "must match and be > 0"),
+        (lambda x, y: {"X": x, "y": y[:-1]}, "must match"),
+    ],
+)
+def test_held_out_arrays_the_model_cannot_use_are_one_line_errors(
+    files: dict[str, Any], tmp_path: Path, arrays: Any, expected: str
+) -> None:
+    held = np.load(files["data"])
+    np.savez(tmp_path / "bad.npz", **arrays(held["X"], held["y"]))
+    argv = ["profile", "--allow-pickle", "--model", str(files["model"]), "--data",
+            str(tmp_path / "bad.npz"), "--version", "1", "--json", *FAST]  # fmt: skip
+    rc, out, err = _run(argv)
+    assert rc == 2 and out == "", err
+    assert err.startswith("lowcarb: error: ") and err.count("\n") == 1 and expected in err

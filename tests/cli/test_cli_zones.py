@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from io import StringIO
 
+import pytest
+
 from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 
@@ -53,3 +55,25 @@ def test_search_without_match_says_so() -> None:
     assert code == 0
     assert out == ""
     assert "no zone or cloud region matches 'atlantis'" in err
+
+
+def test_names_are_shown_literally_not_as_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lowcarb.cli import zones as zones_cli
+    from lowcarb.grid import CloudRegion, Zone
+
+    hostile = "[bold red]EVIL[/]\x1b[2J"
+    monkeypatch.setattr(zones_cli, "zones", lambda: [Zone("X-EVIL", hostile, "XX", "region")])
+    monkeypatch.setattr(
+        zones_cli, "cloud_regions", lambda: [CloudRegion("aws", "evil-1", hostile, "X-EVIL")]
+    )
+    code, out, err = _run("--search", "evil")
+    assert (code, err) == (0, "")
+    assert out.count("[bold red]EVIL[/]") == 2
+    assert "\x1b" not in out
+
+
+def test_a_search_with_control_characters_is_echoed_without_them() -> None:
+    code, out, err = _run("--search", "nowhere\x1b[2J")
+    assert (code, out) == (0, "")
+    assert "\x1b" not in err
+    assert "nowhere" in err

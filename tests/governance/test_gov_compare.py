@@ -58,13 +58,25 @@ def test_markdown_is_a_github_table() -> None:
     )
 
 
+def test_the_table_fits_60_columns_without_cutting_figures() -> None:
+    out = StringIO()
+    Console(file=out, width=60, color_system=None).print(
+        comparison_table(comparison_rows(PROFILES))
+    )
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 60
+    assert "…" not in text
+    for cell in ("92.50%", "12.5 kg", "~150", "reference"):
+        assert cell in text
+
+
 def test_rich_table_and_json() -> None:
     out = StringIO()
     Console(file=out, width=160, color_system=None).print(
         comparison_table(comparison_rows(PROFILES))
     )
     text = out.getvalue()
-    for cell in ("clf@2", "92.50%", "3.500 ms", "12.5 kg", "150 J (estimated)", "reference"):
+    for cell in ("clf@2", "92.50%", " 3.5 ", "12.5 kg", "~150", "reference", "energy estimated"):
         assert cell in text
     data = comparison_json(comparison_rows(PROFILES))
     assert data["reference"] == "clf@1"

@@ -172,7 +172,7 @@ def test_bad_onnx_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     junk.write_bytes(b"not a graph at all")
     with pytest.raises(DataError, match=r"junk\.onnx"):
         load_model(junk)
-    with pytest.raises(DataError, match="cannot be read"):
+    with pytest.raises(UsageError, match="does not exist"):
         load_model(tmp_path / "missing.onnx")
     two = helper.make_model(
         helper.make_graph(

@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from lowcarb.energy import FakeMeter
-from lowcarb.errors import DataError, ProfileError, UsageError
+from lowcarb.errors import DataError, LowcarbError, ProfileError, UsageError
 from lowcarb.governance import (
     REQUIRED_PROFILE_FIELDS,
     ProfileSettings,
@@ -218,7 +218,7 @@ def test_loading_models_and_data(tmp_path: Path, digits: Any) -> None:
     loaded, size = load_model(path, allow_pickle=True)
     assert size == path.stat().st_size
     assert (loaded.predict(x_test) == model.predict(x_test)).all()
-    with pytest.raises(DataError, match="cannot be read"):  # ONNX loads (test_gov_onnx.py)
+    with pytest.raises(UsageError, match="does not exist"):  # ONNX loads (test_gov_onnx.py)
         load_model(tmp_path / "m.onnx")
     with pytest.raises(UsageError, match="unsupported model file"):
         load_model(tmp_path / "m.h5")
@@ -239,3 +239,54 @@ def test_loading_models_and_data(tmp_path: Path, digits: Any) -> None:
     np.savez(tmp_path / "e.npz", features=x_test)
     with pytest.raises(DataError, match="needs X and y"):
         load_dataset(tmp_path / "e.npz")
+
+
+@pytest.mark.parametrize("name", ["m.onnx", "m.skops", "m.pkl", "d.npz", "d.csv"])
+def test_fifos_and_directories_are_refused_without_opening(tmp_path: Path, name: str) -> None:
+    """Opening a FIFO blocks until a writer comes: the loaders must not even try."""
+    import os
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    load = load_dataset if name.startswith("d.") else lambda p: load_model(p, allow_pickle=True)
+    with pytest.raises(UsageError, match="not a regular file"):
+        load(fifo)
+    fifo.unlink()
+    fifo.mkdir()
+    with pytest.raises(UsageError, match="is a directory"):
+        load(fifo)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"a,b,label\n1,2,0\n3,4\n", "row 3 has 2 cells"),
+        (b"a,label\n" + b"x" * 200_000 + b",1\n", "not valid CSV"),
+        (b"a,label\nnan,1\n", "NaN or infinity"),
+        (b"a,label\n1\x00,1\n", "binary"),
+        (b"a,label\n1,caf\xe9\n", "not UTF-8"),
+        (b"a,label\n", "at least one data row"),
+        (b"a,label\nfoo,1\n", "features must be numbers"),
+    ],
+)
+def test_bad_csv_held_out_sets_are_refused(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(content)
+    with pytest.raises(LowcarbError, match=expected) as info:
+        load_dataset(path)
+    assert info.value.exit_code == 2 and "\n" not in str(info.value)
+
+
+class _Picky:
+    """A model without ``n_features_in_`` whose ``predict`` refuses the input."""
+
+    def predict(self, x: Any) -> Any:
+        raise ValueError("X has 3 features, but this model was fitted with 7\nsecond line")
+
+
+def test_a_model_that_cannot_predict_is_a_data_error(digits: Any) -> None:
+    _, x_test, _, y_test = digits
+    with pytest.raises(DataError, match="cannot predict on the held-out set: X has 3") as info:
+        profile_model(_Picky(), x_test, y_test, name="p", version="1", size_bytes=1,
+                      meters=[FakeMeter(power_w={"cpu": 1.0})], environ={})  # fmt: skip
+    assert "\n" not in str(info.value)

@@ -92,7 +92,7 @@ def test_em_latest_parses_and_sends_the_token() -> None:
 def test_em_forecast_and_history() -> None:
     history = {
         "zone": "DE",
-        "history": [
+        "data": [
             dict(EM_LATEST, datetime=f"2024-03-05T0{h}:00:00.000Z", carbonIntensity=100 + h)
             for h in range(5)
         ],
@@ -102,6 +102,9 @@ def test_em_forecast_and_history() -> None:
         if request.url.path.endswith("/forecast"):
             assert request.url.params["horizonHours"] == "6"
             return httpx.Response(200, json=_em_forecast())
+        assert request.url.path == "/v3/carbon-intensity/past-range"
+        assert request.url.params["start"] == "2024-03-05T01:00:00Z"
+        assert request.url.params["end"] == "2024-03-05T04:00:00Z"
         return httpx.Response(200, json=history)
 
     src = ElectricityMapsSource("tok", fetcher=_fetcher(handler))
@@ -111,6 +114,7 @@ def test_em_forecast_and_history() -> None:
     assert fc.kind == "forecast"
     hist = src.history("DE", start=NOW.replace(hour=1, minute=0), end=NOW.replace(hour=4, minute=0))
     assert list(hist.values_g_per_kwh) == [101.0, 102.0, 103.0]
+    assert hist.source == "electricitymaps:v3/past-range"
 
 
 def test_401_is_never_retried_nor_masked() -> None:

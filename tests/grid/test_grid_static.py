@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lowcarb.errors import UnknownZoneError
+from lowcarb.errors import InvalidValueError, UnknownZoneError
 from lowcarb.grid import annual_factors, resolve_zone, static_intensity, zones
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +79,9 @@ def test_resolve_zone_precedence() -> None:
     assert resolve_zone(None, environ=env, config_zone="GB") == "FR"
     assert resolve_zone(None, environ={}, config_zone="GB") == "GB"
     assert resolve_zone(None, environ={}, config_zone=None) is None
-    assert resolve_zone("  ", environ={"LOWCARB_ZONE": ""}, config_zone=" NL ") == "NL"
+    assert resolve_zone(None, environ={"LOWCARB_ZONE": " "}, config_zone=" NL ") == "NL"
+    with pytest.raises(InvalidValueError, match="--zone is empty"):
+        resolve_zone("  ", environ={}, config_zone="NL")  # an explicit blank flag is a mistake
     assert resolve_zone(" aws:us-east-1 ", environ=env, config_zone=None) == "aws:us-east-1"
 
 

@@ -265,3 +265,31 @@ def test_watttime_reads_its_sdk_variable_names() -> None:
 
     src = open_provider("watttime", {"WATTTIME_USER": "u", "WATTTIME_PASSWORD": "p", "HOME": "/"})
     assert src.name == "watttime"
+
+
+def test_empty_and_nan_cells_are_counted_not_silently_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "trace.csv"
+    path.write_text(
+        "time,value\n2022-01-01T00:00Z,100\n2022-01-01T01:00Z,nan\n2022-01-01T02:00Z,\n", "utf-8"
+    )
+    series = load_trace(path)
+    assert list(series.values_g_per_kwh) == [100.0]
+    assert "2 empty or NaN value(s) treated as missing" in series.notes
+
+
+def test_each_hour_keeps_its_own_estimated_flag(tmp_path: Path) -> None:
+    series = load_trace(_portal(tmp_path, ["false", "true", "false", "false"]))
+    assert [i.kind for i in series] == ["measured", "estimated", "measured", "measured"]
+    assert series.at(datetime(2024, 1, 1, 1, 30, tzinfo=UTC)).kind == "estimated"
+    assert series.between(datetime(2024, 1, 1, 2, tzinfo=UTC)).latest().kind == "measured"
+    assert any("those hours are labelled estimated" in n for n in series.notes)
+
+
+def test_flags_follow_their_rows_when_rows_are_sorted_or_missing(tmp_path: Path) -> None:
+    path = _portal(tmp_path, ["true", "false", "false", "false"])
+    header, *rows = path.read_text(encoding="utf-8").splitlines()
+    # Rows out of order, and the 02:00 row missing (interpolated by lowcarb).
+    path.write_text("\n".join([header, rows[3], rows[0], rows[1]]) + "\n", encoding="utf-8")
+    series = load_trace(path)
+    assert list(series.values_g_per_kwh) == [400, 401, 402, 403]
+    assert [i.kind for i in series] == ["estimated", "measured", "estimated", "measured"]

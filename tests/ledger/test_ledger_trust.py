@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -208,3 +209,33 @@ def test_keygen_refuses_to_overwrite_or_reuse_one_path(tmp_path: Path) -> None:
                      str(tmp_path / "no" / "pub.pem"))  # fmt: skip
     assert rc == 2 and "does not exist" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_preflight_never_opens_the_database_file_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing any descriptor of a file drops this process's POSIX locks on it, those of its
+    own SQLite connections included; a worker's queue connection lost its locks that way and
+    the ledger was corrupted. The file must only be read through SQLite."""
+    import builtins
+    import io as io_module
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    fill(url, 1)
+    target = str(tmp_path / "l.db")
+    real_open, real_io_open = builtins.open, io_module.open
+
+    def guarded(file: Any, *args: Any, **kwargs: Any) -> Any:
+        assert str(file) != target, "the ledger file was opened outside SQLite"
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded)
+    monkeypatch.setattr(io_module, "open", guarded)
+    with open_ledger(url, environ={}) as ledger:
+        ledger.append(sample_draft())
+        assert ledger.verify().entries == 2
+    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(io_module, "open", real_io_open)
+    (tmp_path / "junk.db").write_bytes(b"x" * 200)
+    with pytest.raises(LedgerError, match="not a SQLite database"):
+        open_ledger(f"sqlite:///{tmp_path / 'junk.db'}", environ={})

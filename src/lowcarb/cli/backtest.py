@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from lowcarb._text import safe
 from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.errors import UsageError
 from lowcarb.grid import IntensitySeries, TraceTable, load_trace_table
@@ -21,11 +22,10 @@ from lowcarb.scheduling import (
     backtest_workload,
     load_workload,
     make_policies,
-    parse_duration_h,
-    parse_time,
     to_sim_jobs,
 )
 from lowcarb.scheduling._backtest import history_needed
+from lowcarb.units import parse_duration_h, parse_timestamp
 
 __all__ = ["register"]
 
@@ -112,9 +112,9 @@ def _submits(
     span = int(np.floor(workload.duration_h + workload.slack_h + 1e-9))
     first, last = need, len(series) - span
     if args.start:
-        first = max(first, series.index_of(parse_time(args.start, what="--from")))
+        first = max(first, series.index_of(parse_timestamp(args.start, what="--from")))
     if args.end:
-        last = min(last, series.index_of(parse_time(args.end, what="--to")))
+        last = min(last, series.index_of(parse_timestamp(args.end, what="--to")))
     return np.arange(first, last + 1, every, dtype=np.int64)
 
 
@@ -206,12 +206,12 @@ def _pct(value: float | None) -> str:
 def _render(ctx: CliContext, results: list[ZoneBacktest], summary: list[dict[str, Any]]) -> None:
     console = ctx.console()
     for r in results:
-        table = Table(title=f"{r.zone}: {r.workload}")
+        table = Table(title=f"{safe(r.zone)}: {safe(r.workload)}")
         for col in ("policy", "jobs", "kgCO2e", "saving", "of oracle", "missed", "mean wait"):
             table.add_column(col, justify="left" if col == "policy" else "right")
         for p in r.results:
             table.add_row(
-                p.policy, str(p.jobs), f"{p.emissions_g / 1000:.1f}", _pct(p.savings_pct),
+                safe(p.policy), str(p.jobs), f"{p.emissions_g / 1000:.1f}", _pct(p.savings_pct),
                 _pct(p.captured_pct), str(p.missed_deadlines), f"{p.mean_wait_h:.1f} h",
             )  # fmt: skip
         console.print(table)
@@ -221,7 +221,8 @@ def _render(ctx: CliContext, results: list[ZoneBacktest], summary: list[dict[str
             table.add_column(col)
         for row in summary:
             table.add_row(
-                row["workload"], row["policy"], str(row["zones"]), _pct(row["mean_savings_pct"]),
-                _pct(row["mean_captured_pct"]), _pct(row["median_captured_pct"]),
+                safe(row["workload"]), safe(row["policy"]), str(row["zones"]),
+                _pct(row["mean_savings_pct"]), _pct(row["mean_captured_pct"]),
+                _pct(row["median_captured_pct"]),
             )  # fmt: skip
         console.print(table)

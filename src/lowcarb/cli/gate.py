@@ -16,6 +16,7 @@ from typing import Any
 
 from lowcarb._config import resolve_ledger_url
 from lowcarb._files import read_input_bytes
+from lowcarb._text import check_name
 from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.errors import DataError, PolicyError, UsageError
 from lowcarb.units import parse_timestamp
@@ -24,7 +25,7 @@ __all__ = ["parse_now", "register"]
 
 
 def parse_now(text: str | None) -> datetime | None:
-    """``--now`` through the one timestamp parser (a time of day needs a zone; a date is UTC)."""
+    """``--now``: an ISO 8601 time with a zone (the one timestamp rule of every command)."""
     return None if text is None else parse_timestamp(text, what="--now")
 
 
@@ -71,13 +72,16 @@ def _gate(args: argparse.Namespace, ctx: CliContext) -> int:
 
     # The one resolver (flag > LOWCARB_LEDGER > config file); the ledger is opened before the
     # verdict is computed, so a bad one fails before acting and no verdict goes astray.
+    # Names are checked when written (they go into the decision record), before anything else.
+    check_name(args.team, what="--team")
+    check_name(args.project, what="--project")
+    now = parse_now(args.now)
     ledger_url = resolve_ledger_url(args.ledger, environ=ctx.environ, default=None)
     if ledger_url:
         from lowcarb.ledger import open_ledger
 
         with open_ledger(ledger_url, environ=ctx.environ):
             pass
-    now = parse_now(args.now)
     if args.mlflow_model:
         if args.candidate or args.baseline:
             raise UsageError(

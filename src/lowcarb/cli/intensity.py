@@ -9,13 +9,13 @@ only trace data strictly before ``--now`` is used. The logic lives in :mod:`lowc
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from rich.table import Table
 
+from lowcarb._text import plain, safe
 from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.grid import (
@@ -33,7 +33,8 @@ from lowcarb.grid import (
     open_provider,
     resolve_zone,
 )
-from lowcarb.grid._series import floor_hour, to_utc
+from lowcarb.grid._series import floor_hour
+from lowcarb.units import parse_duration, parse_timestamp
 
 __all__ = ["register"]
 
@@ -75,7 +76,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "--provider",
             choices=PROVIDER_NAMES,
             help="live API instead of offline data (credentials from the environment: "
-            "ELECTRICITYMAPS_API_TOKEN, WATTTIME_USERNAME/WATTTIME_PASSWORD; ukci needs none)",
+            "ELECTRICITYMAPS_API_TOKEN; WATTTIME_USERNAME (or WATTTIME_USER) and "
+            "WATTTIME_PASSWORD; ukci needs none)",
         )
         p.add_argument("--json", action="store_true", help="print one JSON object")
         if name in ("now", "forecast"):
@@ -95,28 +97,24 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         p.set_defaults(func=_handle)
 
 
-def parse_time(text: str, what: str) -> datetime:
-    """An ISO 8601 timestamp with an offset, as UTC."""
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidValueError(
-            f"{what} must be an ISO 8601 timestamp such as 2022-06-01T00:00Z, got {text!r}"
-        ) from None
-    if when.tzinfo is None:
-        raise InvalidValueError(f"{what} {text!r} has no time zone; add Z or +00:00")
-    return to_utc(when)
-
-
 def parse_horizon_h(text: str) -> int:
-    """``24h``, ``48``, ``2d`` -> whole hours (1..168)."""
-    m = re.fullmatch(r"\s*(\d+)\s*([hd]?)\s*", text.lower())
-    if not m:
-        raise InvalidValueError(f"--horizon must look like 24h or 2d, got {text!r}")
-    hours = int(m.group(1)) * (24 if m.group(2) == "d" else 1)
-    if not 1 <= hours <= 168:
-        raise InvalidValueError(f"--horizon must be 1h..168h, got {text!r}")
-    return hours
+    """``24h``, ``48``, ``2d``, ``PT36H`` -> whole hours (1..168).
+
+    The duration grammar is :func:`lowcarb.units.parse_duration`'s; a forecast is hourly, so the
+    horizon must also be a whole number of hours.
+    """
+    horizon = parse_duration(text, what="--horizon")
+    hours = horizon / timedelta(hours=1)
+    if hours != int(hours) or not 1 <= hours <= 168:
+        raise InvalidValueError(
+            f"--horizon must be a whole number of hours from 1h to 168h (7d), got {text!r}"
+        )
+    return int(hours)
+
+
+def _when(text: str | None, what: str, *, now: datetime | None = None) -> datetime | None:
+    """A ``--now``/``--start``/``--end`` flag as aware UTC (None when not given)."""
+    return None if text is None else parse_timestamp(text, now=now, what=what)
 
 
 def _zone(args: argparse.Namespace, ctx: CliContext) -> str | None:
@@ -133,7 +131,7 @@ def _zone(args: argparse.Namespace, ctx: CliContext) -> str | None:
 
 def _handle(args: argparse.Namespace, ctx: CliContext) -> int:
     zone = _zone(args, ctx)
-    now = parse_time(args.now, "--now") if getattr(args, "now", None) else datetime.now(UTC)
+    now = _when(getattr(args, "now", None), "--now") or datetime.now(UTC)
     if args.provider and args.trace:
         raise UsageError("give either --trace or --provider, not both")
     trace = (
@@ -159,8 +157,8 @@ def _live(args: argparse.Namespace, ctx: CliContext, zone: str, now: datetime) -
     if args.action == "now":
         return _print_value(args, ctx, source.latest(zone, now=now), now)
     if args.action == "history":
-        end = parse_time(args.end, "--end") if args.end else now
-        start = parse_time(args.start, "--start") if args.start else end - timedelta(hours=24)
+        end = _when(args.end, "--end", now=now) or now
+        start = _when(args.start, "--start", now=now) or end - timedelta(hours=24)
         return _print_series(args, ctx, source.history(zone, start=start, end=end))
     fc = source.forecast(zone, now=now, horizon_h=parse_horizon_h(args.horizon))
     return _print_forecast(args, ctx, fc, now)
@@ -192,17 +190,26 @@ def _print_value(args: argparse.Namespace, ctx: CliContext, value: Intensity, no
         "signal": value.signal,
         "scope": value.scope,
         "kind": value.kind,
+        "stale": _is_stale(value),
         "note": value.note,
     }
     if args.json:
         emit_json(ctx, payload)
         return 0
-    table = Table(title=f"Carbon intensity: {value.zone}", show_header=False)
+    table = Table(title=f"Carbon intensity: {safe(value.zone)}", show_header=False)
     for key, val in payload.items():
-        if val not in (None, ""):
-            table.add_row(key, f"{val:.1f}" if isinstance(val, float) else str(val))
-    ctx.console().print(table)
+        if val is not None and val is not False and val != "":  # 0.0 g/kWh is shown
+            table.add_row(key, f"{val:.1f}" if isinstance(val, float) else safe(val))
+    console = ctx.console()
+    console.print(table)
+    if _is_stale(value):
+        # The note says it too, but a stale value must not pass for the current one at a glance.
+        console.print(f"[bold yellow]warning:[/] {safe(value.note)}", soft_wrap=True)
     return 0
+
+
+def _is_stale(value: Intensity) -> bool:
+    return value.note.startswith("STALE")
 
 
 def _series_json(series: IntensitySeries) -> list[dict[str, Any]]:
@@ -224,10 +231,14 @@ def _series_table(title: str, series: IntensitySeries, ctx: CliContext) -> None:
         bar = "█" * round(20 * float(v) / peak) if peak > 0 else ""
         table.add_row(series.time_at(i).strftime("%Y-%m-%d %H:%M"), f"{v:.1f}", bar)
     console = ctx.console()
-    console.print(title, style="bold", markup=False, highlight=False, soft_wrap=True)
+    # markup=False already shows names literally; plain() also drops control characters.
+    console.print(plain(title), style="bold", markup=False, highlight=False, soft_wrap=True)
     console.print(table)
     console.print(
-        f"{series.source}; {'; '.join(series.notes)}", markup=False, highlight=False, soft_wrap=True
+        plain("; ".join((series.source, *series.notes))),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -237,8 +248,8 @@ def _history(
     zone: str | None,
     trace: TraceIntensitySource | None,
 ) -> int:
-    start = parse_time(args.start, "--start") if args.start else None
-    end = parse_time(args.end, "--end") if args.end else None
+    start = _when(args.start, "--start")
+    end = _when(args.end, "--end")
     if trace is not None:
         series = trace.series(zone).between(start, end)
     else:

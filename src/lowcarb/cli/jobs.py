@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import Any, get_args
 
 from rich.table import Table
 
-from lowcarb._config import load_settings
+from lowcarb._config import load_settings, resolve_ledger_url
+from lowcarb._text import check_name, plain, safe
 from lowcarb.cli._common import CliContext, emit_json, positive_int
 from lowcarb.cli.plan import add_provider_flag
-from lowcarb.errors import UsageError
+from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.grid import (
     IntensitySource,
     TraceIntensitySource,
@@ -27,12 +29,18 @@ from lowcarb.scheduling import (
     ProfileSource,
     check_feasible,
     make_forecaster,
-    parse_duration_h,
-    parse_time,
 )
 from lowcarb.scheduling._jobrun import ReplayClock
-from lowcarb.scheduling._queue import Job, open_queue
+from lowcarb.scheduling._queue import Job, JobState, open_queue
 from lowcarb.scheduling._worker import Worker, WorkerConfig
+from lowcarb.units import parse_duration_h, parse_timestamp
+
+#: The fastest replay clock (3600 replays an hour a second; a million, 11 days a second).
+MAX_SPEED = 1e6
+#: The most jobs one worker runs at once (each is a process tree it measures).
+MAX_PARALLEL = 1024
+#: The longest --poll and --grace: a worker that sleeps or waits longer is a typo.
+MAX_WAIT = timedelta(days=1)
 
 __all__ = ["register"]
 
@@ -74,7 +82,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "Plan queued jobs on forecasts, start each at its planned time (or its latest feasible "
             "start if forecasts fail), pause and resume interruptible ones, measure every run and "
             "append it to the ledger. A killed worker can be restarted: running jobs are adopted, "
-            "finished ones are not run again."
+            "jobs that ended meanwhile are recorded once and not run again. SIGTERM: stop "
+            "claiming jobs and let running ones finish within --grace (interruptible ones "
+            "pause); a second SIGTERM kills them at once and records them as interrupted."
         ),
     )
     _common(w)
@@ -89,7 +99,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     w.add_argument("--speed", type=float, default=1.0, help="replay clock speed (3600: 1 h/s)")
     w.add_argument("--poll", default="30s", metavar="D", help="longest sleep between passes")
     w.add_argument("--grace", default="60s", metavar="D", help="SIGTERM-to-SIGKILL delay")
-    w.add_argument("--max-parallel", type=positive_int, default=4, help="jobs at once")
+    w.add_argument(
+        "--max-parallel", type=_max_parallel, default=4, help=f"jobs at once (1..{MAX_PARALLEL})"
+    )
     w.add_argument(
         "--on-forecast-error", choices=("latest-start", "start-now"), default="latest-start",
         help="start of a job that cannot be planned (default: its latest feasible start)",
@@ -100,7 +112,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     j = sub.add_parser("jobs", help="list queued, running and finished jobs")
     _common(j)
-    j.add_argument("--state", action="append", default=[], help="only jobs in this state")
+    j.add_argument(
+        "--state", action="append", default=[], choices=get_args(JobState),
+        help="only jobs in this state (repeatable)",
+    )  # fmt: skip
     j.add_argument("--cancel", metavar="ID", help="cancel a queued or paused job")
     j.set_defaults(func=_jobs)
 
@@ -110,8 +125,27 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def _ledger_url(args: argparse.Namespace, ctx: CliContext) -> str | None:
-    return args.ledger or load_settings(environ=ctx.environ).ledger
+def _ledger_url(args: argparse.Namespace, ctx: CliContext) -> str:
+    """The one ledger resolver (flag > LOWCARB_LEDGER > config > default), checked, not opened."""
+    url = resolve_ledger_url(args.ledger, environ=ctx.environ)
+    if url is None:  # not reached: a default is given
+        raise UsageError("no ledger: give --ledger URL or set LOWCARB_LEDGER")
+    return url
+
+
+def _max_parallel(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_PARALLEL:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PARALLEL}, got {text!r}")
+    return value
+
+
+def _speed(text: float) -> float:
+    if not (math.isfinite(text) and 0 < text <= MAX_SPEED):
+        raise InvalidValueError(
+            f"--speed must be a number > 0 and <= {MAX_SPEED:g}, got {text!r}; e.g. --speed 3600"
+        )
+    return text
 
 
 def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -120,7 +154,10 @@ def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
         argv = argv[1:]
     if not argv:
         raise UsageError("no command given; usage: lowcarb submit --deadline T [...] -- COMMAND")
-    now = parse_time(args.now, what="--now") if args.now else datetime.now(UTC)
+    url = _ledger_url(args, ctx)
+    team = check_name(args.team, what="--team")
+    project = check_name(args.project, what="--project")
+    now = parse_timestamp(args.now, what="--now") if args.now else datetime.now(UTC)
     zones = [z.strip() for z in args.zone] or [load_settings(environ=ctx.environ).zone or ""]
     if not zones[0]:
         raise UsageError("give --zone Z (or set LOWCARB_ZONE / zone in lowcarb.toml)")
@@ -130,7 +167,7 @@ def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
         overhead = parse_duration_h(args.pause_overhead, what="--pause-overhead")
     spec = JobSpec(
         duration_h=parse_duration_h(args.duration or "1h", what="--duration"),
-        deadline=parse_time(args.deadline, now=now, what="--deadline"),
+        deadline=parse_timestamp(args.deadline, now=now, what="--deadline"),
         interruptible=args.interruptible,
         min_chunk_h=parse_duration_h(args.min_chunk, what="--min-chunk"),
         pause_overhead_h=overhead,
@@ -138,54 +175,75 @@ def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
     )
     check_feasible(spec, now)
     settings = load_settings(environ=ctx.environ)
-    with open_queue(_ledger_url(args, ctx), environ=ctx.environ) as queue:
+    with open_queue(url, environ=ctx.environ) as queue:
         job = queue.submit(
             argv, zones=zones, duration_h=spec.duration_h, deadline=spec.deadline,
             interruptible=spec.interruptible, min_chunk_h=spec.min_chunk_h,
             pause_overhead_h=spec.pause_overhead_h, power_w=args.power_w,
-            team=args.team or settings.team, project=args.project or settings.project,
+            team=team or settings.team, project=project or settings.project,
         )  # fmt: skip
     if args.duration is None:
         print("lowcarb: no --duration given: planned as 1h", file=ctx.stderr)
     if args.json:
         emit_json(ctx, job.to_dict())
     else:
-        print(f"queued job {job.id}: {' '.join(argv)} (deadline {job.to_dict()['deadline']})",
+        command = plain(" ".join(argv))
+        print(f"queued job {job.id}: {command} (deadline {job.to_dict()['deadline']})",
               file=ctx.stdout)  # fmt: skip
     return 0
 
 
 def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
-    source: IntensitySource
     if args.provider and args.trace:
         raise UsageError("give either --trace or --provider, not both")
-    if args.provider:
-        source = open_provider(args.provider, ctx.environ)
-    elif args.trace:
-        forecaster = make_forecaster(args.model)
-        source = TraceIntensitySource(load_trace_table(args.trace), forecaster=forecaster)
-    else:
-        source = ProfileSource()
-    clock = None
-    if args.now:
-        clock = ReplayClock(parse_time(args.now, what="--now"), speed=args.speed)
-    elif args.speed != 1.0:
+    if args.speed != 1.0 and not args.now:
         raise UsageError("--speed needs --now (a replay starts at a given time)")
+    speed = _speed(args.speed)
     config = WorkerConfig(
-        poll_s=parse_duration_h(args.poll, what="--poll") * 3600,
-        grace_s=parse_duration_h(args.grace, what="--grace") * 3600,
+        poll_s=parse_duration_h(args.poll, what="--poll", maximum=MAX_WAIT) * 3600,
+        grace_s=parse_duration_h(args.grace, what="--grace", maximum=MAX_WAIT) * 3600,
         max_parallel=args.max_parallel,
         on_forecast_error=args.on_forecast_error,
     )
+    clock = ReplayClock(parse_timestamp(args.now, what="--now"), speed=speed) if args.now else None
     url = _ledger_url(args, ctx)
+    # Opened before anything else runs: a bad ledger fails here, with no job started.
     queue = open_queue(url, environ=ctx.environ)
-    worker = Worker(queue, source, ledger_url=url, config=config, clock=clock,
-                    environ=ctx.environ)  # fmt: skip
-    stop_requested = threading.Event()
+    try:
+        source = _worker_source(args, ctx)
+        worker = Worker(queue, source, ledger_url=url, config=config, clock=clock,
+                        environ=ctx.environ)  # fmt: skip
+        signals = _run_worker(worker, args)
+    finally:
+        queue.close()
+    if args.json:
+        emit_json(ctx, {"worker": worker.id, "stopped_by_signal": signals > 0})
+    return 0
+
+
+def _worker_source(args: argparse.Namespace, ctx: CliContext) -> IntensitySource:
+    if args.provider:
+        return open_provider(args.provider, ctx.environ)
+    if args.trace:
+        forecaster = make_forecaster(args.model)
+        return TraceIntensitySource(load_trace_table(args.trace), forecaster=forecaster)
+    return ProfileSource()
+
+
+def _run_worker(worker: Worker, args: argparse.Namespace) -> int:
+    """Run ``worker`` until done or told to stop; returns how many stop signals arrived.
+
+    The first SIGTERM (or SIGINT) stops claiming jobs and lets the running ones finish within the
+    grace period (interruptible ones are paused); a second one terminates the running jobs at
+    once, records them as interrupted and exits.
+    """
+    received: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop_requested.set()
+        received.append(signum)
         worker.stopping.set()
+        if len(received) > 1:
+            worker.terminating.set()
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = (
@@ -193,15 +251,12 @@ def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
     )
     try:
         worker.run(until_idle=args.until_idle, max_ticks=1 if args.once else None)
-        if stop_requested.is_set():
+        if received:
             worker.shutdown()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        queue.close()
-    if args.json:
-        emit_json(ctx, {"worker": worker.id, "stopped_by_signal": stop_requested.is_set()})
-    return 0
+    return len(received)
 
 
 def _jobs(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -209,7 +264,9 @@ def _jobs(args: argparse.Namespace, ctx: CliContext) -> int:
         if args.cancel:
             job = queue.get(args.cancel)
             if job.state not in ("queued", "paused"):
-                raise UsageError(f"job {job.id} is {job.state}; only queued or paused jobs cancel")
+                raise UsageError(
+                    f"job {plain(job.id)} is {job.state}; only queued or paused jobs cancel"
+                )
             if queue.update(job, state="cancelled") is None:
                 raise UsageError(f"job {job.id} changed while cancelling it; try again")
         jobs = queue.jobs(args.state or None)
@@ -235,9 +292,9 @@ def _render(ctx: CliContext, jobs: list[Job]) -> None:
         planned = plan.get("expected_intensity_g_per_kwh")
         real = job.realised_intensity_g_per_kwh
         table.add_row(
-            job.id, job.state, plan.get("zone") or job.zones[0], _short(job.deadline),
+            safe(job.id), job.state, safe(plan.get("zone") or job.zones[0]), _short(job.deadline),
             _short(job.planned_start), "-" if planned is None else f"{planned:.0f}",
             "-" if real is None else f"{real:.0f}", str(job.attempts),
-            "-" if job.exit_code is None else str(job.exit_code), " ".join(job.command),
+            "-" if job.exit_code is None else str(job.exit_code), safe(" ".join(job.command)),
         )  # fmt: skip
     ctx.console().print(table)

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from lowcarb._text import safe
 from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.grid import (
@@ -26,10 +27,9 @@ from lowcarb.scheduling import (
     ProfileSource,
     ZoneSources,
     make_forecaster,
-    parse_duration_h,
-    parse_time,
     plan_from_source,
 )
+from lowcarb.units import parse_duration_h, parse_timestamp
 
 __all__ = ["register"]
 
@@ -157,7 +157,7 @@ def build_job(args: argparse.Namespace, now: datetime) -> JobSpec:
     """The job described by the flags (shared with ``lowcarb submit``)."""
     return JobSpec(
         duration_h=parse_duration_h(args.duration, what="--duration"),
-        deadline=parse_time(args.deadline, now=now, what="--deadline"),
+        deadline=parse_timestamp(args.deadline, now=now, what="--deadline"),
         interruptible=bool(args.interruptible),
         min_chunk_h=parse_duration_h(args.min_chunk, what="--min-chunk"),
         pause_overhead_h=_overhead(args.pause_overhead),
@@ -172,7 +172,7 @@ def _overhead(text: str) -> float:
 
 
 def _plan(args: argparse.Namespace, ctx: CliContext) -> int:
-    now = parse_time(args.now, what="--now") if args.now else datetime.now(UTC)
+    now = parse_timestamp(args.now, what="--now") if args.now else datetime.now(UTC)
     zones = [z.strip() for z in args.zone]
     job = build_job(args, now)
     mode = args.on_forecast_error or ("error" if args.trace else "start-now")
@@ -201,7 +201,7 @@ def _hours(plan: Plan) -> str:
 def render_plan(ctx: CliContext, plan: Plan) -> None:
     """A Rich table of the plan on stdout."""
     d = plan.to_dict()
-    table = Table(title=f"lowcarb plan: run in {plan.zone}", show_header=False)
+    table = Table(title=f"lowcarb plan: run in {safe(plan.zone)}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     table.add_row("start", f"{d['start']} (wait {_hours(plan)})")
@@ -214,16 +214,18 @@ def render_plan(ctx: CliContext, plan: Plan) -> None:
         return "n/a" if value is None else f"{value:.1f} gCO2e/kWh"
 
     table.add_row("expected intensity", g(d["expected_intensity_g_per_kwh"]))
-    table.add_row(f"if started now ({plan.baseline_zone})", g(d["now_intensity_g_per_kwh"]))
+    table.add_row(f"if started now ({safe(plan.baseline_zone)})", g(d["now_intensity_g_per_kwh"]))
     if d["expected_savings_pct"] is not None:
         table.add_row("expected saving", f"{d['expected_savings_pct']:.1f}%")
     if plan.expected_co2e_g is not None:
         table.add_row("expected CO2e", f"{plan.expected_co2e_g:.1f} g")
     for o in plan.options:
-        table.add_row(f"option {o.zone}", f"{g(o.expected_intensity_g_per_kwh)}, {o.start:%H:%M}Z")
-    table.add_row("forecast", plan.forecast_model)
+        table.add_row(
+            f"option {safe(o.zone)}", f"{g(o.expected_intensity_g_per_kwh)}, {o.start:%H:%M}Z"
+        )
+    table.add_row("forecast", safe(plan.forecast_model))
     if plan.fallback:
-        table.add_row("FALLBACK", plan.fallback)
+        table.add_row("FALLBACK", safe(plan.fallback))
     for note in plan.notes:
-        table.add_row("note", note)
+        table.add_row("note", safe(note))
     ctx.console().print(table)

@@ -102,6 +102,11 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
         static_intensity(resolve_zone(args.zone, environ=ctx.environ, config_zone=None))
     name = check_name(args.name or args.model.stem, what="--name") or args.model.stem
     version = check_name(args.model_version, what="--version") or args.model_version
+    team = check_name(args.team or ctx.environ.get("LOWCARB_TEAM") or None, what="--team")
+    project = check_name(
+        args.project or ctx.environ.get("LOWCARB_PROJECT") or None, what="--project"
+    )
+    zone = check_name(args.zone, what="--zone")
     ledger_url = resolve_ledger_url(args.ledger, environ=ctx.environ, default=None)
     training: TrainingCO2e | None = None
     if ledger_url:  # opened before the work: a bad ledger fails in the first second
@@ -125,10 +130,10 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
         version=version,
         size_bytes=size,
         settings=settings,
-        zone=args.zone,
+        zone=zone,
         training=training,
-        team=args.team or ctx.environ.get("LOWCARB_TEAM") or None,
-        project=args.project or ctx.environ.get("LOWCARB_PROJECT") or None,
+        team=team,
+        project=project,
         dataset=described,
         environ=ctx.environ,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
+from lowcarb._text import plain, safe
 from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.grid import annual_factors, cloud_regions, zones
 from lowcarb.grid._static import CITATIONS
@@ -72,22 +73,22 @@ def _handle(args: argparse.Namespace, ctx: CliContext) -> int:
         for row in zone_rows:
             value = row["annual_intensity_g_per_kwh"]
             table.add_row(
-                str(row["zone"]),
-                str(row["name"]),
-                str(row["kind"]),
+                safe(row["zone"]),
+                safe(row["name"]),
+                safe(row["kind"]),
                 "" if value is None else f"{value:.0f}",
                 "" if row["year"] is None else str(row["year"]),
             )
         used = sorted({str(r["source"]).removeprefix("static:") for r in zone_rows if r["source"]})
-        table.caption = "; ".join(f"{tag}: {CITATIONS.get(tag, tag)}" for tag in used)
+        table.caption = safe("; ".join(f"{tag}: {CITATIONS.get(tag, tag)}" for tag in used))
         console.print(table)
     if region_rows:
         table = Table(title="Cloud regions")
         for col in ("region", "location", "zone"):
             table.add_column(col)
         for r in region_rows:
-            table.add_row(str(r["region"]), str(r["location"]), str(r["zone"]))
+            table.add_row(safe(r["region"]), safe(r["location"]), safe(r["zone"]))
         console.print(table)
     if not zone_rows and not region_rows:
-        print(f"no zone or cloud region matches {args.search!r}", file=ctx.stderr)
+        print(f"no zone or cloud region matches {plain(args.search)!r}", file=ctx.stderr)
     return 0

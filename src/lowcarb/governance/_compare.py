@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from lowcarb._text import plain, safe
@@ -93,13 +94,49 @@ _HEADERS = (
 )
 
 
+# The terminal table: short headers and cells, no vertical rules, long names folded (never cut
+# with "…"), so it stays whole in a 60-column terminal. Markdown keeps the long forms.
+_TABLE_HEADERS = ("Model", "Acc.", "p95 ms", "CO2e", "J/1k", "vs first")
+
+
+def _table_cells(row: dict[str, Any], first: bool) -> list[str]:
+    """Cells ready for Rich: the name escaped, the figures formatted here."""
+    energy = f"{row['energy_per_1k_j']:.4g}"
+    if row["energy_method"] != "measured":
+        energy = "~" + energy  # estimated; the caption says so
+    if first:
+        change = "reference"
+    else:
+        pct = row["energy_change_pct"]
+        change = (
+            f"{'n/a' if pct is None else f'{pct:+.1f}%'} J\n{row['accuracy_change_pts']:+.2f} pts"
+        )
+    return [
+        safe(f"{row['model']}@{row['version']}"),
+        f"{row['accuracy'] * 100:.2f}%",
+        f"{row['latency_p95_ms']:.3g}",
+        _co2e(row["training_co2e_kg"]),
+        energy,
+        change,
+    ]
+
+
 def comparison_table(rows: Sequence[dict[str, Any]], *, title: str | None = None) -> Table:
-    """A Rich table of :func:`comparison_rows`."""
-    table = Table(title=safe(title or "model comparison"))
-    for i, header in enumerate(_HEADERS):
-        table.add_column(header, justify="left" if i in (0, 5) else "right")
+    """A Rich table of :func:`comparison_rows` that stays readable in 60 columns."""
+    estimated = any(r["energy_method"] != "measured" for r in rows)
+    table = Table(
+        title=safe(title or "model comparison"),
+        caption="~ energy estimated, not measured" if estimated else None,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column(_TABLE_HEADERS[0], overflow="fold", ratio=1)
+    for header in _TABLE_HEADERS[1:5]:
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column(_TABLE_HEADERS[5], no_wrap=True)
     for i, row in enumerate(rows):
-        table.add_row(*(safe(cell) for cell in _cells(row, i == 0)))
+        table.add_row(*_table_cells(row, i == 0))
     return table
 
 

@@ -12,7 +12,7 @@ Fail-closed rules:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from lowcarb.errors import DataError, LedgerError, PolicyError, ProfileError, Us
 from lowcarb.governance._budget import BudgetStatus, applicable_budgets, enforce_budgets
 from lowcarb.governance._gate import evaluate_gate
 from lowcarb.governance._ledger_io import GateInput, budget_statuses, decision_draft
-from lowcarb.governance._policy import Policy
+from lowcarb.governance._policy import Budget, Policy
 from lowcarb.governance._policy_yaml import parse_policy
 from lowcarb.governance._profile import Profile, parse_profile, sha256_hex
 from lowcarb.governance._verdict import Verdict
@@ -181,6 +181,11 @@ def decide(
         return GateOutcome(verdict, inputs, statuses, ledger.url, record.id, more)
 
 
+def _scopes(budgets: Sequence[Budget]) -> str:
+    """The distinct scopes of ``budgets`` (a team with a month and a year budget is named once)."""
+    return "; ".join(dict.fromkeys(b.scope for b in budgets))
+
+
 def _open_for_budgets(
     ledger_url: str | None, scopes: str, environ: Mapping[str, str] | None
 ) -> Ledger:
@@ -228,7 +233,7 @@ def budget_report(
             + "; add a `budgets:` list, e.g. [{team: vision, period: month, co2e_kg: 200}]"
         )
     when = now or datetime.now(UTC)
-    with _open_for_budgets(ledger_url, "; ".join(b.scope for b in budgets), environ) as ledger:
+    with _open_for_budgets(ledger_url, _scopes(budgets), environ) as ledger:
         return budget_statuses(ledger, budgets, now=when)
 
 
@@ -258,6 +263,6 @@ def check_budgets(
     if not charged:
         return (), []
     when = now or datetime.now(UTC)
-    with _open_for_budgets(ledger_url, "; ".join(b.scope for b in charged), environ) as ledger:
+    with _open_for_budgets(ledger_url, _scopes(charged), environ) as ledger:
         statuses = budget_statuses(ledger, charged, now=when)
     return statuses, enforce_budgets(statuses, co2e_kg=co2e_kg, what=what)

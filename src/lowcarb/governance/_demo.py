@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
+from lowcarb._text import safe
 from lowcarb._tracking import Tracker
 from lowcarb.energy import Meter
 from lowcarb.governance._compare import comparison_rows, comparison_table
@@ -137,7 +138,8 @@ def run_governance_demo(
         console.print(
             f"v{version} {type(estimator).__name__}: accuracy {profile.accuracy:.4f}, "
             f"{profile.energy_per_1k_j:.3g} J per 1k inferences ({profile.energy_method}), "
-            f"FLOPs {'n/a' if profile.flops is None else format(profile.flops, '.4g')} -> {out}"
+            f"FLOPs {'n/a' if profile.flops is None else format(profile.flops, '.4g')} "
+            f"-> {safe(out)}"
         )
         paths.append(out)
         profiles.append(profile)
@@ -151,7 +153,7 @@ def run_governance_demo(
     with open_ledger(ledger_url) as ledger:
         result = ledger.verify()
     console.print(
-        f"ledger {workdir / 'ledger.db'}: {result.entries} records, chain "
-        f"{'valid' if result.ok else 'BROKEN: ' + str(result.reason)}"
+        f"ledger {safe(workdir / 'ledger.db')}: {result.entries} records, chain "
+        f"{'valid' if result.ok else 'BROKEN: ' + safe(result.reason)}"
     )
     return outcome

@@ -16,17 +16,45 @@ with a header row whose label column is ``--target`` (default: the last column).
 from __future__ import annotations
 
 import csv
+import io
 import pickle
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lowcarb._files import read_text_file
 from lowcarb.errors import DataError, UsageError
 
 __all__ = ["check_features", "load_dataset", "load_model"]
 
 _PICKLE = (".pkl", ".pickle")
+#: The largest CSV held-out set read (it is parsed in memory).
+MAX_CSV_BYTES = 256 << 20
+
+
+def _regular_file(p: Path, what: str) -> int:
+    """Size of ``p`` in bytes, after refusing what cannot be a model or data file.
+
+    A FIFO or device is never opened (reading a FIFO blocks until a writer comes).
+
+    Raises:
+        UsageError: Missing, a directory, or not a regular file.
+    """
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise UsageError(f"{what} {str(p)!r} does not exist; check the path") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {str(p)!r} cannot be read: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{what} {str(p)!r} is a directory; give a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(
+            f"{what} {str(p)!r} is not a regular file (a FIFO or device?); give a file"
+        )
+    return int(st.st_size)
 
 
 def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, int]:
@@ -48,11 +76,11 @@ def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, in
     if suffix == ".onnx":
         from lowcarb.governance._onnx import load_onnx
 
-        if not p.is_file():
-            raise DataError(f"model file {str(p)!r} cannot be read: no such file")
-        return load_onnx(p), int(p.stat().st_size)
+        size = _regular_file(p, "model file")
+        return load_onnx(p), size
     if suffix == ".skops":
-        return _load_skops(p), int(p.stat().st_size) if p.is_file() else 0
+        size = _regular_file(p, "model file")
+        return _load_skops(p), size
     if suffix not in (*_PICKLE, ".joblib"):
         raise UsageError(
             f"unsupported model file {str(p)!r}: use an ONNX graph (.onnx), a skops file "
@@ -63,8 +91,8 @@ def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, in
             f"{str(p)!r} is a pickle: loading it runs any code it contains; pass --allow-pickle "
             "(allow_pickle=True) only for a file you trust, or export the model to ONNX or skops"
         )
+    size = _regular_file(p, "model file")
     try:
-        size = p.stat().st_size
         if suffix == ".joblib":
             import joblib  # type: ignore[import-untyped]
 
@@ -89,8 +117,6 @@ def _load_skops(p: Path) -> Any:
         raise UsageError(
             f"{str(p)!r} is a skops file; install skops to read it (pip install skops)"
         ) from None
-    if not p.is_file():
-        raise DataError(f"model file {str(p)!r} cannot be read: no such file")
     try:
         untrusted = sio.get_untrusted_types(file=p)
         if untrusted:
@@ -139,6 +165,9 @@ def load_dataset(path: str | Path, *, target: str | None = None) -> tuple[Any, A
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    if suffix not in (".npz", ".csv"):
+        raise UsageError(f"unsupported held-out set {str(p)!r}: use .npz (X, y) or .csv")
+    _regular_file(p, "held-out set")
     if suffix == ".npz":
         try:
             with np.load(p, allow_pickle=False) as data:
@@ -154,10 +183,9 @@ def load_dataset(path: str | Path, *, target: str | None = None) -> tuple[Any, A
                     )
         except (OSError, ValueError) as exc:
             raise DataError(f"held-out set {str(p)!r} cannot be read: {exc}") from None
-    elif suffix == ".csv":
-        x, y = _load_csv(p, target)
     else:
-        raise UsageError(f"unsupported held-out set {str(p)!r}: use .npz (X, y) or .csv")
+        x, y = _load_csv(p, target)
+    _check_arrays(x, y, p)
     if len(x) != len(y) or len(x) == 0:
         raise DataError(
             f"{str(p)!r}: {len(x)} rows but {len(y)} labels; both must match and be > 0"
@@ -165,18 +193,44 @@ def load_dataset(path: str | Path, *, target: str | None = None) -> tuple[Any, A
     return x, y, f"{p.name} ({len(x)} rows)"
 
 
+def _check_arrays(x: Any, y: Any, p: Path) -> None:
+    """Refuse features a model cannot be timed on: the wrong shape, text, NaN or infinity.
+
+    Raises:
+        DataError: One line naming the problem.
+    """
+    if getattr(x, "ndim", 0) != 2:
+        raise DataError(
+            f"{str(p)!r}: X must be a 2-D array (rows x features), got shape {x.shape}; "
+            "reshape it, e.g. X.reshape(len(X), -1)"
+        )
+    if getattr(y, "ndim", 0) != 1:
+        raise DataError(f"{str(p)!r}: y must be a 1-D array of labels, got shape {y.shape}")
+    if not (np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.bool_)):
+        raise DataError(f"{str(p)!r}: X must hold numbers, got dtype {x.dtype}; encode it first")
+    if not np.all(np.isfinite(x)):
+        raise DataError(f"{str(p)!r}: X holds NaN or infinity; impute or drop those rows")
+
+
 def _load_csv(p: Path, target: str | None) -> tuple[Any, Any]:
+    text = read_text_file(p, what="held-out set", max_bytes=MAX_CSV_BYTES)
     try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except OSError as exc:
-        raise DataError(f"held-out set {str(p)!r} cannot be read: {exc.strerror}") from None
+        rows = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    except csv.Error as exc:  # e.g. a field over csv's 128 KiB limit
+        raise DataError(f"held-out set {str(p)!r} is not valid CSV: {exc}") from None
     if len(rows) < 2:
         raise DataError(f"{str(p)!r} needs a header row and at least one data row")
     header, body = rows[0], rows[1:]
+    for n, r in enumerate(body, start=2):
+        if len(r) != len(header):
+            raise DataError(
+                f"{str(p)!r} row {n} has {len(r)} cells but the header has {len(header)}; "
+                "every row needs one value per column"
+            )
     column = target if target is not None else header[-1]
     if column not in header:
-        raise DataError(f"{str(p)!r} has no column {column!r}; columns: {', '.join(header)}")
+        shown = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
+        raise DataError(f"{str(p)!r} has no column {column!r}; columns: {shown}")
     j = header.index(column)
     try:
         x = np.asarray([[float(v) for i, v in enumerate(r) if i != j] for r in body])

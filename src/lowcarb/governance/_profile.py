@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from lowcarb._files import read_text_file
 from lowcarb._formats import load_json
+from lowcarb._text import MAX_NAME_CHARS
 from lowcarb.errors import DataError, ProfileError, UsageError, close_matches
 
 __all__ = [
@@ -152,6 +153,16 @@ OPTIONAL_PROFILE_FIELDS = tuple(
 _Check = Callable[[Any], str | None]  # returns the reason a value is bad, or None
 
 
+# Upper bounds far past any real model, so a value beyond them is a unit mix-up or a forged file,
+# not a measurement: they keep arithmetic on profiles finite and tables readable.
+_MAX_COUNT = 2**53  # integers a JSON reader keeps exactly as a float
+_MAX_MS = 86_400_000.0  # a day per inference
+_MAX_J = 1e12  # about 280 MWh per 1,000 inferences
+_MAX_FLOPS = 1e18  # per inference; large language models are ~1e12 per token
+_MAX_KG = 1e8  # 100 kt CO2e of training; GPT-3 was estimated at 552 t (Patterson et al., 2021)
+_MAX_G_PER_KWH = 2000.0  # above any grid: lignite plants emit about 1,100 g/kWh
+
+
 def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> _Check:
     def check(v: Any) -> str | None:
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
@@ -167,17 +178,24 @@ def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool =
     return check
 
 
-def _integer(lo: int) -> _Check:
+def _integer(lo: int, hi: int = _MAX_COUNT) -> _Check:
     def check(v: Any) -> str | None:
         if isinstance(v, bool) or not isinstance(v, int):
             return "must be a whole number"
-        return f"must be >= {lo}" if v < lo else None
+        return f"must be >= {lo} and <= {hi:,}" if not lo <= v <= hi else None
 
     return check
 
 
 def _text(v: Any) -> str | None:
     return None if isinstance(v, str) and v.strip() else "must be a non-empty string"
+
+
+def _name(v: Any) -> str | None:
+    # Names end up in ledger records and tables: the same bound as names written anywhere.
+    if isinstance(v, str) and len(v) > MAX_NAME_CHARS:
+        return f"is {len(v)} characters long; the limit is {MAX_NAME_CHARS}"
+    return _text(v)
 
 
 def _method(v: Any) -> str | None:
@@ -192,32 +210,32 @@ def _text_list(v: Any) -> str | None:
 
 # field -> (check, nullable)
 _SPEC: dict[str, tuple[_Check, bool]] = {
-    "model": (_text, False),
-    "version": (_text, False),
+    "model": (_name, False),
+    "version": (_name, False),
     "accuracy": (_number(0.0, 1.0), False),
-    "latency_p95_ms": (_number(0.0), False),
-    "energy_per_1k_j": (_number(0.0), False),
+    "latency_p95_ms": (_number(0.0, _MAX_MS), False),
+    "energy_per_1k_j": (_number(0.0, _MAX_J), False),
     "energy_method": (_method, False),
-    "flops": (_number(0.0), True),
+    "flops": (_number(0.0, _MAX_FLOPS), True),
     "size_bytes": (_integer(0), False),
-    "training_co2e_kg": (_number(0.0), True),
+    "training_co2e_kg": (_number(0.0, _MAX_KG), True),
     "schema": (_text, True),
     "params": (_integer(0), True),
     "flops_note": (_text, True),
-    "latency_p50_ms": (_number(0.0), True),
+    "latency_p50_ms": (_number(0.0, _MAX_MS), True),
     "latency_batch_size": (_integer(1), True),
-    "latency_batch_p50_ms": (_number(0.0), True),
-    "latency_batch_p95_ms": (_number(0.0), True),
+    "latency_batch_p50_ms": (_number(0.0, _MAX_MS), True),
+    "latency_batch_p95_ms": (_number(0.0, _MAX_MS), True),
     "energy_source": (_text, True),
     "energy_inferences": (_integer(1), True),
-    "energy_duration_s": (_number(0.0), True),
+    "energy_duration_s": (_number(0.0, _MAX_MS / 1000.0), True),
     "energy_batch_size": (_integer(1), True),
     "training_co2e_source": (_text, True),
     "training_records": (_integer(0), True),
-    "team": (_text, True),
-    "project": (_text, True),
+    "team": (_name, True),
+    "project": (_name, True),
     "zone": (_text, True),
-    "intensity_g_per_kwh": (_number(0.0), True),
+    "intensity_g_per_kwh": (_number(0.0, _MAX_G_PER_KWH), True),
     "dataset": (_text, True),
     "n_test": (_integer(1), True),
     "model_class": (_text, True),

@@ -23,7 +23,7 @@ import numpy as np
 
 from lowcarb._tracking import Tracker
 from lowcarb.energy import Measurement, Meter, Method
-from lowcarb.errors import InvalidValueError, UsageError
+from lowcarb.errors import DataError, InvalidValueError, UsageError
 from lowcarb.governance._flops import count_complexity
 from lowcarb.governance._onnx import OnnxModel
 from lowcarb.governance._profile import PROFILE_SCHEMA, Profile
@@ -258,7 +258,19 @@ def _accuracy(model: Any, x: Any, y: Any) -> float:
                 f"{type(model).__name__} is not a classifier: a profile's accuracy is the share "
                 "of held-out labels predicted exactly"
             )
-    predicted = np.asarray(model.predict(x))
+    try:
+        predicted = np.asarray(model.predict(x))
+    except (ValueError, TypeError) as exc:  # the model's own message says what it expected
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"the model cannot predict on the held-out set: {first[:300]}; give the held-out "
+            "set the model was trained for"
+        ) from None
+    if predicted.shape != np.shape(y):
+        raise DataError(
+            f"the model predicted {predicted.shape} for labels of shape {np.shape(y)}; give one "
+            "label per held-out row"
+        )
     return float(np.mean(predicted == np.asarray(y)))
 
 

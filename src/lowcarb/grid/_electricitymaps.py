@@ -4,20 +4,30 @@ Documented endpoints (``auth-token`` header), each answering JSON:
 
 * ``GET /v3/carbon-intensity/latest?zone=DE`` -> ``{"zone", "carbonIntensity", "datetime",
   "updatedAt", "emissionFactorType", "isEstimated", ...}``
-* ``GET /v3/carbon-intensity/history?zone=DE`` -> ``{"zone", "history": [<as latest>, ...]}``
-* ``GET /v3/carbon-intensity/forecast?zone=DE`` -> ``{"zone", "forecast": [{"carbonIntensity",
-  "datetime"}, ...], "updatedAt"}``
+* ``GET /v3/carbon-intensity/past-range?zone=DE&start=...&end=...`` -> ``{"zone", "data":
+  [<as latest>, ...]}`` (hourly; at most 10 days per request)
+* ``GET /v3/carbon-intensity/forecast?zone=DE&horizonHours=24`` -> ``{"zone", "forecast":
+  [{"carbonIntensity", "datetime"}, ...], "updatedAt"}``
+
+The zone is always sent: without one the API would locate the caller by IP address.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lowcarb.errors import ProviderError
 from lowcarb.grid._http import JsonFetcher
-from lowcarb.grid._live import LiveIntensitySource, number, parse_time, points_to_series
+from lowcarb.grid._live import (
+    LiveIntensitySource,
+    chunked,
+    merge_series,
+    number,
+    parse_time,
+    points_to_series,
+)
 from lowcarb.grid._series import IntensitySeries
 from lowcarb.grid._types import Intensity, Scope
 
@@ -26,6 +36,13 @@ __all__ = ["ElectricityMapsSource"]
 #: Environment variable holding the API token.
 TOKEN_ENV = "ELECTRICITYMAPS_API_TOKEN"  # noqa: S105 (a variable name, not a secret)
 DEFAULT_BASE_URL = "https://api.electricitymap.org/v3"
+#: Longest range one ``past-range`` request may ask for at hourly granularity: 10 days, per the
+#: Electricity Maps API v3 reference (portal.electricitymaps.com/docs/api, "Past range":
+#: "limited to 10 days for hourly granularity"). Longer ranges go out in pieces and are merged.
+MAX_PAST_RANGE = timedelta(days=10)
+#: The ``horizonHours`` values the v3 forecast endpoint documents (same reference, "Forecast").
+#: A request asks for the smallest one covering the horizon and keeps only the hours wanted.
+FORECAST_HORIZONS_H = (6, 24, 48, 72)
 
 
 class ElectricityMapsSource(LiveIntensitySource):
@@ -103,7 +120,7 @@ class ElectricityMapsSource(LiveIntensitySource):
         series = points_to_series(
             points,
             zone=str(body.get("zone", zone)),
-            source=f"electricitymaps:v3/{key}",
+            source=f"electricitymaps:v3/{'past-range' if key == 'data' else key}",
             signal="average",
             scope=self._scope(entries[0]) if entries else "lifecycle",
             kind="forecast" if key == "forecast" else ("estimated" if estimated else "measured"),
@@ -111,14 +128,30 @@ class ElectricityMapsSource(LiveIntensitySource):
         return series.replace(notes=tuple(n for n in (*series.notes, stale) if n))
 
     def _history(self, zone: str, *, start: datetime, end: datetime) -> IntensitySeries:
-        body, stale = self._get("history", zone, self.ttl_s)
-        full = self._series(body, "history", zone, stale)
+        parts = []
+        for frm, to in chunked(start, end, MAX_PAST_RANGE):
+            body, stale = self._get(
+                "past-range", zone, self.ttl_s, start=_stamp(frm), end=_stamp(to)
+            )
+            parts.append(self._series(body, "data", zone, stale))
+        full = merge_series(parts)
         part = full.between(start, end)
         if part.start > start or part.end < end:
-            note = f"the history endpoint covers {full.start.isoformat()} to {full.end.isoformat()}"
+            note = f"the provider returned {full.start.isoformat()} to {full.end.isoformat()}"
             part = part.replace(notes=(*part.notes, note))
         return part
 
     def _forecast(self, zone: str, *, now: datetime, horizon_h: int) -> IntensitySeries:
-        body, stale = self._get("forecast", zone, 3 * self.ttl_s, horizonHours=str(horizon_h))
+        asked = next((h for h in FORECAST_HORIZONS_H if h >= horizon_h), None)
+        if asked is None:
+            raise ProviderError(
+                f"electricitymaps forecasts {FORECAST_HORIZONS_H[-1]} h ahead at most, "
+                f"asked for {horizon_h} h"
+            )
+        body, stale = self._get("forecast", zone, 3 * self.ttl_s, horizonHours=str(asked))
         return self._window(self._series(body, "forecast", zone, stale), now, horizon_h)
+
+
+def _stamp(when: datetime) -> str:
+    """UTC ISO 8601 with ``Z``, as the API's examples write it."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

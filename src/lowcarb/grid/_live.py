@@ -5,19 +5,23 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import numpy as np
 
-from lowcarb.errors import LowcarbError, ProviderError, TraceFormatError
+from lowcarb.errors import InvalidValueError, LowcarbError, ProviderError, TraceFormatError
 from lowcarb.grid._forecast import Forecaster
+from lowcarb.grid._hourly import DEFAULT_MAX_GAP_H, hourly
 from lowcarb.grid._http import CachedBody, JsonFetcher, ProviderAuthError
 from lowcarb.grid._profiles import ProfileForecaster, profile_series
 from lowcarb.grid._series import IntensitySeries, ceil_hour, floor_hour, to_utc
-from lowcarb.grid._sources import IntensitySource, StaticIntensitySource
-from lowcarb.grid._trace import DEFAULT_MAX_GAP_H, _clean
+from lowcarb.grid._sources import (
+    STALE_AFTER,
+    IntensitySource,
+    StaticIntensitySource,
+    label_stale,
+)
 from lowcarb.grid._types import Intensity, IntensityKind, Scope, Signal
 
 __all__ = [
@@ -33,8 +37,6 @@ __all__ = [
 #: No grid emits more: lignite plants run ~1,100-1,300 gCO2e/kWh life-cycle (IPCC AR5 WGIII
 #: Annex III, Table A.III.2), so a value above this is bad data, not a dirty grid.
 MAX_PLAUSIBLE_G_PER_KWH = 2000.0
-#: A "latest" reading older than this is labelled stale with its age, never shown as current.
-STALE_AFTER = timedelta(hours=3)
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -90,7 +92,7 @@ def points_to_series(
     values = np.array([v for _, v in pts], dtype=np.float64)
     order = np.argsort(seconds, kind="stable")
     try:
-        series = _clean(
+        series = hourly(
             seconds[order] // 3600,
             values[order],
             zone=zone,
@@ -133,6 +135,16 @@ def merge_series(parts: list[IntensitySeries]) -> IntensitySeries:
     return merged.replace(notes=(*notes, f"fetched in {len(parts)} requests and merged"))
 
 
+def _require_zone(zone: str, provider: str) -> None:
+    """Refuse a blank zone before any request: given none, some APIs locate the caller by IP
+    address, and a value for a guessed grid would be recorded as the job's."""
+    if not isinstance(zone, str) or not zone.strip():
+        raise InvalidValueError(
+            f"{provider} needs an explicit zone or region, got {zone!r}; "
+            "pass --zone (or set LOWCARB_ZONE); lowcarb never lets a provider guess it"
+        )
+
+
 class LiveIntensitySource(IntensitySource):
     """A live provider with a labelled offline fallback.
 
@@ -162,6 +174,7 @@ class LiveIntensitySource(IntensitySource):
         return f"cached response from {got.age_s / 60:.0f} min ago ({got.stale_reason})"
 
     def latest(self, zone: str, *, now: datetime) -> Intensity:
+        _require_zone(zone, self.name)
         try:
             value = self._latest(zone, now=to_utc(now))
             plausible(value.intensity_g_per_kwh, f"{self.name} latest value for {zone}")
@@ -169,19 +182,10 @@ class LiveIntensitySource(IntensitySource):
             raise
         except ProviderError as exc:
             return self._offline_latest(zone, now, exc)
-        return self._label_stale(value, to_utc(now))
-
-    @staticmethod
-    def _label_stale(value: Intensity, now: datetime) -> Intensity:
-        """A reading older than :data:`STALE_AFTER` says so, with its age."""
-        if value.time is None or now - value.time <= STALE_AFTER:
-            return value
-        age_h = (now - value.time).total_seconds() / 3600
-        age = f"{age_h:.0f} h" if age_h < 72 else f"{age_h / 24:.0f} days"
-        note = f"STALE: the latest reading is from {value.time.isoformat()}, {age} old"
-        return replace(value, note=f"{note}; {value.note}" if value.note else note)
+        return label_stale(value, to_utc(now))
 
     def history(self, zone: str, *, start: datetime, end: datetime) -> IntensitySeries:
+        _require_zone(zone, self.name)
         try:
             return self._history(zone, start=to_utc(start), end=to_utc(end))
         except ProviderAuthError:
@@ -195,6 +199,7 @@ class LiveIntensitySource(IntensitySource):
             return series.replace(notes=(*series.notes, self._why(exc, "static annual average")))
 
     def forecast(self, zone: str, *, now: datetime, horizon_h: int = 24) -> IntensitySeries:
+        _require_zone(zone, self.name)
         try:
             return self._forecast(zone, now=to_utc(now), horizon_h=horizon_h)
         except ProviderAuthError:

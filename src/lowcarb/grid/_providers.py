@@ -43,8 +43,8 @@ def open_provider(provider: str, environ: Mapping[str, str]) -> LiveIntensitySou
         password = environ.get("WATTTIME_PASSWORD", "")
         if not user or not password:
             raise UsageError(
-                "--provider watttime needs WATTTIME_USERNAME (or WATTTIME_USER) and "
-                "WATTTIME_PASSWORD"
+                "--provider watttime needs WATTTIME_USERNAME and WATTTIME_PASSWORD set "
+                "(WattTime's SDK name WATTTIME_USER works too)"
             )
         return WattTimeSource(user, password, fetcher=fetcher)
     return UKCarbonIntensitySource(fetcher=fetcher)

@@ -62,6 +62,10 @@ class IntensitySeries:
         scope: ``lifecycle`` or ``direct``.
         kind: ``measured``, ``estimated`` or ``forecast``.
         notes: What was done to the raw data (resampling, filled gaps, duplicates merged).
+        estimated: Per hour, True where the data source flagged the value as estimated (an
+            Electricity Maps ``Data estimated`` column); None when there are no per-hour flags.
+            With flags, ``kind`` is ``estimated`` if any hour is, and each hour's
+            :class:`Intensity` carries its own kind.
     """
 
     zone: str
@@ -72,6 +76,7 @@ class IntensitySeries:
     scope: Scope = "lifecycle"
     kind: IntensityKind = "measured"
     notes: tuple[str, ...] = field(default=())
+    estimated: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         start = to_utc(self.start)
@@ -81,6 +86,14 @@ class IntensitySeries:
         if values.size and not (np.isfinite(values).all() and (values >= 0).all()):
             raise InvalidValueError("series values must be finite and >= 0 gCO2e/kWh")
         values.setflags(write=False)
+        if self.estimated is not None:
+            flags = np.array(self.estimated, dtype=np.bool_).reshape(-1)
+            if flags.size != values.size:
+                raise InvalidValueError(
+                    f"series has {values.size} values but {flags.size} estimated flags"
+                )
+            flags.setflags(write=False)
+            object.__setattr__(self, "estimated", flags)
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "values_g_per_kwh", values)
 
@@ -124,6 +137,7 @@ class IntensitySeries:
             "scope": self.scope,
             "kind": self.kind,
             "notes": self.notes,
+            "estimated": self.estimated,
         }
         fields.update(changes)
         return IntensitySeries(**fields)  # type: ignore[arg-type]
@@ -134,7 +148,10 @@ class IntensitySeries:
         """Hours whose start time ``t`` satisfies ``start <= t < end`` (either bound optional)."""
         lo = 0 if start is None else max(0, min(len(self), self.index_of(ceil_hour(start))))
         hi = len(self) if end is None else max(lo, min(len(self), self.index_of(ceil_hour(end))))
-        return self.replace(start=self.time_at(lo), values_g_per_kwh=self.values_g_per_kwh[lo:hi])
+        flags = None if self.estimated is None else self.estimated[lo:hi]
+        return self.replace(
+            start=self.time_at(lo), values_g_per_kwh=self.values_g_per_kwh[lo:hi], estimated=flags
+        )
 
     def before(self, when: datetime) -> IntensitySeries:
         """Only the hours stamped strictly before ``when`` (what was known at ``when``)."""
@@ -165,13 +182,16 @@ class IntensitySeries:
         return self._intensity(len(self) - 1)
 
     def _intensity(self, i: int) -> Intensity:
+        kind = self.kind
+        if self.estimated is not None and kind != "forecast":
+            kind = "estimated" if self.estimated[i] else "measured"
         return Intensity(
             zone=self.zone,
             intensity_g_per_kwh=float(self.values_g_per_kwh[i]),
             source=self.source,
             signal=self.signal,
             scope=self.scope,
-            kind=self.kind,
+            kind=kind,
             time=self.time_at(i),
             note="; ".join(self.notes),
         )

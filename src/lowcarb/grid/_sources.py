@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,13 @@ from lowcarb.grid._static import static_intensity
 from lowcarb.grid._trace import TraceTable, load_trace_table
 from lowcarb.grid._types import Intensity, Scope
 
-__all__ = ["IntensitySource", "StaticIntensitySource", "TraceIntensitySource"]
+__all__ = [
+    "STALE_AFTER",
+    "IntensitySource",
+    "StaticIntensitySource",
+    "TraceIntensitySource",
+    "label_stale",
+]
 
 _HOUR = timedelta(hours=1)
 
@@ -49,6 +56,21 @@ class IntensitySource(ABC):
     @abstractmethod
     def forecast(self, zone: str, *, now: datetime, horizon_h: int = 24) -> IntensitySeries:
         """Hourly values for ``horizon_h`` hours from ``ceil_hour(now)``."""
+
+
+#: A "latest" reading older than this is labelled stale with its age, never shown as current.
+STALE_AFTER = timedelta(hours=3)
+
+
+def label_stale(value: Intensity, now: datetime) -> Intensity:
+    """``value`` with a note saying it is stale, and how old, when it is older than
+    :data:`STALE_AFTER` at ``now`` (annual figures, which have no time, are returned as is)."""
+    if value.time is None or now - value.time <= STALE_AFTER:
+        return value
+    age_h = (now - value.time).total_seconds() / 3600
+    age = f"{age_h:.0f} h" if age_h < 72 else f"{age_h / 24:.0f} days"
+    note = f"STALE: the latest reading is from {value.time.isoformat()}, {age} old"
+    return replace(value, note=f"{note}; {value.note}" if value.note else note)
 
 
 def _check_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -146,7 +168,7 @@ class TraceIntensitySource(IntensitySource):
                 f"the trace has no {full.zone} data before {to_utc(now).isoformat()} "
                 f"(it starts {full.start.isoformat()}); use a later --now"
             )
-        return past.latest()
+        return label_stale(past.latest(), to_utc(now))
 
     def history(self, zone: str, *, start: datetime, end: datetime) -> IntensitySeries:
         start, end = _check_range(start, end)

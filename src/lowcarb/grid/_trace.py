@@ -43,16 +43,16 @@ import numpy.typing as npt
 
 from lowcarb._files import read_text_file
 from lowcarb.errors import DataError, TraceFormatError, UsageError
+from lowcarb.grid._hourly import DEFAULT_MAX_GAP_H, hourly
 from lowcarb.grid._series import IntensitySeries
 from lowcarb.grid._types import IntensityKind, Scope
 
 __all__ = ["TraceTable", "load_trace", "load_trace_table"]
 
-#: Longest run of missing hours filled by interpolation; longer gaps are an error.
-DEFAULT_MAX_GAP_H = 6
 _EM_TIME = "datetime (utc)"
 _EM_ZONE = "zone id"
 _EM_ESTIMATED = "data estimated"
+_TRUE = ("true", "1", "yes")
 _EM_VALUE = re.compile(
     r"^carbon intensity gco(?:2|₂)eq/kwh \((direct|lca|life ?cycle)\)$", re.IGNORECASE
 )
@@ -83,6 +83,7 @@ class TraceTable:
     _zone_source: str
     _notes: tuple[str, ...]
     _kind: IntensityKind = "measured"
+    _estimated: npt.NDArray[np.bool_] | None = None  # per sample row, when the file flags them
 
     def series(
         self, zone: str | None = None, *, max_gap_h: int = DEFAULT_MAX_GAP_H
@@ -94,7 +95,7 @@ class TraceTable:
         """
         col = self._column(zone)
         name = self.zones[col]
-        return _clean(
+        return hourly(
             self._hours,
             self._values[:, col],
             zone=name if self.format != "two-column" else (zone or self.path.stem),
@@ -104,6 +105,7 @@ class TraceTable:
             max_gap_h=max_gap_h,
             where=f"{self.path.name}" + (f" column {name!r}" if self.format == "wide" else ""),
             kind=self._kind,
+            estimated=self._estimated,
         )
 
     def _column(self, zone: str | None) -> int:
@@ -249,6 +251,10 @@ def _read_em(
     )
     if len(zone_ids) != 1:
         raise TraceFormatError(f"{p.name}: expected one 'Zone Id', found {zone_ids[:5]!r}")
+    flags = None
+    if _EM_ESTIMATED in lower:
+        col = lower.index(_EM_ESTIMATED)
+        flags = np.array([len(r) > col and r[col].strip().lower() in _TRUE for r in body])
     table = _read_columns(
         p,
         header,
@@ -259,20 +265,19 @@ def _read_em(
         scope=scope,
         zones=(zone_ids[0],),
         time_col=lower.index(_EM_TIME),
+        flags=flags,
     )
     notes = list(table._notes)
     kind: IntensityKind = "measured"
-    if _EM_ESTIMATED in lower:
-        col = lower.index(_EM_ESTIMATED)
-        flagged = sum(1 for r in body if r[col].strip().lower() in ("true", "1", "yes"))
-        if flagged:
-            # One label per series: any estimated hour makes the whole series "estimated", so
-            # no estimated value is ever reported as measured.
-            kind = "estimated"
-            notes.append(
-                f"{flagged} of {len(body)} row(s) flagged estimated by Electricity Maps: the "
-                "series is labelled estimated"
-            )
+    flagged = 0 if flags is None else int(flags.sum())
+    if flagged:
+        # The series as a whole is "estimated" if any hour is; each hour keeps its own flag, so
+        # no estimated value is reported as measured and no measured one as estimated.
+        kind = "estimated"
+        notes.append(
+            f"{flagged} of {len(body)} row(s) flagged estimated by Electricity Maps: those hours "
+            "are labelled estimated"
+        )
     return TraceTable(
         path=p,
         format="electricitymaps",
@@ -283,6 +288,7 @@ def _read_em(
         _zone_source="its Zone Id is",
         _notes=tuple(notes),
         _kind=kind,
+        _estimated=table._estimated if flagged else None,
     )
 
 
@@ -338,6 +344,7 @@ def _read_columns(
     scope: Scope,
     zones: tuple[str, ...],
     time_col: int = 0,
+    flags: npt.NDArray[np.bool_] | None = None,
 ) -> TraceTable:
     seconds = _parse_times(p, header[time_col], [r[time_col] for r in body], tz)
     values = np.empty((len(body), len(value_cols)), dtype=np.float64)
@@ -348,6 +355,7 @@ def _read_columns(
         notes.append("rows were not in time order and were sorted")
         order = np.argsort(seconds, kind="stable")
         seconds, values = seconds[order], values[order]
+        flags = None if flags is None else flags[order]
     if (seconds % 3600).any():
         notes.append("sub-hourly samples averaged per UTC hour")
     hours = seconds // 3600
@@ -363,6 +371,7 @@ def _read_columns(
         _values=values,
         _zone_source="columns",
         _notes=tuple(notes),
+        _estimated=flags,
     )
 
 
@@ -390,54 +399,3 @@ def _parse_values(p: Path, column: str, cells: list[str]) -> npt.NDArray[np.floa
             f"{column!r} (must be a number in 0..{_MAX_G_PER_KWH:g} gCO2e/kWh)"
         )
     return values
-
-
-def _clean(
-    hours: npt.NDArray[np.int64],
-    samples: npt.NDArray[np.float64],
-    *,
-    zone: str,
-    source: str,
-    scope: Scope,
-    notes: tuple[str, ...],
-    max_gap_h: int,
-    where: str,
-    kind: IntensityKind = "measured",
-) -> IntensitySeries:
-    ok = np.isfinite(samples)
-    if not ok.any():
-        raise TraceFormatError(f"{where}: no numeric values")
-    first, last = int(hours[ok].min()), int(hours[ok].max())
-    n = last - first + 1
-    idx = hours[ok] - first
-    sums = np.bincount(idx, weights=samples[ok], minlength=n)
-    counts = np.bincount(idx, minlength=n)
-    values = np.full(n, np.nan)
-    np.divide(sums, counts, out=values, where=counts > 0)
-    out_notes = list(notes)
-    missing = counts == 0
-    if missing.any():
-        # Runs of missing hours: start indices and lengths.
-        edges = np.diff(np.concatenate(([0], missing.astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        longest = int((ends - starts).max())
-        if longest > max_gap_h:
-            k = int(np.argmax(ends - starts))
-            t0 = datetime.fromtimestamp((first + int(starts[k])) * 3600, UTC)
-            raise TraceFormatError(
-                f"{where}: {longest} consecutive hours missing from {t0.isoformat()} "
-                f"(at most {max_gap_h} are interpolated); fill or cut the trace"
-            )
-        grid = np.arange(n)
-        values[missing] = np.interp(grid[missing], grid[~missing], values[~missing])
-        out_notes.append(f"{int(missing.sum())} missing hour(s) linearly interpolated")
-    start = datetime.fromtimestamp(first * 3600, UTC)
-    return IntensitySeries(
-        zone=zone,
-        start=start,
-        values_g_per_kwh=values,
-        source=source,
-        scope=scope,
-        kind=kind,
-        notes=tuple(out_notes),
-    )

@@ -32,6 +32,9 @@ __all__ = ["LBS_PER_MWH_TO_G_PER_KWH", "WattTimeSource"]
 #: Longest range one /historical request asks for (the API allows 32 days).
 MAX_HISTORY_SPAN = timedelta(days=30)
 
+#: ``horizon_hours`` of /v3/forecast is documented as 0..72 (docs.watttime.org, "Forecast").
+MAX_FORECAST_H = 72
+
 #: 1 lb = 453.59237 g (exact, international avoirdupois pound); 1 MWh = 1000 kWh.
 LBS_PER_MWH_TO_G_PER_KWH = 453.59237 / 1000.0
 USER_ENV = "WATTTIME_USERNAME"
@@ -167,6 +170,12 @@ class WattTimeSource(LiveIntensitySource):
         return merge_series(parts).between(start, end)
 
     def _forecast(self, zone: str, *, now: datetime, horizon_h: int) -> IntensitySeries:
-        params = {"region": zone, "signal_type": "co2_moer", "horizon_hours": str(horizon_h + 1)}
+        if horizon_h > MAX_FORECAST_H:
+            raise ProviderError(
+                f"watttime forecasts {MAX_FORECAST_H} h ahead at most, asked for {horizon_h} h"
+            )
+        # One hour more than asked covers the partial hour before the first whole one.
+        asked = min(horizon_h + 1, MAX_FORECAST_H)
+        params = {"region": zone, "signal_type": "co2_moer", "horizon_hours": str(asked)}
         body, stale = self._get("forecast", params, ttl_s=300.0)
         return self._window(self._series(body, zone, "forecast", stale), now, horizon_h)

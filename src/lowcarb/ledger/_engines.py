@@ -128,15 +128,13 @@ def preflight_sqlite(path: Path, *, create: bool) -> None:
     if not stat.S_ISREG(mode):
         # Never opened: reading a FIFO would block until some writer came along.
         raise _not_ours(path, "it is not a regular file (a FIFO, socket or device)")
-    try:
-        with path.open("rb") as fh:
-            header = fh.read(len(_SQLITE_HEADER))
-    except OSError as exc:
-        raise LedgerError(f"cannot read ledger {str(path)!r}: {exc.strerror}") from None
-    if not header:
+    if path.stat().st_size == 0:
         return  # an empty file: a new database
-    if header != _SQLITE_HEADER:
-        raise _not_ours(path, "not a SQLite database")
+    # The file is only ever read through SQLite itself, never with open(): on POSIX, closing
+    # any descriptor of a file drops every fcntl lock this process holds on it, including
+    # those of its own open SQLite connections (a worker's queue connection), and a ledger
+    # written by another process while its locks were gone was seen corrupted. SQLite keeps
+    # one table of its own descriptors per file and does not have that problem.
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True)
@@ -151,6 +149,8 @@ def preflight_sqlite(path: Path, *, create: bool) -> None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise _not_ours(path, "not a SQLite database") from None
         raise _not_ours(path, f"the SQLite file is damaged: {exc}") from None
     if names and not (names & _OURS):
         shown = ", ".join(sorted(names)[:5])

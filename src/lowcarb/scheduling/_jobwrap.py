@@ -27,8 +27,8 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from types import FrameType
+from typing import Any
 
 __all__ = ["EXIT_STATUS_FILE", "RESULT_FILE", "SCRIPT", "main", "read_exit_status", "read_result"]
 
@@ -118,9 +118,9 @@ def _record(state: Path, run: dict[str, str | None], status: int, started: float
     """Write the run's result durably: temp file, fsync, rename, fsync of the directory."""
     ended = time.time()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    attempt = run["attempt"]
+    attempt = run["attempt"] or ""
     data = {
-        "job_id": run["job_id"], "attempt": int(attempt) if (attempt or "").isdigit() else None,
+        "job_id": run["job_id"], "attempt": int(attempt) if attempt.isdigit() else None,
         "exit_code": status, "started_at": _iso(started), "ended_at": _iso(ended),
         "wall_s": round(ended - started, 6), "cpu_s": round(usage.ru_utime + usage.ru_stime, 6),
     }  # fmt: skip

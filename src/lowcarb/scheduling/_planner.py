@@ -29,6 +29,7 @@ from lowcarb.scheduling._window import (
     window_costs,
     work_weights,
 )
+from lowcarb.units import MAX_DURATION
 
 __all__ = ["FallbackMode", "check_feasible", "fallback_plan", "plan_job", "plan_spatial"]
 
@@ -48,6 +49,14 @@ def check_feasible(job: JobSpec, now: datetime) -> None:
         raise InvalidValueError(
             f"deadline {isoformat_utc(job.deadline)} is not after now ({isoformat_utc(now)}); "
             "give a later --deadline"
+        )
+    if job.deadline - now > MAX_DURATION:
+        # The planning window is bounded: a far-future deadline once made the planner allocate
+        # gigabytes for its hourly slots.
+        raise InvalidValueError(
+            f"deadline {isoformat_utc(job.deadline)} is more than {MAX_DURATION.days} days after "
+            f"now ({isoformat_utc(now)}); plans look at most {MAX_DURATION.days} days ahead: give "
+            "an earlier --deadline"
         )
     if job.deadline - now < job.duration:
         avail = (job.deadline - now).total_seconds() / 3600

@@ -102,6 +102,7 @@ class Supervisor:
         self.environ = environ
         self.meters = meters
         self._running: dict[str, Running] = {}
+        self._interrupted: set[str] = set()  # jobs killed by interrupt_all, noted as such
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -213,8 +214,26 @@ class Supervisor:
         if run.pid is not None:
             kill_tree(run.pid, signal.SIGTERM, children=False)
 
+    def interrupt_all(self, *, wait_s: float) -> None:
+        """Kill every running job's process tree now, then wait up to ``wait_s`` seconds for
+        their runs to be measured and recorded (as failed, noted as interrupted)."""
+        runs = self.runs()
+        for run in runs:
+            self._interrupted.add(run.job_id)
+            if run.pid is not None:
+                kill_tree(run.pid, signal.SIGKILL)
+        deadline = time.monotonic() + wait_s
+        for run in runs:
+            run.done.wait(max(0.0, deadline - time.monotonic()))
+
     def finish(
-        self, job_id: str, status: int | None, tracker: JobTracker | None, *, measured: bool
+        self,
+        job_id: str,
+        status: int | None,
+        tracker: JobTracker | None,
+        *,
+        measured: bool,
+        record_id: str | None = None,
     ) -> None:
         """Save how a run ended: paused if a pause was asked for and it did not exit 0, else
         succeeded (exit 0) or failed; then forget the run.
@@ -224,6 +243,7 @@ class Supervisor:
             status: The run's exit status (None: unknown).
             tracker: The run's tracker, stopped (None: the run was not measured by this worker).
             measured: False when the run ended while no worker watched it (noted on the job).
+            record_id: The ledger record of a run that was not measured (see ``._reconcile``).
         """
         now = self.clock()
         job = self.queue.get(job_id)
@@ -231,6 +251,8 @@ class Supervisor:
         records = list(job.record_ids)
         if tracker is not None and tracker.record_id:
             records.append(tracker.record_id)
+        if record_id is not None and record_id not in records:
+            records.append(record_id)
         changes: dict[str, Any] = {
             "record_ids": records, "child_pid": None, "child_create_time": None,
             "lease_until": None, "worker_id": None, "pause_requested": False,
@@ -239,6 +261,9 @@ class Supervisor:
             changes["realised_intensity_g_per_kwh"] = tracker.realised
         if not measured:
             changes["note"] = append_note(job.note, "finished while its worker was down")
+        if job_id in self._interrupted:
+            self._interrupted.discard(job_id)
+            changes["note"] = append_note(job.note, "interrupted: its worker was told to stop")
         if job.pause_requested and status != 0:
             changes.update(state="paused", work_done_h=min(done, job.duration_h), plan=None)
             log.info("job %s: paused after %.2f h of work", job_id, done)

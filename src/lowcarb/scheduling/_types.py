@@ -30,6 +30,11 @@ def _require_aware(t: datetime, what: str) -> None:
         )
 
 
+#: The largest job power accepted, watts: a gigawatt is beyond any data centre; larger values
+#: are typos (and 1e300 W would overflow every energy figure to infinity).
+MAX_POWER_W = 1e9
+
+
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     """A job to place in time (and space).
@@ -65,10 +70,14 @@ class JobSpec:
                 raise InvalidValueError(f"{name} must be a number >= 0, got {value!r}")
         p = self.power_w
         if isinstance(p, tuple):
-            if not p or any(not (math.isfinite(v) and v >= 0) for v in p):
-                raise InvalidValueError(f"power curve must be numbers >= 0 W, got {list(p)!r}")
-        elif p is not None and not (math.isfinite(p) and p >= 0):
-            raise InvalidValueError(f"power must be a number >= 0 W, got {p!r}")
+            if not p or any(not (math.isfinite(v) and 0 <= v <= MAX_POWER_W) for v in p):
+                raise InvalidValueError(
+                    f"power curve must be numbers >= 0 and <= {MAX_POWER_W:g} W, got {list(p)!r}"
+                )
+        elif p is not None and not (math.isfinite(p) and 0 <= p <= MAX_POWER_W):
+            raise InvalidValueError(
+                f"power must be a number >= 0 and <= {MAX_POWER_W:g} W, got {p!r}"
+            )
 
     @property
     def duration(self) -> timedelta:

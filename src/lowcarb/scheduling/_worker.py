@@ -3,9 +3,10 @@
 Each :meth:`Worker.tick`:
 
 1. **Recovers** jobs left ``running`` by a worker that died: a job whose process still runs is
-   adopted (watched and measured to its end, never started again); one whose wrapper recorded an
-   exit status is finished with it; one killed with its worker is re-queued (an interruptible
-   job resumes from its checkpoint), up to ``max_attempts``.
+   adopted (watched and measured to its end, never started again); one whose wrapper left its
+   result is recorded in the ledger exactly once (:mod:`._reconcile`) and finished with it; one
+   killed with its worker (no result) is re-queued with a note (an interruptible job resumes
+   from its checkpoint), or failed with the reason after ``max_attempts``.
 2. **Plans** queued and paused jobs on fresh forecasts (again every ``replan_every_s``). If the
    forecast fails, a job keeps its previous plan, or gets a labelled fallback that starts it no
    later than its latest feasible start.
@@ -31,6 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psutil
 
@@ -38,9 +40,10 @@ from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
 from lowcarb.scheduling._jobrun import alive, append_note, find_wrapper, iso, parse_iso, start_key
-from lowcarb.scheduling._jobwrap import read_exit_status
+from lowcarb.scheduling._jobwrap import read_result
 from lowcarb.scheduling._planner import FallbackMode
 from lowcarb.scheduling._queue import ACTIVE_STATES, Job, JobQueue
+from lowcarb.scheduling._reconcile import record_unwatched_run
 from lowcarb.scheduling._sourced import plan_from_source
 from lowcarb.scheduling._supervisor import Supervisor
 from lowcarb.scheduling._types import JobSpec
@@ -48,6 +51,16 @@ from lowcarb.scheduling._types import JobSpec
 __all__ = ["Worker", "WorkerConfig"]
 
 log = logging.getLogger(__name__)
+
+#: After killing its jobs, how long a terminating worker waits for their runs to be recorded, s.
+_RECORD_WAIT_S = 15.0
+
+
+def _this_attempt(result: Mapping[str, Any], job: Job) -> bool:
+    """Whether a wrapper's result is of the job's current attempt (not a paused earlier one)."""
+    if "attempt" in result:
+        return bool(result["attempt"] == job.attempts)
+    return job.child_pid is not None  # an older wrapper's bare exit status
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +122,10 @@ class Worker:
             queue, source, clock=self.clock, grace_s=self.config.grace_s,
             ledger_url=ledger_url, environ=self.environ, meters=meters,
         )  # fmt: skip
+        #: Set to stop claiming jobs (a first SIGTERM).
         self.stopping = threading.Event()
+        #: Set to kill the running jobs at once (a second SIGTERM); see :meth:`shutdown`.
+        self.terminating = threading.Event()
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_ticks: int | None = None) -> None:
@@ -152,17 +168,26 @@ class Worker:
         return float(getattr(self.clock, "speed", 1.0))
 
     def shutdown(self, *, wait_s: float | None = None) -> None:
-        """Stop: pause running interruptible jobs; leave the others running (a later worker
-        adopts them)."""
+        """Stop claiming jobs; pause running interruptible jobs and let the others finish.
+
+        Waits up to ``wait_s`` (default: the grace period) for the running jobs; those still
+        running afterwards are left running (a later worker adopts them, or records them from
+        their wrapper's result). If :attr:`terminating` is set (a second SIGTERM), before or
+        during the wait, every running job is killed at once and recorded as interrupted.
+        """
         self.stopping.set()
         for run in self._runs.runs():
             job = self.queue.get(run.job_id)
             if job.interruptible and run.pid is not None and run.pause_sent is None:
                 self._runs.signal_pause(run, job)
         deadline = time.monotonic() + (self.config.grace_s if wait_s is None else wait_s)
-        for run in self._runs.runs():
-            if self.queue.get(run.job_id).interruptible:
-                run.done.wait(max(0.0, deadline - time.monotonic()))
+        while time.monotonic() < deadline and not self.terminating.is_set():
+            pending = [run for run in self._runs.runs() if not run.done.is_set()]
+            if not pending:
+                return
+            pending[0].done.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        if self.terminating.is_set():
+            self._runs.interrupt_all(wait_s=_RECORD_WAIT_S)
 
     # -- planning -------------------------------------------------------------------------------
     def _ensure_plan(self, job: Job, now: datetime) -> Job | None:
@@ -225,11 +250,9 @@ class Worker:
             if job.worker_host == host and pid is not None:
                 self._adopt(job, now, pid)
                 continue
-            status = read_exit_status(job.state_dir)
-            if status is not None and job.child_pid is not None:
-                taken = self.queue.update(job, worker_id=self.id)
-                if taken is not None:
-                    self._runs.finish(job.id, status, None, measured=False)
+            result = read_result(job.state_dir)
+            if result is not None and _this_attempt(result, job):
+                self._reconcile(job, result)
                 continue
             note = "its run was killed with its worker"
             if job.attempts >= self.config.max_attempts:
@@ -243,6 +266,26 @@ class Worker:
                 note=append_note(job.note, f"{note}; re-queued"),
             )  # fmt: skip
             log.warning("job %s: %s; re-queued", job.id, note)
+
+    def _reconcile(self, job: Job, result: Mapping[str, Any]) -> None:
+        """Record a run that ended while no worker watched it (once), then finish its job."""
+        taken = self.queue.update(job, worker_id=self.id)
+        if taken is None:
+            return  # another worker reconciles it
+        record_id = None
+        if self.ledger_url:
+            try:
+                record_id = record_unwatched_run(
+                    taken, result, ledger_url=self.ledger_url, environ=self.environ
+                )
+            except LowcarbError as exc:
+                # Hand it back: the next pass (of this worker or another) tries again.
+                log.error("job %s: its ended run could not be recorded yet: %s", job.id, exc)
+                self.queue.update(taken, worker_id=job.worker_id)
+                return
+        self._runs.finish(
+            job.id, int(result["exit_code"]), None, measured=False, record_id=record_id
+        )
 
     def _adopt(self, job: Job, now: datetime, pid: int) -> None:
         try:

@@ -32,8 +32,9 @@ from lowcarb.scheduling._policies import (
     SimJob,
     Threshold,
 )
-from lowcarb.scheduling._timeparse import parse_duration_h, parse_time
 from lowcarb.scheduling._window import work_weights
+from lowcarb.units import parse_duration_h
+from lowcarb.units import parse_timestamp as parse_time
 
 __all__ = ["POLICY_NAMES", "Submission", "load_workload", "make_policies", "to_sim_jobs"]
 
