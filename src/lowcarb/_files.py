@@ -15,7 +15,13 @@ from pathlib import Path
 
 from lowcarb.errors import DataError, UsageError
 
-__all__ = ["check_output_path", "read_input_bytes", "read_text_file", "write_atomic"]
+__all__ = [
+    "check_input_file",
+    "check_output_path",
+    "read_input_bytes",
+    "read_text_file",
+    "write_atomic",
+]
 
 
 def check_output_path(path: Path | str, *, what: str = "output file") -> Path:
@@ -104,19 +110,10 @@ def read_input_bytes(path: Path | str, *, what: str = "file", max_bytes: int = 6
     without decoding: for callers that hash exactly what they read)."""
     source = Path(path)
     shown = str(source)
-    try:
-        st = source.stat()
-    except FileNotFoundError:
-        raise UsageError(f"{what} {shown!r} does not exist; check the path") from None
-    except OSError as exc:
-        raise UsageError(f"{what} {shown!r} cannot be read: {exc.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{what} {shown!r} is a directory; give a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(f"{what} {shown!r} is not a regular file (a FIFO or device?); give a file")
-    if st.st_size > max_bytes:
+    size = check_input_file(source, what=what)
+    if size > max_bytes:
         raise DataError(
-            f"{what} {shown!r} is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit; "
+            f"{what} {shown!r} is {size:,} bytes, over the {max_bytes:,}-byte limit; "
             "is it the right file?"
         )
     try:
@@ -129,3 +126,26 @@ def read_input_bytes(path: Path | str, *, what: str = "file", max_bytes: int = 6
     if b"\x00" in data:
         raise DataError(f"{what} {shown!r} is a binary file, not text; give the text file")
     return data
+
+
+def check_input_file(path: Path | str, *, what: str = "file") -> int:
+    """Size in bytes of an input file, after refusing what cannot be one, without opening it.
+
+    A FIFO or device is never opened (reading a FIFO blocks until a writer comes).
+
+    Raises:
+        UsageError: Missing, a directory, not a regular file, or not readable.
+    """
+    source = Path(path)
+    shown = str(source)
+    try:
+        st = source.stat()
+    except FileNotFoundError:
+        raise UsageError(f"{what} {shown!r} does not exist; check the path") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {shown!r} cannot be read: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{what} {shown!r} is a directory; give a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{what} {shown!r} is not a regular file (a FIFO or device?); give a file")
+    return int(st.st_size)

@@ -18,13 +18,12 @@ from __future__ import annotations
 import csv
 import io
 import pickle
-import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lowcarb._files import read_text_file
+from lowcarb._files import check_input_file, read_text_file
 from lowcarb.errors import DataError, UsageError
 
 __all__ = ["check_features", "load_dataset", "load_model"]
@@ -35,26 +34,8 @@ MAX_CSV_BYTES = 256 << 20
 
 
 def _regular_file(p: Path, what: str) -> int:
-    """Size of ``p`` in bytes, after refusing what cannot be a model or data file.
-
-    A FIFO or device is never opened (reading a FIFO blocks until a writer comes).
-
-    Raises:
-        UsageError: Missing, a directory, or not a regular file.
-    """
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise UsageError(f"{what} {str(p)!r} does not exist; check the path") from None
-    except OSError as exc:
-        raise UsageError(f"{what} {str(p)!r} cannot be read: {exc.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{what} {str(p)!r} is a directory; give a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(
-            f"{what} {str(p)!r} is not a regular file (a FIFO or device?); give a file"
-        )
-    return int(st.st_size)
+    """Size of ``p`` in bytes, after refusing what cannot be a model or data file."""
+    return check_input_file(p, what=what)
 
 
 def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, int]:

@@ -256,15 +256,6 @@ def parse_policy(text: str | bytes, *, source: str = "policy") -> Policy:
     """
     if len(text) > MAX_POLICY_BYTES:
         raise PolicyError(f"{source}: larger than {MAX_POLICY_BYTES:,} bytes; is it a policy?")
-    if isinstance(text, bytes):
-        # Decoded here, not by PyYAML, whose decoding error is a multi-line ReaderError.
-        try:
-            text = text.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise PolicyError(
-                f"{source}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
-                f"{exc.start}); save the policy as UTF-8"
-            ) from None
     try:
         data = load_yaml(text, source=source)
     except DataError as exc:
