@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import warnings
 from collections import Counter
 from io import StringIO
@@ -83,12 +82,10 @@ def test_concurrent_writers_never_lose_or_fork_a_record(ledger_url: str, tmp_pat
     for p in procs:
         assert p.stdout is not None
         assert p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
-    started = time.monotonic()
     go.touch()
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
-    elapsed = time.monotonic() - started
     with open_ledger(ledger_url, environ={}, create=False) as ledger:
         result = ledger.verify()
         assert result.ok, result.reason
@@ -100,7 +97,6 @@ def test_concurrent_writers_never_lose_or_fork_a_record(ledger_url: str, tmp_pat
     for r in records:
         per_writer.setdefault(r.attribution.team, []).append(int(r.metadata["i"]))
     assert all(v == list(range(per_proc)) for v in per_writer.values())  # each writer in order
-    print(f"{procs_n}x{per_proc} concurrent appends in {elapsed:.1f}s")
 
 
 def test_processes_creating_one_new_sqlite_ledger_at_once_all_append(tmp_path: Path) -> None:
@@ -234,12 +230,10 @@ def test_a_directory_is_not_a_ledger(tmp_path: Path) -> None:
         open_ledger(f"sqlite:///{tmp_path}", environ={})
 
 
-def test_an_unreachable_postgres_fails_fast_with_one_line() -> None:
+def test_an_unreachable_postgres_fails_with_one_line() -> None:
     url = "postgresql+psycopg://lowcarb:s3cret@127.0.0.1:1/ledger"
-    started = time.monotonic()
     with pytest.raises(LedgerUnreachableError) as info:
         open_ledger(url, environ={})
-    assert time.monotonic() - started < 10
     message = str(info.value)
     assert "\n" not in message
     assert "127.0.0.1" in message

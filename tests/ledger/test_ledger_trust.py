@@ -116,6 +116,22 @@ def test_postgres_writer_gives_up_after_the_busy_timeout(postgres_url: str) -> N
         assert ledger.verify().entries == 2
 
 
+def test_sqlite_writer_gives_up_with_the_same_busy_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "l.db"
+    fill(f"sqlite:///{path}", 1)
+    holder = sqlite3.connect(path, isolation_level=None)
+    with open_ledger(f"sqlite:///{path}", environ={}, busy_timeout_s=0.2) as ledger:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(LedgerBusyError, match=r"0\.2 s"):
+            ledger.append(sample_draft())
+        holder.execute("ROLLBACK")
+        ledger.append(sample_draft())
+        assert ledger.verify().entries == 2
+    holder.close()
+
+
 # -- opening: one-line errors, nothing created ------------------------------------------------
 
 
@@ -239,3 +255,19 @@ def test_preflight_never_opens_the_database_file_itself(
     (tmp_path / "junk.db").write_bytes(b"x" * 200)
     with pytest.raises(LedgerError, match="not a SQLite database"):
         open_ledger(f"sqlite:///{tmp_path / 'junk.db'}", environ={})
+
+
+def test_metadata_is_bounded_when_written(ledger_url: str) -> None:
+    with open_ledger(ledger_url, environ={}) as ledger:
+        with pytest.raises(InvalidValueError, match="byte limit"):
+            ledger.append(sample_draft(metadata={"blob": "x" * (70 * 1024)}))
+        ledger.append(sample_draft(metadata={"blob": "x" * 1024}))  # ordinary size is fine
+        assert ledger.verify().entries == 1
+
+
+def test_deeply_nested_metadata_is_one_clear_error() -> None:
+    deep: list[object] = []
+    for _ in range(5_000):  # far past Python's recursion limit
+        deep = [deep]
+    with pytest.raises(InvalidValueError, match="nests deeper"):
+        sample_draft(metadata={"x": deep})

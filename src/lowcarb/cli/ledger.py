@@ -14,7 +14,7 @@ from typing import Any
 
 from lowcarb._config import resolve_ledger_url
 from lowcarb._files import check_output_path, read_text_file, write_atomic
-from lowcarb._text import safe
+from lowcarb._text import plain, safe
 from lowcarb.cli._common import CliContext, emit_json, positive_int
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.ledger import (
@@ -81,16 +81,17 @@ def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
         emit_json(ctx, result.to_dict())
     else:
         for warning in result.warnings:
-            print(f"lowcarb: warning: {warning}", file=ctx.stderr)
+            print(f"lowcarb: warning: {plain(warning)}", file=ctx.stderr)
         if result.ok and result.entries == 0:
-            print(f"ledger EMPTY: {result.reason}", file=ctx.stdout)
+            print(f"ledger EMPTY: {plain(result.reason)}", file=ctx.stdout)
         elif result.ok:
             head = (result.head_hash or "")[:16]
-            print(f"ledger OK: {result.reason} (head {head}...)", file=ctx.stdout)
+            print(f"ledger OK: {plain(result.reason)} (head {head}...)", file=ctx.stdout)
         else:
-            rid = f" (id {result.first_bad_id})" if result.first_bad_id else ""
+            rid = f" (id {plain(result.first_bad_id)})" if result.first_bad_id else ""
             print(
-                f"ledger TAMPERED: first bad record #{result.first_bad}{rid}: {result.reason}",
+                f"ledger TAMPERED: first bad record #{result.first_bad}{rid}: "
+                f"{plain(result.reason)}",
                 file=ctx.stdout,
             )
         limits = result.limits or {}
@@ -99,6 +100,16 @@ def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
         if limits.get("not_ruled_out"):
             print("not ruled out: " + "; ".join(limits["not_ruled_out"]), file=ctx.stdout)
     return 0 if result.ok else 1
+
+
+_VERIFY_DESCRIPTION = (
+    "Check the hash chain. The chain alone rules out an edited, deleted, inserted or reordered "
+    "record; a truncated tail, a chain rewritten from scratch or every record deleted need a "
+    "checkpoint (--checkpoint), and forged records need signatures (--public-key). Records "
+    "after a checkpoint are reported as unanchored. An empty ledger exits 0 with `ledger "
+    "EMPTY` (JSON: ok true, entries 0, reason `empty: ...`): nothing to verify, not intact. "
+    "JSON: {ok, entries, first_bad, reason, unanchored, limits, ...}; exit 1 when broken."
+)
 
 
 def _num(value: float | None) -> str:
@@ -240,7 +251,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     cmds = parser.add_subparsers(dest="ledger_command", metavar="SUBCOMMAND", required=True)
 
-    p = cmds.add_parser("verify", help="check the hash chain; exit 1 naming the first bad record")
+    p = cmds.add_parser(
+        "verify",
+        help="check the hash chain; exit 1 naming the first bad record",
+        description=_VERIFY_DESCRIPTION,
+    )
     _add_common(p)
     p.add_argument(
         "--public-key",

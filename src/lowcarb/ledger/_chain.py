@@ -38,7 +38,10 @@ class VerifyResult:
 
     Attributes:
         ok: True when every record chains, hashes and (if keys were given) is signed correctly,
-            and the ledger matches the checkpoint (if one was given).
+            and the ledger matches the checkpoint (if one was given). An empty ledger is
+            ``ok`` (nothing contradicts the chain, so exit 0) but never "intact": ``reason``
+            starts with ``empty:`` and says that only a checkpoint can show records were
+            deleted; check ``entries == 0`` before trusting an empty ledger.
         entries: Number of records stored in the ledger.
         first_bad: Position (seq) of the first bad record, None when ``ok``. For a truncated
             tail it is the first missing position.

@@ -8,6 +8,7 @@ PostgreSQL connects with a short timeout; an unreachable server raises
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 from collections.abc import Mapping
@@ -30,7 +31,9 @@ from lowcarb.ledger._schema import LEDGER_TABLE, META_TABLE, VERSION_TABLE, Dial
 __all__ = [
     "DEFAULT_URL",
     "ENV_VAR",
+    "connect_read_only",
     "describe",
+    "is_read_only",
     "postgres_engine",
     "resolve_url",
     "sqlite_engine",
@@ -135,9 +138,8 @@ def preflight_sqlite(path: Path, *, create: bool) -> None:
     # those of its own open SQLite connections (a worker's queue connection), and a ledger
     # written by another process while its locks were gone was seen corrupted. SQLite keeps
     # one table of its own descriptors per file and does not have that problem.
-    uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True)
+        conn = connect_read_only(path)
         try:
             names = {
                 row[0]
@@ -159,7 +161,47 @@ def preflight_sqlite(path: Path, *, create: bool) -> None:
         raise _not_ours(path, "ledger tables are missing: it is damaged")
 
 
-def sqlite_engine(url: URL, path: Path | None, *, busy_timeout_s: float) -> Engine:
+def is_read_only(path: Path) -> bool:
+    """Whether this process cannot write an existing ledger file (or the directory holding it).
+
+    SQLite needs the directory too in WAL mode (its ``-wal`` and ``-shm`` files). Root passes
+    every ``os.access`` check, so read-only for root is only ever asked for explicitly.
+    """
+    return path.exists() and not (
+        os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    )
+
+
+def connect_read_only(
+    path: Path, *, timeout_s: float = 5.0, check_same_thread: bool = True
+) -> sqlite3.Connection:
+    """A read-only SQLite connection to ``path`` that never creates or changes a file.
+
+    ``mode=ro`` first; when SQLite cannot open it that way (a WAL database in a directory this
+    process may not write: no ``-shm`` file can be made), ``immutable=1``, which reads the main
+    file as it is: fine for a ledger nobody here can write to anyway.
+    """
+    base = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(
+            f"{base}?mode=ro", uri=True, timeout=timeout_s, check_same_thread=check_same_thread
+        )
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        if "unable to open" not in str(exc).lower():
+            raise
+    return sqlite3.connect(
+        f"{base}?mode=ro&immutable=1",
+        uri=True,
+        timeout=timeout_s,
+        check_same_thread=check_same_thread,
+    )
+
+
+def sqlite_engine(
+    url: URL, path: Path | None, *, busy_timeout_s: float, read_only: bool = False
+) -> Engine:
     """A SQLite engine whose transactions lowcarb begins itself (``BEGIN IMMEDIATE`` to write).
 
     pysqlite's own transaction handling is switched off (``isolation_level=None``) so that the
@@ -171,10 +213,21 @@ def sqlite_engine(url: URL, path: Path | None, *, busy_timeout_s: float) -> Engi
     survives an application crash but the last commits can be lost on power loss or an OS crash.
     The ledger promises that an append which returned is on disk, so it pays one fsync per commit
     (what bounds single appends; batched appends share it).
+
+    ``read_only`` opens the file through :func:`connect_read_only`: reads work, every write
+    fails with SQLite's "readonly database", which the store reports as read-only.
     """
     if path is None:
         engine = create_engine(
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    elif read_only:
+        ro_path = path
+        engine = create_engine(
+            url,
+            creator=lambda: connect_read_only(
+                ro_path, timeout_s=busy_timeout_s, check_same_thread=False
+            ),
         )
     else:
         engine = create_engine(

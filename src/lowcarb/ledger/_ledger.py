@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -28,6 +29,19 @@ SIGNING_KEY_ENV_VAR = "LOWCARB_LEDGER_SIGNING_KEY"
 ExportFormat = Literal["csv", "jsonl", "parquet"]
 PublicKeys = TrustedKey | bytes | str | Path | Iterable[TrustedKey | bytes | str | Path]
 _PAGE = 5_000
+#: Largest metadata a new record may carry, as compact JSON (bytes). Metadata is for a command
+#: line, an exit code, a few tags; a bound keeps one careless caller from bloating every reader.
+MAX_METADATA_BYTES = 64 * 1024
+
+
+def _check_metadata_size(draft: RecordDraft) -> None:
+    """Refuse a draft whose metadata exceeds :data:`MAX_METADATA_BYTES` (checked when written)."""
+    size = len(json.dumps(draft.plain_metadata, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_METADATA_BYTES:
+        raise InvalidValueError(
+            f"record metadata is {size} bytes, over the {MAX_METADATA_BYTES}-byte limit; "
+            "store large artefacts elsewhere and keep a reference (path, URI, hash) in metadata"
+        )
 
 
 def _trusted_keys(public_key: PublicKeys) -> list[TrustedKey]:
@@ -118,6 +132,7 @@ class Ledger:
             # stored with other names stay readable, and displays escape them.
             for key, value in d.attribution.as_dict().items():
                 check_name(value, what=f"attribution {key}")
+            _check_metadata_size(d)
         if not batch:
             return []
         ids = [self._new_id() for _ in batch]
@@ -338,6 +353,7 @@ def open_ledger(
     clock: Callable[[], datetime] = utc_now,
     busy_timeout_s: float = 30.0,
     connect_timeout_s: float = 3.0,
+    read_only: bool | None = None,
 ) -> Ledger:
     """Open the ledger at ``url``, creating it when ``create`` (the default).
 
@@ -354,6 +370,8 @@ def open_ledger(
         busy_timeout_s: How long a writer waits for the write lock (SQLite busy timeout,
             PostgreSQL lock_timeout on the advisory lock) before LedgerBusyError.
         connect_timeout_s: PostgreSQL connect timeout.
+        read_only: Open a SQLite file read-only (reads and verify work, writes raise a one-line
+            "read-only" LedgerError). None (the default) decides from the file's permissions.
 
     Raises:
         LedgerCorruptError: Not a lowcarb ledger, or damaged (never modified).
@@ -370,5 +388,6 @@ def open_ledger(
         create=create,
         busy_timeout_s=busy_timeout_s,
         connect_timeout_s=connect_timeout_s,
+        read_only=read_only,
     )
     return Ledger(store, meta=meta, signer=signer, clock=clock)

@@ -113,8 +113,17 @@ class MarketFactor:
         _check_text(self.source, "market factor source")
 
 
-def _plain_json(value: Any, where: str) -> Any:
+#: How deeply metadata may nest: far more than any real use, and well inside Python's recursion
+#: limit, so a hostile nesting is one clear error rather than a RecursionError traceback.
+MAX_METADATA_DEPTH = 100
+
+
+def _plain_json(value: Any, where: str, depth: int = 0) -> Any:
     """Return ``value`` as plain JSON types, refusing what would not round-trip exactly."""
+    if depth > MAX_METADATA_DEPTH:
+        raise InvalidValueError(
+            f"metadata nests deeper than {MAX_METADATA_DEPTH} levels at {where[:80]!r}; flatten it"
+        )
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -128,9 +137,9 @@ def _plain_json(value: Any, where: str) -> Any:
             if not isinstance(k, str):
                 raise InvalidValueError(f"metadata keys must be strings, got {k!r} in {where}")
         # Sorted, as in the canonical body (which is then encoded without re-sorting).
-        return {k: _plain_json(value[k], f"{where}.{k}") for k in sorted(value)}
+        return {k: _plain_json(value[k], f"{where}.{k}", depth + 1) for k in sorted(value)}
     if isinstance(value, list | tuple):
-        return [_plain_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_plain_json(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
     raise InvalidValueError(
         f"metadata {where} must be JSON (str, number, bool, None, list, mapping), got {value!r}"
     )

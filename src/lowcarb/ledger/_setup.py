@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from lowcarb.errors import LedgerCorruptError, LedgerError, LedgerSchemaError
 from lowcarb.ledger._engines import (
     describe,
+    is_read_only,
     postgres_engine,
     preflight_sqlite,
     resolve_url,
@@ -114,7 +115,7 @@ def ensure_schema(store: SqlLedgerStore, *, create: bool) -> dict[str, str]:
                 log.info("ledger %s: schema %s -> %s", store.display_url, rev, HEAD_REVISION)
                 upgrade(conn)
                 state, rev, meta = _state(store, conn)
-        if store.sqlite_file:
+        if store.sqlite_file and not store.read_only:
             _switch_to_wal(store)
     return meta
 
@@ -153,21 +154,31 @@ def open_store(
     create: bool,
     busy_timeout_s: float = 30.0,
     connect_timeout_s: float = 3.0,
+    read_only: bool | None = None,
 ) -> tuple[SqlLedgerStore, dict[str, str]]:
-    """Open (and if needed create) the store at ``url``; return it with its meta table."""
+    """Open (and if needed create) the store at ``url``; return it with its meta table.
+
+    ``read_only`` (SQLite files): None decides from the file's permissions; True forces it.
+    """
     parsed, dialect = resolve_url(url, environ)
+    ro = False
     if dialect == "sqlite":
         path = sqlite_path(parsed)
         if path is not None:
             preflight_sqlite(path, create=create)
-        engine = sqlite_engine(parsed, path, busy_timeout_s=busy_timeout_s)
+            ro = is_read_only(path) if read_only is None else read_only and path.exists()
+        engine = sqlite_engine(parsed, path, busy_timeout_s=busy_timeout_s, read_only=ro)
     else:
         engine = postgres_engine(parsed, connect_timeout_s=connect_timeout_s)
     store = SqlLedgerStore(
-        engine, dialect, display_url=describe(parsed), busy_timeout_s=busy_timeout_s
+        engine,
+        dialect,
+        display_url=describe(parsed),
+        busy_timeout_s=busy_timeout_s,
+        read_only=ro,
     )
     try:
-        meta = ensure_schema(store, create=create)
+        meta = ensure_schema(store, create=create and not ro)
     except BaseException:
         store.close()
         raise

@@ -101,9 +101,18 @@ class SqlLedgerStore:
     """
 
     def __init__(
-        self, engine: Engine, dialect: Dialect, *, display_url: str, busy_timeout_s: float = 30.0
+        self,
+        engine: Engine,
+        dialect: Dialect,
+        *,
+        display_url: str,
+        busy_timeout_s: float = 30.0,
+        read_only: bool = False,
     ) -> None:
         self.engine = engine
+        #: Opened read-only (a SQLite file this process may not write): reads work, writes
+        #: raise a one-line "read-only" LedgerError.
+        self.read_only = read_only
         #: How long a writer waits for the ledger's write lock before giving up (both dialects:
         #: SQLite's busy timeout, PostgreSQL's ``lock_timeout`` on the advisory lock).
         self.busy_timeout_s = busy_timeout_s
@@ -143,9 +152,13 @@ class SqlLedgerStore:
         name = type(orig).__name__
         if self.dialect == "sqlite":
             low = msg.lower()
+            if "readonly" in low or "read-only" in low:
+                return self.read_only_error()
             if "locked" in low or "busy" in low:
-                return LedgerError(
-                    f"ledger {where} stayed locked by another writer past the busy timeout; retry"
+                # The same error as PostgreSQL's lock timeout, so callers spool either way.
+                return LedgerBusyError(
+                    f"ledger {where} stayed locked by another writer for more than "
+                    f"{self.busy_timeout_s:g} s; retry"
                 )
             if "not a database" in low or "malformed" in low or "disk image" in low:
                 return LedgerCorruptError(
@@ -164,6 +177,14 @@ class SqlLedgerStore:
             return LedgerUnreachableError(f"cannot reach ledger database {where}: {msg}")
         return LedgerError(f"ledger {where}: {msg}")
 
+    def read_only_error(self) -> LedgerError:
+        """The one-line error for a write to a ledger opened read-only."""
+        return LedgerError(
+            f"ledger {self.display_url} is read-only here: it can be verified and read, not "
+            "written; give this user write permission on the file and its directory, or use "
+            "another ledger"
+        )
+
     # -- writes -------------------------------------------------------------------------------
 
     @contextmanager
@@ -175,6 +196,8 @@ class SqlLedgerStore:
         durable append about 7% of its time (interleaved A/B, 280 vs 299 us). A connection that
         saw an error is returned to the pool, not reused.
         """
+        if self.read_only:
+            raise self.read_only_error()
         with self.errors(), self._writer_lock:
             raw = self._checkout_writer()
             clean = False
@@ -217,6 +240,8 @@ class SqlLedgerStore:
     @contextmanager
     def locked(self) -> Iterator[Connection]:
         """A SQLAlchemy connection in a transaction holding the write lock (for migrations)."""
+        if self.read_only:
+            raise self.read_only_error()
         with self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(lowcarb_begin="IMMEDIATE")
