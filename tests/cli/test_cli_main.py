@@ -91,3 +91,38 @@ def test_argparse_errors_are_one_line_without_control_characters(
     rc, _, _ = _run("ledger", "totals", "--by", "\x1b[31mteam\nx")
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "\x1b" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "canonical", "alias", "dest"),
+    [
+        (["backtest", "--trace", "t.csv"], "--since", "--from", "start"),
+        (["backtest", "--trace", "t.csv"], "--until", "--to", "end"),
+        (["intensity", "history"], "--since", "--start", "start"),
+        (["intensity", "history"], "--until", "--end", "end"),
+        (["plan", "--zone", "DE", "--duration", "1h", "--deadline", "2h"], "--forecaster",
+         "--model", "model"),
+        (["backtest", "--trace", "t.csv"], "--forecaster", "--model", "model"),
+    ],
+)  # fmt: skip
+def test_one_vocabulary_with_the_old_spellings_kept(
+    argv: list[str], canonical: str, alias: str, dest: str
+) -> None:
+    """Time ranges are --since/--until and forecast models --forecaster in every command; the
+    spellings scripts already use keep working."""
+    from lowcarb.cli import build_parser
+
+    value = "lag-ridge" if dest == "model" else "2022-01-01T00:00Z"
+    parser = build_parser(argv)
+    for flag in (canonical, alias):
+        assert getattr(parser.parse_args([*argv, flag, value]), dest) == value
+
+
+def test_profile_names_model_files_and_versions_apart() -> None:
+    from lowcarb.cli import build_parser
+
+    base = ["profile", "--data", "d.npz"]
+    parser = build_parser(base)
+    for file_flag, version_flag in (("--model-file", "--model-version"), ("--model", "--version")):
+        args = parser.parse_args([*base, file_flag, "m.onnx", version_flag, "3"])
+        assert (str(args.model), args.model_version) == ("m.onnx", "3")

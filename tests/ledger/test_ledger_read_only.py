@@ -40,6 +40,7 @@ def test_a_forced_read_only_ledger_reads_verifies_and_refuses_writes(ledger_file
     url = f"sqlite:///{ledger_file}"
     before = ledger_file.read_bytes()
     with open_ledger(url, environ={}, read_only=True) as ledger:
+        assert ledger.read_only
         result = ledger.verify()
         assert result.ok and result.entries == 3
         assert len(list(ledger.records())) == 3
@@ -50,7 +51,7 @@ def test_a_forced_read_only_ledger_reads_verifies_and_refuses_writes(ledger_file
     # The database file is untouched (SQLite's usual -wal/-shm readers' files may appear).
     assert ledger_file.read_bytes() == before
     with open_ledger(url, environ={}) as ledger:
-        assert ledger.verify().entries == 3
+        assert not ledger.read_only and ledger.verify().entries == 3
 
 
 def test_read_only_is_decided_from_permissions(

@@ -65,7 +65,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="policies to compare (default: all); run-now and oracle are always included",
     )  # fmt: skip
     p.add_argument(
-        "--model", choices=("profile-blend", "seasonal-naive", "lag-ridge"),
+        "--forecaster", "--model", dest="model",
+        choices=("profile-blend", "seasonal-naive", "lag-ridge"),
         default="profile-blend", help="forecast behind the forecast and rolling policies",
     )  # fmt: skip
     p.add_argument(
@@ -73,8 +74,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="threshold policy: run below this quantile of the trailing week (default 0.25)",
     )  # fmt: skip
     p.add_argument("--every", default="1h", metavar="D", help="submission interval (default 1h)")
-    p.add_argument("--from", dest="start", metavar="T", help="first submission (ISO 8601)")
-    p.add_argument("--to", dest="end", metavar="T", help="last submission (ISO 8601)")
+    p.add_argument(
+        "--since", "--from", dest="start", metavar="T", help="first submission (ISO 8601)"
+    )
+    p.add_argument("--until", "--to", dest="end", metavar="T", help="last submission (ISO 8601)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=_backtest)
 

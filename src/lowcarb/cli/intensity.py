@@ -85,12 +85,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
                 "--now", metavar="TIMESTAMP", help="ISO 8601 with offset (default: the clock)"
             )
         if name == "history":
-            p.add_argument("--start", metavar="TIMESTAMP", help="first hour (ISO 8601)")
-            p.add_argument("--end", metavar="TIMESTAMP", help="end, exclusive (ISO 8601)")
+            p.add_argument(
+                "--since", "--start", dest="start", metavar="TIMESTAMP",
+                help="first hour (ISO 8601)",
+            )  # fmt: skip
+            p.add_argument(
+                "--until", "--end", dest="end", metavar="TIMESTAMP",
+                help="end, exclusive (ISO 8601)",
+            )  # fmt: skip
         if name == "forecast":
             p.add_argument("--horizon", default="24h", help="e.g. 24h, 48h, 2d (default 24h)")
             p.add_argument(
+                "--forecaster",
                 "--model",
+                dest="model",
                 choices=sorted(_MODELS),
                 help="forecaster (default lag-ridge with --trace, profile without)",
             )

@@ -91,7 +91,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     w.add_argument("--trace", metavar="FILE", help="replay this trace as the intensity source")
     add_provider_flag(w)
     w.add_argument(
-        "--model", default="profile-blend",
+        "--forecaster", "--model", dest="model", default="profile-blend",
         choices=("profile-blend", "lag-ridge", "seasonal-naive", "profile"),
         help="forecast model for --trace",
     )  # fmt: skip

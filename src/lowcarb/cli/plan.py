@@ -79,7 +79,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--now", metavar="TIMESTAMP", help="decision time, ISO 8601 (default: now)")
     add_provider_flag(p)
     p.add_argument(
-        "--model", choices=MODEL_NAMES, default=None,
+        "--forecaster", "--model", dest="model", choices=MODEL_NAMES, default=None,
         help="forecast model for --trace (default profile-blend)",
     )  # fmt: skip
     p.add_argument(

@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     p.add_argument(
-        "--model", required=True, type=Path, help="model file (.onnx, .skops; .pkl/.joblib need "
-        "--allow-pickle)"
+        "--model-file", "--model", dest="model", required=True, type=Path,
+        help="model file (.onnx, .skops; .pkl/.joblib need --allow-pickle)",
     )  # fmt: skip
     p.add_argument(
         "--allow-pickle",
@@ -48,7 +48,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--target", help="label column of a CSV held-out set (default: last column)")
     p.add_argument("--name", help="model name (default: the model file's stem)")
     # dest differs from the top-level `lowcarb --version` flag, which shares the namespace.
-    p.add_argument("--version", dest="model_version", required=True, help="model version")
+    p.add_argument(
+        "--model-version", "--version", dest="model_version", required=True, help="model version"
+    )
     p.add_argument("--zone", help="grid zone to price energy in (default: LOWCARB_ZONE)")
     p.add_argument("--ledger", help="ledger to read training CO2e from (default: LOWCARB_LEDGER)")
     p.add_argument("--team", help="team the model belongs to (budgets)")

@@ -106,6 +106,11 @@ class Ledger:
         """``sqlite`` or ``postgresql``."""
         return self._store.dialect
 
+    @property
+    def read_only(self) -> bool:
+        """Opened read-only (a SQLite file this process may not write): appends will fail."""
+        return self._store.read_only
+
     # -- writing ------------------------------------------------------------------------------
 
     def append(self, draft: RecordDraft) -> Record:
