@@ -278,3 +278,15 @@ def test_logs_to_the_active_mlflow_run(tmp_path: Path) -> None:
     assert any(v == "DE" for v in data.tags.values()) or any(
         v == "DE" for v in data.params.values()
     )
+
+
+def test_a_read_only_ledger_fails_before_any_work(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_ledger(sqlite_url):
+        pass  # created
+    import lowcarb.ledger._engines as engines
+
+    monkeypatch.setattr(engines.os, "access", lambda *_a, **_k: False)  # as a non-owner sees it
+    with pytest.raises(LowcarbError, match="read-only here"):
+        Tracker(zone="DE", ledger=sqlite_url, environ=_env(tmp_path), cwd=tmp_path)

@@ -21,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from lowcarb._config import Settings, load_settings, resolve_ledger_url
 from lowcarb._text import check_name
 from lowcarb.energy import EnergyMonitor, Measurement, Meter
-from lowcarb.errors import InvalidValueError, LowcarbError, UsageError
+from lowcarb.errors import InvalidValueError, LedgerError, LowcarbError, UsageError
 from lowcarb.grid import Footprint, price, resolve_zone, static_intensity
 
 __all__ = ["Tracker", "footprint_to_dict", "track"]
@@ -182,8 +182,12 @@ class Tracker:
         """Open the ledger once before any work runs, so a bad one fails before acting."""
         from lowcarb.ledger import open_ledger
 
-        with open_ledger(self.ledger_url, environ=environ):
-            pass
+        with open_ledger(self.ledger_url, environ=environ) as ledger:
+            if ledger.read_only:
+                raise LedgerError(
+                    f"ledger {ledger.url} is read-only here, so the run could not be recorded; "
+                    "point --ledger at a ledger you can write"
+                )
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, *, pid: int | None = None) -> Tracker:
