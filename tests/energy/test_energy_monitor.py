@@ -88,11 +88,10 @@ def test_start_returns_before_discovery_and_never_opens_on_the_caller_thread() -
     gate = threading.Event()
     meter = FakeMeter(power_w={"cpu": 10.0}, clock=clock, open_gate=gate)
     monitor = EnergyMonitor(meters=[meter], clock=clock)
-    t0 = time.perf_counter()
     monitor.start()
-    elapsed = time.perf_counter() - t0
-    assert not monitor.ready  # open() is blocked and start() has returned anyway
-    assert elapsed < 0.2  # generous for loaded CI; the structural proof is `not ready` above
+    # The proof is structural: open() is still blocked and start() has returned anyway. How
+    # long start() takes is measured by benchmarks/overhead.py, not asserted here.
+    assert not monitor.ready
     clock.t = 1.0
     monitor.begin_window("early")  # before the meters are ready
     clock.t = 3.0

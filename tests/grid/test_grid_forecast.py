@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -154,13 +153,12 @@ def test_lag_ridge_default_loss_shrugs_off_spikes() -> None:
     assert robust < 0.8 * squared
 
 
-def test_lag_ridge_refits_a_zone_in_well_under_a_second(de_2022: IntensitySeries) -> None:
+def test_lag_ridge_refits_a_zone_from_a_year_of_history(de_2022: IntensitySeries) -> None:
+    # How long the refit takes is measured by benchmarks/forecast.py, not asserted here.
     model = LagRidgeForecaster()
-    t0 = time.perf_counter()
     fc = model.forecast(de_2022, origin=T0 + timedelta(days=300), horizon_h=48)
-    elapsed = time.perf_counter() - t0
     assert len(fc) == 48
-    assert elapsed < 1.0
+    assert np.isfinite(fc.values_g_per_kwh).all() and (fc.values_g_per_kwh >= 0).all()
 
 
 def test_profile_matches_the_embedded_table(de_2022: IntensitySeries) -> None:

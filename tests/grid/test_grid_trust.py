@@ -79,11 +79,10 @@ def test_a_slow_drip_server_hits_the_overall_deadline(slow_drip_url: str) -> Non
         sleep=lambda _s: None,
     )
     src = ElectricityMapsSource("tok", fetcher=fetcher, base_url=slow_drip_url, fallback=False)
-    started = time.monotonic()
+    # Each byte arrives well within the 5 s read timeout, so only the overall deadline can end
+    # this request; without it the call would never return (pytest-timeout would fail it).
     with pytest.raises(ProviderError, match="deadline"):
         src.latest("DE", now=NOW)
-    # each byte arrives well within the 5 s read timeout: only the deadline can have ended it
-    assert time.monotonic() - started < 5.0
 
 
 def test_the_deadline_falls_back_offline_with_a_label(slow_drip_url: str) -> None:
