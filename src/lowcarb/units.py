@@ -91,7 +91,8 @@ def parse_duration_h(
 
 
 def _days(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 86400:g} days"
+    seconds = delta.total_seconds()
+    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds / 3600:g} h"
 
 
 def parse_timestamp(text: str, *, now: datetime | None = None, what: str = "time") -> datetime:

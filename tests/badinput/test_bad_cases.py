@@ -201,6 +201,7 @@ DURATION_FLAGS = [
     ("submit", "--min-chunk"),
     ("worker", "--poll"),
     ("worker", "--grace"),
+    ("run", "--grace"),
 ]
 for command, flag in DURATION_FLAGS:
     for name, value in BAD_DURATIONS.items():

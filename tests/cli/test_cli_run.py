@@ -142,6 +142,27 @@ def test_second_sigterm_kills_a_command_that_ignores_the_first(tmp_path: Path) -
     assert gone(), "the command's child (which also ignores SIGTERM) survived"
 
 
+def test_grace_period_after_one_sigterm_is_a_flag(tmp_path: Path) -> None:
+    script = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen(
+        [*LOWCARB, "run", "--zone", "DE", "--grace", "0.5s", "--json", "--", sys.executable,
+         "-c", script],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=_env(tmp_path),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    assert proc.stderr.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)  # ignored by the command: the grace period ends it
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGKILL
+    assert json.loads(stdout)["exit_code"] == 128 + signal.SIGKILL
+
+
 def test_ctrl_c_to_process_group_reports_and_returns_130(tmp_path: Path) -> None:
     script = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
     proc = subprocess.Popen(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from lowcarb.reporting import (
     emissions_row,
     print_footprint,
 )
+from lowcarb.units import parse_duration
 
 __all__ = ["register"]
 
@@ -55,6 +57,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="PATH",
         help="also append a CodeCarbon-compatible row to PATH (e.g. emissions.csv)",
     )
+    p.add_argument(
+        "--grace",
+        default="10s",
+        metavar="D",
+        help="after a forwarded SIGTERM, how long COMMAND may take to exit before its whole "
+        "process tree is killed (a second SIGTERM kills at once; default 10s)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
     p.set_defaults(func=_run)
@@ -64,6 +73,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     argv = list(args.cmd)
     if argv and argv[0] == "--":
         argv = argv[1:]
+    grace_s = parse_duration(args.grace, what="--grace", maximum=timedelta(hours=1)).total_seconds()
     # Checked here so that messages name the flag; the Tracker then opens it before the work.
     ledger = resolve_ledger_url(args.ledger, environ=ctx.environ, default=None)
     tracker = Tracker(
@@ -81,7 +91,9 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     )
     if args.emissions_csv is not None:
         check_emissions_csv(args.emissions_csv)  # before the work: a bad path loses nothing
-    result = run_command(argv, tracker=tracker, stdout=ctx.stderr if args.json else None)
+    result = run_command(
+        argv, tracker=tracker, stdout=ctx.stderr if args.json else None, grace_s=grace_s
+    )
     if args.emissions_csv is not None:
         row = emissions_row(
             result.footprint,
