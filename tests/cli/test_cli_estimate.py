@@ -78,10 +78,21 @@ def test_json_gpt3_reproduces_patterson_2021() -> None:
     assert data["hours"] == pytest.approx(355.2)
 
 
-def test_hours_and_days_agree() -> None:
+def test_hours_days_and_duration_agree() -> None:
     _, by_days, _ = _run("--hardware", "T4", "--days", "2", "--intensity", "100", "--json")
     _, by_hours, _ = _run("--hardware", "T4", "--hours", "48", "--intensity", "100", "--json")
+    _, by_duration, _ = _run("--hardware", "T4", "--duration", "1d24h", "--intensity", "100",
+                             "--json")  # fmt: skip
     assert json.loads(by_days)["energy_kwh"] == json.loads(by_hours)["energy_kwh"] == 3.36
+    assert json.loads(by_duration)["energy_kwh"] == pytest.approx(3.36)
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1h", "nan", "400d"])
+def test_a_bad_duration_is_one_line_exit_2(bad: str) -> None:
+    code, out, err = _run("--hardware", "T4", f"--duration={bad}", "--intensity", "100")
+    assert (code, out) == (2, "")
+    assert err.startswith("lowcarb: error: --duration") and err.count("\n") == 1
+    assert repr(bad) in err or "366" in err
 
 
 def test_zone_uses_static_intensity(fake_static: FakeStatic) -> None:
@@ -175,7 +186,7 @@ def test_list_hardware() -> None:
         (("--hardware", "T4", "--hours", "1", "--power-w", "-1", "--intensity", "1"), ">= 0"),
         (("--hardware", "T4", "--hours", "1", "--intensity", "1", "--zone", "FR"), "not allowed"),
         (("--hardware", "T4", "--hours", "1", "--days", "1", "--intensity", "1"), "not allowed"),
-        (("--hardware", "T4", "--intensity", "1"), "--hours H or --days D"),
+        (("--hardware", "T4", "--intensity", "1"), "--duration 90m, --hours H or --days D"),
         (("--hours", "1", "--intensity", "1"), "--power-w"),
     ],
 )
@@ -232,3 +243,16 @@ def test_flags_beat_environment(fake_static: FakeStatic) -> None:
     assert fake_static.calls == []
     assert data["pue"] == 1.0
     assert data["intensity_source"] == "given"
+
+
+def test_table_shows_a_config_path_with_markup_literally(
+    fake_static: FakeStatic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project directory named like Rich markup is printed as is, not parsed (a MarkupError)."""
+    project = tmp_path / "proj[bold red]x"
+    project.mkdir()
+    (project / "lowcarb.toml").write_text('zone = "FR"\n')
+    monkeypatch.chdir(project)
+    code, out, err = _run("--hardware", "T4", "--hours", "10")
+    assert (code, err) == (0, "")
+    assert f"zone 'FR' taken from {project / 'lowcarb.toml'}" in out

@@ -126,3 +126,47 @@ def test_profile_names_model_files_and_versions_apart() -> None:
     for file_flag, version_flag in (("--model-file", "--model-version"), ("--model", "--version")):
         args = parser.parse_args([*base, file_flag, "m.onnx", version_flag, "3"])
         assert (str(args.model), args.model_version) == ("m.onnx", "3")
+
+
+def test_internal_error_traceback_only_with_verbose(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lowcarb.cli.zones as zones
+
+    def boom(*_: object) -> int:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(zones, "_handle", boom)
+    rc, _, err = _run("-v", "zones")
+    assert rc == 70 and "Traceback" in err and "KeyError" in err
+    assert err.rstrip().splitlines()[-1].startswith("lowcarb: internal error: KeyError:")
+
+
+def test_a_file_the_system_refuses_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import lowcarb.cli.zones as zones
+
+    def refused(*_: object) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/out\n.csv")
+
+    monkeypatch.setattr(zones, "_handle", refused)
+    rc, out, err = _run("zones")
+    assert (rc, out) == (2, "")
+    assert err == "lowcarb: error: Permission denied: '/srv/out\\n.csv'\n"  # repr: one line
+
+
+def test_install_hints_reach_the_user_intact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pip install 'lowcarb[x]'` must not be eaten as Rich markup on the way out."""
+    import lowcarb.cli.zones as zones
+    from lowcarb.errors import MissingDependencyError
+
+    def missing(*_: object) -> int:
+        raise MissingDependencyError("pyarrow", "parquet")
+
+    monkeypatch.setattr(zones, "_handle", missing)
+    rc, _, err = _run("zones")
+    assert rc == 2 and "pip install 'lowcarb[parquet]'" in err
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    rc, out, err = _run()
+    assert rc == 2 and out == "" and "usage: lowcarb" in err and "exit status:" in err

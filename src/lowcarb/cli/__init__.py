@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from importlib import import_module
 
@@ -42,7 +43,8 @@ _COMMANDS: dict[str, str] = {
 EXIT_CODES = """exit status:
   0    success
   1    a negative verdict (gate rejected, ledger tampered, budget exceeded)
-  2    bad usage or bad input (one line on stderr naming the problem and the fix)
+  2    bad usage or bad input, or a file the system refused (one line on stderr naming the
+       problem and the fix)
   126  run: the command cannot be executed
   127  run: the command was not found
   130  interrupted (Ctrl-C)
@@ -120,15 +122,30 @@ def main(argv: Sequence[str] | None = None, *, ctx: CliContext | None = None) ->
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except Exception as exc:  # a bug, not bad input: say so in one line, keep the traceback for -v
+    except OSError as exc:
+        # The system refused a file or connection (permissions, disk full, a vanished path): an
+        # input or environment problem to fix, not a bug, so one line and exit 2, no traceback.
         if args.verbose:
-            logging.getLogger("lowcarb").exception("internal error")
+            traceback.print_exc(file=ctx.stderr)
+        print(f"lowcarb: error: {_os_error(exc)}", file=ctx.stderr)
+        return 2
+    except Exception as exc:  # a bug, not bad input: say so in one line, keep the traceback for -v
+        if args.verbose:  # to the command's stderr itself: logging may be routed elsewhere
+            traceback.print_exc(file=ctx.stderr)
         print(
             f"lowcarb: internal error: {type(exc).__name__}: {_one_line(exc)} (re-run with -v "
             "for the traceback; please report it)",
             file=ctx.stderr,
         )
         return EX_SOFTWARE
+
+
+def _os_error(exc: OSError) -> str:
+    """``Permission denied: 'out.csv'``: the reason and the path, as one line."""
+    reason = exc.strerror or type(exc).__name__
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    text = f"{reason}: {' -> '.join(repr(str(p)) for p in paths)}" if paths else _one_line(exc)
+    return " ".join(plain(text).split())
 
 
 def _one_line(exc: BaseException) -> str:

@@ -10,10 +10,12 @@ from typing import Any, cast
 from rich.table import Table
 
 from lowcarb._config import load_settings
+from lowcarb._text import safe
 from lowcarb.cli._common import CliContext, emit_json, non_negative_float, positive_int
 from lowcarb.energy._estimate import EstimateResult, IntensityLookup, estimate
 from lowcarb.energy._hardware import known_hardware
 from lowcarb.errors import UsageError
+from lowcarb.units import parse_duration_h
 
 __all__ = ["register"]
 
@@ -35,6 +37,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     span = p.add_mutually_exclusive_group()
     span.add_argument("--hours", type=non_negative_float, metavar="H", help="hours each device ran")
     span.add_argument("--days", type=non_negative_float, metavar="D", help="days each device ran")
+    span.add_argument(
+        "--duration",
+        metavar="D",
+        help="how long each device ran, as in plan and submit (90m, 1h30m, 14d, PT2H)",
+    )
     p.add_argument(
         "--power-w",
         type=non_negative_float,
@@ -84,9 +91,14 @@ def _static_intensity() -> IntensityLookup:
 def _estimate(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.list_hardware:
         return _list_hardware(args, ctx)
-    if args.hours is None and args.days is None:
-        raise UsageError("give the job's duration with --hours H or --days D")
-    hours = float(args.hours) if args.hours is not None else float(args.days) * 24.0
+    if args.duration is not None:
+        hours = parse_duration_h(args.duration, what="--duration")
+    elif args.hours is not None:
+        hours = float(args.hours)
+    elif args.days is not None:
+        hours = float(args.days) * 24.0
+    else:
+        raise UsageError("give the job's duration with --duration 90m, --hours H or --days D")
     # Same precedence as `lowcarb run`: flag > environment > config file > default.
     settings = load_settings(environ=ctx.environ)
     origin = settings.origin or {}
@@ -152,11 +164,11 @@ def _render(result: EstimateResult, ctx: CliContext) -> None:
         rows.append(("CO2e (embodied)", f"{result.embodied_co2e_kg:,.3f} kg"))
         rows.append(("CO2e (total)", f"{result.total_co2e_kg:,.3f} kg"))
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(name, safe(value))  # hardware names and sources come from tables and flags
     console = ctx.console()
     console.print(table)
-    for line in result.assumptions:
-        console.print(f"- {line}", soft_wrap=True)
+    for line in result.assumptions:  # may quote a config file's path or an install hint
+        console.print(f"- {safe(line)}", soft_wrap=True)
 
 
 def _list_hardware(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -99,6 +99,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
             result.footprint,
             project_name=tracker.attribution["project"] or "lowcarb",
             run_id=tracker.record_id,
+            location=tracker.zone,
         )
         append_emissions_csv(args.emissions_csv, row)
     out = footprint_to_dict(result.footprint)

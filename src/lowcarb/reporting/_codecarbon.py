@@ -5,30 +5,30 @@ emissions_data.py``): ``duration`` in s, ``emissions`` in kgCO2e, ``emissions_ra
 powers in W (averages over the run), energies in kWh. As CodeCarbon does (``core/measure.py``,
 ``emissions_tracker.py``), PUE multiplies every component's power and energy, so
 ``energy_consumed`` is exactly the sum of ``cpu_energy``, ``gpu_energy`` and ``ram_energy``.
-``timestamp`` is local time as ``%Y-%m-%dT%H:%M:%S`` (CodeCarbon's own format, so a file appended
-by both tools parses with ``pandas.to_datetime``). ``country_iso_code`` (ISO 3166-1 alpha-3),
-``country_name`` and ``region`` (the lower-case ISO 3166-2 subdivision name, as CodeCarbon's geo
-metadata writes it) come from the zone through pycountry; a zone that names no country (the
-world average) leaves them blank, as CodeCarbon does when it cannot tell. ``tracking_mode`` is
-``process`` (lowcarb attributes the tracked process tree); the method of each component is in
-lowcarb's own output, which CodeCarbon's schema has no column for. Text cells are neutralised
-against spreadsheet formula injection.
+``timestamp`` is the local time the run ended, as ``%Y-%m-%dT%H:%M:%S`` (CodeCarbon stamps a row
+with ``datetime.now()`` when it stops, in this format, so a file appended by both tools parses with
+``pandas.to_datetime``). The location columns come from the zone or cloud region through
+:mod:`lowcarb.reporting._place` (pycountry); what cannot be told is blank, as in CodeCarbon.
+``tracking_mode`` is ``process`` (lowcarb attributes the tracked process tree); the method of
+each component is in lowcarb's own output, which CodeCarbon's schema has no column for. Text cells
+are neutralised against spreadsheet formula injection.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import platform
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from lowcarb._files import check_output_path
 from lowcarb._text import csv_cell
-from lowcarb.errors import UsageError
+from lowcarb.errors import LowcarbError, UsageError
 from lowcarb.grid import Footprint
+from lowcarb.reporting._place import place_of
 
 __all__ = ["CODECARBON_COLUMNS", "append_emissions_csv", "check_emissions_csv", "emissions_row"]
 
@@ -42,7 +42,6 @@ CODECARBON_COLUMNS: tuple[str, ...] = (
     "ram_utilization_percent", "ram_used_gb", "on_cloud", "pue", "wue",
 )  # fmt: skip
 
-_CPU_NAMES = {"cpu", "package"}
 _RAM_NAMES = {"ram", "dram", "memory"}
 
 
@@ -55,25 +54,6 @@ def _bucket(name: str) -> str:
     return "cpu"
 
 
-def _place(zone: str) -> tuple[str, str, str]:
-    """``(country_iso_code, country_name, region)`` of a grid zone or cloud region."""
-    import pycountry
-
-    from lowcarb.grid import lookup_region
-
-    cloud = lookup_region(zone) if ":" in zone else None
-    zone_id = cloud.zone_id if cloud is not None else zone
-    country = pycountry.countries.get(alpha_2=zone_id[:2].upper()) if len(zone_id) >= 2 else None
-    if country is None:
-        return "", "", ""
-    region = ""
-    subdivisions: Any = pycountry.subdivisions
-    subdivision = subdivisions.get(code=zone_id.upper()) if "-" in zone_id else None
-    if subdivision is not None and not isinstance(subdivision, list):
-        region = str(subdivision.name).lower()
-    return str(country.alpha_3), str(country.name), region
-
-
 def emissions_row(
     footprint: Footprint,
     *,
@@ -81,8 +61,21 @@ def emissions_row(
     run_id: str | None = None,
     timestamp: datetime | None = None,
     cpu_model: str = "",
+    location: str | None = None,
 ) -> dict[str, str]:
-    """One ``emissions.csv`` row for a footprint."""
+    """One ``emissions.csv`` row for a footprint, every cell a string.
+
+    Args:
+        footprint: The measured or estimated run.
+        project_name: CodeCarbon's ``project_name``: the run's project (``--project``,
+            ``LOWCARB_PROJECT`` or the config file, as resolved by the caller).
+        run_id: The ledger record id, or None for a fresh UUID.
+        timestamp: When the run ended; default ``started_at`` plus the duration.
+        cpu_model: CodeCarbon's ``cpu_model``, when known.
+        location: The zone or cloud region as configured (``aws:eu-central-1``); default the
+            footprint's zone. A cloud region fills ``cloud_provider``/``cloud_region`` and
+            ``on_cloud``, which the resolved zone alone cannot.
+    """
     m = footprint.measurement
     energy_kwh = {"cpu": 0.0, "gpu": 0.0, "ram": 0.0}
     gpu_count = 0
@@ -90,9 +83,8 @@ def emissions_row(
         bucket = _bucket(c.name)
         energy_kwh[bucket] += c.energy_kwh * footprint.pue  # facility share, as CodeCarbon
         gpu_count += bucket == "gpu"
-    zone = footprint.intensity.zone
-    iso3, country_name, region = _place(zone)
-    stamp = (timestamp or m.started_at).astimezone()
+    place = place_of(location if location is not None else footprint.intensity.zone)
+    stamp = (timestamp or m.started_at + timedelta(seconds=m.duration_s)).astimezone()
     duration_s = max(m.duration_s, 1e-9)
     emissions_kg = footprint.co2e_g / 1000.0
 
@@ -115,11 +107,11 @@ def emissions_row(
         "ram_energy": energy_kwh["ram"],
         "energy_consumed": sum(energy_kwh.values()),
         "water_consumed": 0.0,
-        "country_name": country_name,
-        "country_iso_code": iso3,
-        "region": region,
-        "cloud_provider": zone.split(":", 1)[0] if ":" in zone else "",
-        "cloud_region": zone.split(":", 1)[1] if ":" in zone else "",
+        "country_name": place.country_name,
+        "country_iso_code": place.country_iso_code,
+        "region": place.region,
+        "cloud_provider": place.cloud_provider,
+        "cloud_region": place.cloud_region,
         "os": platform.platform(),
         "python_version": platform.python_version(),
         "codecarbon_version": "",
@@ -135,47 +127,110 @@ def emissions_row(
         "gpu_utilization_percent": "",
         "ram_utilization_percent": "",
         "ram_used_gb": "",
-        "on_cloud": "Y" if ":" in zone else "N",
+        "on_cloud": "Y" if place.cloud_provider else "N",
         "pue": footprint.pue,
         "wue": 0,
     }
     return {k: str(csv_cell(values[k])) for k in CODECARBON_COLUMNS}
 
 
+def _read_header(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            return next(csv.reader(fh), [])
+    except (UnicodeDecodeError, csv.Error):
+        return []
+
+
+def _file_columns(path: Path, *, what: str) -> tuple[str, ...] | None:
+    """The columns of an existing emissions file in its own order; None for a new or empty file.
+
+    CodeCarbon accepts a header in any order (``FileOutput.has_valid_headers`` compares sorted
+    names) and writes in the file's order, so lowcarb does the same.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    header = _read_header(path)
+    if len(header) != len(CODECARBON_COLUMNS) or set(header) != set(CODECARBON_COLUMNS):
+        raise UsageError(
+            f"{what} {str(path)!r} exists with a different header than CodeCarbon 3.x's "
+            "emissions.csv; choose another path"
+        )
+    return tuple(header)
+
+
 def check_emissions_csv(path: Path, *, what: str = "--emissions-csv") -> bool:
     """Check before the work that ``path`` can take a row; True when the header must be written.
+
+    Creates nothing.
 
     Raises:
         UsageError: Not a writable file path, or a file with another header (lowcarb never
             rewrites a file it did not write).
     """
     check_output_path(path, what=what)
-    if not path.exists() or path.stat().st_size == 0:
-        return True
+    return _file_columns(path, what=what) is None
+
+
+def _lock(fd: int) -> None:
+    """Hold an exclusive advisory lock on the file until ``fd`` closes, so two runs appending at
+    once cannot both write the header (a no-op where ``flock`` does not exist)."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
-    except (UnicodeDecodeError, csv.Error):
-        header = []
-    if tuple(header) != CODECARBON_COLUMNS:
-        raise UsageError(
-            f"{what} {str(path)!r} exists with a different header than CodeCarbon 3.x's "
-            "emissions.csv; choose another path"
-        )
-    return False
+        import fcntl
+    except ImportError:  # Windows: appends are still one write each
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
-def append_emissions_csv(path: Path, row: dict[str, str]) -> None:
-    """Append a row, writing the header for a new file; the row goes in one write.
+def append_emissions_csv(path: Path, row: dict[str, str], *, what: str = "--emissions-csv") -> None:
+    """Append a row, writing the header for a new file; all or nothing.
 
-    An existing file with a different header is left untouched and raises UsageError: lowcarb never
-    rewrites a file it did not write.
+    The row (and header) go in one write, flushed to disk; if that fails (disk full, say) the file
+    is cut back to its old length, or removed if this call created it, and a one-line error says
+    so. An existing file with a different header is left untouched: lowcarb never rewrites a file
+    it did not write.
+
+    Raises:
+        UsageError: The path cannot take a row (see :func:`check_emissions_csv`).
+        LowcarbError: The write failed; the file is as it was.
     """
-    write_header = check_emissions_csv(path)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CODECARBON_COLUMNS, lineterminator="\n")
-    if write_header:
-        writer.writeheader()
-    writer.writerow(row)
-    with path.open("a", newline="", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
+    check_output_path(path, what=what)
+    existed = path.exists()
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise UsageError(f"{what} {str(path)!r} cannot be opened: {exc.strerror}") from None
+    try:
+        _lock(fd)
+        start = os.fstat(fd).st_size
+        columns = _file_columns(path, what=what) if start else None
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns or CODECARBON_COLUMNS, lineterminator="\n")
+        if columns is None:
+            writer.writeheader()
+        elif not _ends_with_newline(fd, start):
+            buf.write("\n")  # another writer left the last line unterminated: do not join it
+        writer.writerow(row)
+        data = buf.getvalue().encode("utf-8")
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+            os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, start)
+            if not existed:
+                path.unlink(missing_ok=True)
+            raise LowcarbError(
+                f"{what} {str(path)!r}: the row could not be written ({exc.strerror}); "
+                "the file is unchanged"
+            ) from None
+    finally:
+        os.close(fd)
+
+
+def _ends_with_newline(fd: int, size: int) -> bool:
+    try:
+        return os.pread(fd, 1, size - 1) in (b"\n", b"\r")
+    except (OSError, AttributeError):  # no pread (Windows): CodeCarbon's own files end in one
+        return True

@@ -27,27 +27,39 @@ def print_footprint(console: Console, out: Mapping[str, Any], *, title: str) -> 
     table = Table(title=safe(title), title_justify="left")
     table.add_column("component", overflow="fold")
     table.add_column("energy", justify="right", no_wrap=True)
-    table.add_column("method")
+    table.add_column("method", overflow="fold")
     table.add_column("source", overflow="fold")
     for c in out["components"]:
         table.add_row(
             safe(c["name"]), format_energy(c["energy_j"]), safe(c["method"]), safe(c["source"])
         )
     console.print(table)
-    lines = [
-        f"duration        {out['duration_s']:.2f} s",
-        f"energy          {format_energy(out['energy_kwh'] * 3.6e6)} "
-        f"(devices x PUE {out['pue']:g}; {out['method']})",
-        f"grid intensity  {out['intensity_g_per_kwh']:.0f} gCO2e/kWh, zone {safe(out['zone'])} "
-        f"({safe(out['intensity_source'])}, {safe(out['intensity_kind'])})",
-        f"emissions       {out['co2e_g']:.4g} gCO2e",
+    facts: list[tuple[str, str]] = [
+        ("duration", f"{out['duration_s']:.2f} s"),
+        (
+            "energy",
+            f"{format_energy(out['energy_kwh'] * 3.6e6)} "
+            f"(devices x PUE {out['pue']:g}; {safe(out['method'])})",
+        ),
+        (
+            "grid intensity",
+            f"{out['intensity_g_per_kwh']:.0f} gCO2e/kWh, zone {safe(out['zone'])} "
+            f"({safe(out['intensity_source'])}, {safe(out['intensity_kind'])})",
+        ),
+        ("emissions", f"{out['co2e_g']:.4g} gCO2e"),
     ]
     if "exit_code" in out:
-        lines.append(f"exit code       {out['exit_code']}")
+        facts.append(("exit code", str(out["exit_code"])))
     if out.get("record_id"):
-        lines.append(f"ledger record   {safe(out['record_id'])}")
-    for line in lines:
-        console.print(line)
+        facts.append(("ledger record", safe(out["record_id"])))
+    # A two-column grid, so a long value (a provenance string) wraps under its own column and
+    # the labels stay readable on a narrow (60-column) terminal.
+    grid = Table.grid(padding=(0, 2, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in facts:
+        grid.add_row(label, value)
+    console.print(grid)
     for note in [out.get("intensity_note", ""), *out.get("notes", [])]:
         if note:
             console.print(f"note: {safe(note)}", style="yellow")
