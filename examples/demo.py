@@ -18,8 +18,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
 from lowcarb import Tracker
-from lowcarb._tracking import footprint_to_dict
 from lowcarb.reporting import format_energy, print_footprint
+from lowcarb.tracking import footprint_to_dict
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """``lowcarb run``'s runner: exit codes as shells give them, SIGTERM forwarded, then escalated.
 
-Signals are tested with real processes: a driver script runs :func:`lowcarb._runner.run_command`
+Signals are tested with real processes: a driver script runs :func:`lowcarb.tracking.run_command`
 (signal handlers need a main thread) on a child that ignores SIGTERM.
 """
 
@@ -22,8 +22,8 @@ from lowcarb.cli._common import CliContext
 
 DRIVER = r"""
 import json, sys
-from lowcarb._runner import run_command
-from lowcarb._tracking import Tracker
+from lowcarb.tracking import run_command
+from lowcarb.tracking import Tracker
 from lowcarb.energy import FakeMeter
 meters = [FakeMeter(power_w={{"cpu": 10.0}})]
 tracker = Tracker("t", zone="DE", ledger="", environ={{}}, meters=meters)

@@ -8,10 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
-from lowcarb._tracking import footprint_to_dict
 from lowcarb.grid import static_intensity
 from lowcarb.ledger.testing import sample_footprint
 from lowcarb.reporting import format_energy, print_footprint
+from lowcarb.tracking import footprint_to_dict
 
 
 def _render(out: dict[str, Any], *, title: str = "run", width: int = 60) -> str:

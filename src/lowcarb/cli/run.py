@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lowcarb._config import resolve_ledger_url
-from lowcarb._runner import run_command
 from lowcarb._text import plain
-from lowcarb._tracking import Tracker, footprint_to_dict
 from lowcarb.cli._common import CliContext, emit_json, positive_float
 from lowcarb.reporting import (
     append_emissions_csv,
@@ -19,6 +17,7 @@ from lowcarb.reporting import (
     emissions_row,
     print_footprint,
 )
+from lowcarb.tracking import Tracker, footprint_to_dict, run_command
 from lowcarb.units import parse_duration
 
 __all__ = ["register"]

@@ -18,7 +18,6 @@ from typing import Any
 from rich.console import Console
 
 from lowcarb._text import safe
-from lowcarb._tracking import Tracker
 from lowcarb.energy import Meter
 from lowcarb.governance._compare import comparison_rows, comparison_table
 from lowcarb.governance._decide import GateOutcome, gate_files
@@ -26,6 +25,7 @@ from lowcarb.governance._ledger_io import training_co2e
 from lowcarb.governance._profile import Profile
 from lowcarb.governance._profiler import ProfileSettings, profile_model
 from lowcarb.governance._render import print_verdict
+from lowcarb.tracking import Tracker
 
 __all__ = ["DEMO_POLICY", "run_governance_demo"]
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from lowcarb._tracking import Tracker
 from lowcarb.energy import Measurement, Meter, Method
 from lowcarb.errors import DataError, InvalidValueError, UsageError
 from lowcarb.governance._flops import count_complexity
 from lowcarb.governance._onnx import OnnxModel
 from lowcarb.governance._profile import PROFILE_SCHEMA, Profile
+from lowcarb.tracking import Tracker
 
 __all__ = [
     "EnergyStats",

@@ -23,7 +23,7 @@ def format_energy(joules: float) -> str:
 
 
 def print_footprint(console: Console, out: Mapping[str, Any], *, title: str) -> None:
-    """Print a footprint dict (as made by ``lowcarb._tracking.footprint_to_dict``)."""
+    """Print a footprint dict (as made by ``lowcarb.tracking.footprint_to_dict``)."""
     table = Table(title=safe(title), title_justify="left")
     table.add_column("component", overflow="fold")
     table.add_column("energy", justify="right", no_wrap=True)

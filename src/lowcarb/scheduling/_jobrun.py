@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import psutil
 
-from lowcarb._tracking import Tracker
 from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import Footprint, Intensity, IntensitySource
 from lowcarb.scheduling._queue import Job
+from lowcarb.tracking import Tracker
 
 __all__ = [
     "JobTracker",

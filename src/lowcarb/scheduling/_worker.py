@@ -12,7 +12,7 @@ Each :meth:`Worker.tick`:
    later than its latest feasible start.
 3. **Starts** every job whose planned start (or latest feasible start) has come, claiming it
    atomically (see :mod:`._queue`), under a :class:`lowcarb.Tracker` through
-   :func:`lowcarb._runner.run_command`.
+   :func:`lowcarb.tracking.run_command`.
 4. **Pauses** interruptible jobs at the end of their planned slot with SIGTERM (SIGKILL after
    ``grace_s``); they are re-planned and resumed later.
 

@@ -28,9 +28,9 @@ from types import FrameType
 from typing import IO
 
 from lowcarb._text import plain
-from lowcarb._tracking import Tracker
 from lowcarb.errors import CommandNotExecutableError, CommandNotFoundError, UsageError
 from lowcarb.grid import Footprint
+from lowcarb.tracking._tracker import Tracker
 
 __all__ = ["CommandResult", "run_command"]
 
