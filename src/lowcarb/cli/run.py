@@ -11,13 +11,14 @@ from typing import Any
 from lowcarb._config import resolve_ledger_url
 from lowcarb._text import plain
 from lowcarb.cli._common import CliContext, emit_json, positive_float
-from lowcarb.reporting import (
-    append_emissions_csv,
-    check_emissions_csv,
-    emissions_row,
-    print_footprint,
+from lowcarb.reporting import print_footprint
+from lowcarb.tracking import (
+    CodeCarbonCsvSink,
+    Tracker,
+    attribution,
+    footprint_to_dict,
+    run_command,
 )
-from lowcarb.tracking import Tracker, footprint_to_dict, run_command
 from lowcarb.units import parse_duration
 
 __all__ = ["register"]
@@ -75,32 +76,29 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     grace_s = parse_duration(args.grace, what="--grace", maximum=timedelta(hours=1)).total_seconds()
     # Checked here so that messages name the flag; the Tracker then opens it before the work.
     ledger = resolve_ledger_url(args.ledger, environ=ctx.environ, default=None)
+    csv_sink = CodeCarbonCsvSink(args.emissions_csv) if args.emissions_csv is not None else None
     tracker = Tracker(
         "run",
         zone=args.zone,
         pue=args.pue,
         ledger=ledger,
-        team=args.team,
-        project=args.project,
-        model=args.model,
-        model_version=args.model_version,
+        attribution=attribution(
+            team=args.team,
+            project=args.project,
+            model=args.model,
+            model_version=args.model_version,
+        ),
         metadata={"command": argv},
+        sinks=[csv_sink] if csv_sink is not None else [],
         sample_interval_s=args.sample_interval,
         environ=ctx.environ,
     )
-    if args.emissions_csv is not None:
-        check_emissions_csv(args.emissions_csv)  # before the work: a bad path loses nothing
     result = run_command(
         argv, tracker=tracker, stdout=ctx.stderr if args.json else None, grace_s=grace_s
     )
-    if args.emissions_csv is not None:
-        row = emissions_row(
-            result.footprint,
-            project_name=tracker.attribution["project"] or "lowcarb",
-            run_id=tracker.record_id,
-            location=tracker.zone,
-        )
-        append_emissions_csv(args.emissions_csv, row)
+    for delivery in tracker.deliveries:
+        if delivery.sink == CodeCarbonCsvSink.name and delivery.error is not None:
+            raise delivery.error
     out = footprint_to_dict(result.footprint)
     out["exit_code"] = result.exit_code
     out["command"] = argv

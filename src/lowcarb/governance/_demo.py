@@ -25,7 +25,7 @@ from lowcarb.governance._ledger_io import training_co2e
 from lowcarb.governance._profile import Profile
 from lowcarb.governance._profiler import ProfileSettings, profile_model
 from lowcarb.governance._render import print_verdict
-from lowcarb.tracking import Tracker
+from lowcarb.tracking import Tracker, attribution
 
 __all__ = ["DEMO_POLICY", "run_governance_demo"]
 
@@ -60,11 +60,9 @@ def _train(
         f"train-{_MODEL}-{version}",
         zone=zone,
         ledger=ledger_url,
-        team="demo",
-        project="digits",
-        model=_MODEL,
-        model_version=version,
-        stage="training",
+        attribution=attribution(
+            team="demo", project="digits", model=_MODEL, model_version=version, stage="training"
+        ),
         meters=meters,
     )
     with tracker:

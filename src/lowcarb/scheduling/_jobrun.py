@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import psutil
 
-from lowcarb.energy import Meter
+from lowcarb.energy import Measurement, Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import Footprint, Intensity, IntensitySource
+from lowcarb.ledger import Attribution
 from lowcarb.scheduling._queue import Job
-from lowcarb.tracking import Tracker
+from lowcarb.tracking import Tracker, intensity_for_hours
 
 __all__ = [
     "JobTracker",
@@ -87,9 +88,11 @@ class JobTracker(Tracker):
         self._job, self._started, self._source, self._clock = job, started, source, clock
         self._on_child = on_child
         self.realised: float | None = None
+        self._end = started
         super().__init__(
             f"job:{job.id}", zone=plan.get("zone") or job.zones[0], ledger=ledger_url,
-            team=job.team, project=job.project, environ=environ, meters=meters,
+            attribution=Attribution(team=job.team, project=job.project), environ=environ,
+            meters=meters,
             metadata={
                 "job_id": job.id, "command": list(job.command), "attempt": job.attempts,
                 "planned_start": plan.get("start"), "deadline": iso(job.deadline),
@@ -104,24 +107,34 @@ class JobTracker(Tracker):
         return super().start(pid=pid)
 
     def stop(self) -> Footprint:
-        end = self._clock()
+        self._end = self._clock()
+        self.metadata["run_start"] = iso(self._started)
+        self.metadata["run_end"] = iso(self._end)
+        return super().stop()
+
+    def intensity_at_stop(self, measurement: Measurement) -> Intensity:
+        """The realised intensity of the hours the job ran, on the job's clock (a replay's)."""
+        intensity = self._realised_intensity()
+        self.metadata["realised_intensity_g_per_kwh"] = self.realised
+        return intensity
+
+    def _realised_intensity(self) -> Intensity:
+        end = self._end
         zone = self.intensity.zone
+        first = self._started.replace(minute=0, second=0, microsecond=0)
         try:
-            first = self._started.replace(minute=0, second=0, microsecond=0)
             series = self._source.history(zone, start=first, end=max(end, first + _HOUR))
             if len(series) and series.kind != "forecast":
                 self.realised = series.mean_g_per_kwh()
-                self.intensity = Intensity(
+                return Intensity(
                     zone=zone, intensity_g_per_kwh=self.realised, source=series.source,
                     signal=series.signal, scope=series.scope, kind=series.kind, time=first,
                     note=f"mean of the {len(series)} hour(s) the job ran in",
                 )  # fmt: skip
         except LowcarbError as exc:
             log.info("no realised intensity for %s: %s", zone, exc)
-        self.metadata["realised_intensity_g_per_kwh"] = self.realised
-        self.metadata["run_start"] = iso(self._started)
-        self.metadata["run_end"] = iso(end)
-        return super().stop()
+        duration_s = max(0.0, (end - self._started).total_seconds())
+        return intensity_for_hours(zone, start=self._started, duration_s=duration_s)
 
 
 def start_key(job: Job) -> datetime:

@@ -1,68 +1,45 @@
-"""The user-facing :class:`Tracker`: measure (energy/), price (grid/), record (ledger/).
+"""The user-facing :class:`Tracker`: a measured, priced block of work and its sinks.
 
-This module only composes the packages; each concept lives in its own package. ``start()`` does no
-hardware discovery and no network: the :class:`~lowcarb.energy.EnergyMonitor` discovers meters on a
-background thread, and pricing and the ledger write happen at ``stop()``.
+The Tracker measures (``energy``) and prices (``grid``, at the hours the work ran); where the
+footprint goes is its list of sinks (:mod:`lowcarb.tracking._sinks`), built from settings in one
+place (:mod:`lowcarb.tracking._settings`). ``start()`` does no hardware discovery and no network:
+the :class:`~lowcarb.energy.EnergyMonitor` discovers meters on a background thread, and pricing
+and delivery happen at ``stop()``. The same block serves training runs, tuning trials, inference
+batches and jobs (``kind``).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, overload
 
-from lowcarb._config import Settings, load_settings, resolve_ledger_url
-from lowcarb._text import check_name
 from lowcarb.energy import EnergyMonitor, Measurement, Meter
-from lowcarb.errors import InvalidValueError, LedgerError, LowcarbError, UsageError
-from lowcarb.grid import Footprint, price, resolve_zone, static_intensity
+from lowcarb.errors import LowcarbError, UsageError
+from lowcarb.grid import Footprint, Intensity, IntensitySource, price, static_intensity
+from lowcarb.ledger import Attribution
+from lowcarb.tracking._pricing import intensity_for_hours
+from lowcarb.tracking._settings import resolve_tracker_config
+from lowcarb.tracking._sinks import (
+    Delivery,
+    LedgerSink,
+    Sink,
+    SinkContext,
+    SpoolSink,
+    plugin_sink,
+    with_record_id,
+)
 
-__all__ = ["Tracker", "footprint_to_dict", "track"]
+__all__ = ["Tracker", "track"]
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def footprint_to_dict(footprint: Footprint) -> dict[str, Any]:
-    """The footprint as the JSON object of the ``lowcarb run`` contract (DESIGN.md)."""
-    m = footprint.measurement
-    i = footprint.intensity
-    return {
-        "duration_s": round(m.duration_s, 6),
-        "energy_kwh": footprint.energy_kwh,
-        "it_energy_kwh": footprint.it_energy_kwh,
-        "co2e_g": footprint.co2e_g,
-        "zone": i.zone,
-        "intensity_g_per_kwh": i.intensity_g_per_kwh,
-        "intensity_source": i.source,
-        "intensity_kind": i.kind,
-        "intensity_signal": i.signal,
-        "intensity_scope": i.scope,
-        "intensity_note": i.note,
-        "pue": footprint.pue,
-        "method": m.method,
-        "components": [
-            {
-                "name": c.name,
-                "energy_kwh": c.energy_kwh,
-                "energy_j": c.energy_j,
-                "method": c.method,
-                "source": c.source,
-                "detail": c.detail,
-            }
-            for c in m.components
-        ],
-        "started_at": m.started_at.isoformat(),
-        "notes": list(m.notes),
-    }
 
 
 class Tracker:
@@ -90,18 +67,25 @@ class Tracker:
             not a ledger raises at once. A ledger that fails later, at ``stop()``, loses nothing:
             the footprint is spooled to ``.lowcarb/unrecorded/``. ``""`` records nowhere, even
             where ``LOWCARB_LEDGER`` or the config file names a ledger.
-        team, project, model, model_version, run_id, stage, user: Attribution for the ledger
-            record (``user`` defaults to ``LOWCARB_USER`` or ``USER``).
+        attribution: Who the work is charged to (team, project, model, model_version, run_id,
+            stage, user); ``team`` and ``project`` default to the settings, ``user`` to
+            ``LOWCARB_USER`` or ``USER``.
         metadata: Free JSON-serialisable metadata for the ledger record.
+        kind: Ledger record kind: ``"run"``, ``"trial"``, ``"inference"``, ``"job"``, ...
+        sinks: More destinations for the footprint, after the ledger (e.g. a
+            :class:`CodeCarbonCsvSink`); each is checked here, before any work runs.
+        intensity_source: A live provider whose history prices the hours the work ran; without
+            one, the zone's shipped month-by-hour profile does, and the annual factor only where
+            there is no profile.
         meters: Meters to use instead of detecting them (e.g. a ``FakeMeter`` in tests).
         pid: Root of the process tree to measure (default: this process).
         sample_interval_s: Background sampling interval for meters that integrate power.
         environ: Environment mapping (injected for tests).
         cwd: Directory in which to look for the config file.
-        mlflow: Log the footprint to the active MLflow run at ``stop()`` under the ``lowcarb.*``
-            schema of :mod:`lowcarb.governance`. ``None`` (default): only when MLflow is already
-            imported and a run is active; ``True``: always (fails without an active run);
-            ``False``: never.
+        mlflow: Log the footprint to the active MLflow run at ``stop()`` (``lowcarb.*``
+            schema) through the ``mlflow`` sink plugin (:mod:`lowcarb.integrations`).
+            ``None`` (default): only when MLflow is already imported and a run is active;
+            ``True``: always (a failure is a failed delivery); ``False``: never.
     """
 
     def __init__(
@@ -111,14 +95,11 @@ class Tracker:
         zone: str | None = None,
         pue: float | None = None,
         ledger: str | None = None,
-        team: str | None = None,
-        project: str | None = None,
-        model: str | None = None,
-        model_version: str | None = None,
-        run_id: str | None = None,
-        stage: str | None = None,
-        user: str | None = None,
+        attribution: Attribution | None = None,
         metadata: Mapping[str, Any] | None = None,
+        kind: str = "run",
+        sinks: Sequence[Sink] = (),
+        intensity_source: IntensitySource | None = None,
         meters: Sequence[Meter] | None = None,
         pid: int | None = None,
         sample_interval_s: float | None = None,
@@ -127,67 +108,69 @@ class Tracker:
         mlflow: bool | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
-        settings: Settings = load_settings(environ=env, cwd=cwd)
-        if pue is not None and not pue >= 1.0:
-            raise InvalidValueError(f"pue must be a number >= 1.0, got {pue!r}")
-        interval = (
-            sample_interval_s if sample_interval_s is not None else settings.sample_interval_s
+        config = resolve_tracker_config(
+            zone=zone,
+            pue=pue,
+            ledger=ledger,
+            attribution=attribution,
+            sample_interval_s=sample_interval_s,
+            environ=env,
+            cwd=cwd,
         )
-        if not interval > 0:
-            raise InvalidValueError(f"sample_interval_s must be > 0, got {interval!r}")
         self.name = name
-        self.zone = resolve_zone(zone, environ=env, config_zone=settings.zone)
-        self.pue = pue if pue is not None else settings.pue
-        # ledger="" means "record nowhere", even where a ledger is configured.
-        self.ledger_url = (
-            None
-            if ledger == ""
-            else resolve_ledger_url(
-                ledger, environ=env, cwd=cwd, default=None, settings=settings, flag_name="ledger"
-            )
-        )
-        named = {
-            "team": team if team is not None else settings.team,
-            "project": project if project is not None else settings.project,
-            "model": model,
-            "model_version": model_version,
-            "run_id": run_id,
-            "stage": stage,
-        }
-        self.attribution: dict[str, str | None] = {
-            key: check_name(value, what=key.replace("_", " ")) for key, value in named.items()
-        }
-        # The login name is not chosen by the user of this call: made safe, never refused.
-        login = user if user is not None else (env.get("LOWCARB_USER") or env.get("USER"))
-        self.attribution["user"] = _safe_user(login)
+        self.kind = kind
+        self.zone = config.zone
+        self.pue = config.pue
+        self.ledger_url = config.ledger_url
+        self.attribution = config.attribution
         self.metadata = dict(metadata or {})
-        self.intensity = static_intensity(self.zone)  # validates the zone before any work runs
+        # The annual factor validates the zone before any work runs; the price at stop() is
+        # that of the hours the work ran (see lowcarb.tracking._pricing).
+        self.intensity = static_intensity(self.zone)
+        self.intensity_source = intensity_source
+        spool = SpoolSink(
+            (cwd or Path.cwd()) / ".lowcarb" / "unrecorded", ledger_url=self.ledger_url
+        )
+        built: list[Sink] = []
         if self.ledger_url:
-            self._check_ledger(env)
+            built.append(LedgerSink(self.ledger_url, spool=spool, environ=env))
+        if mlflow:
+            built.append(plugin_sink("mlflow", required=True))
+        self.sinks: tuple[Sink, ...] = (*built, *sinks)
+        for sink in self.sinks:
+            sink.check()  # a destination that cannot take the footprint fails before the work
         self._meters = meters
         self._pid = pid
-        self._interval_s = float(interval)
+        self._interval_s = config.sample_interval_s
         self._monitor: EnergyMonitor | None = None
         self.measurement: Measurement | None = None
         self.footprint: Footprint | None = None
         self.windows: dict[str, Measurement] = {}
-        self.record_id: str | None = None
-        self.ledger_error: LowcarbError | None = None
-        self.spooled_to: Path | None = None
-        self._cwd = cwd
+        self.deliveries: tuple[Delivery, ...] = ()
         self._environ = env
         self._mlflow = mlflow
 
-    def _check_ledger(self, environ: Mapping[str, str]) -> None:
-        """Open the ledger once before any work runs, so a bad one fails before acting."""
-        from lowcarb.ledger import open_ledger
+    # -- what the sinks did --------------------------------------------------------------------
+    def _ledger_delivery(self) -> Delivery | None:
+        return next((d for d in self.deliveries if d.sink == LedgerSink.name), None)
 
-        with open_ledger(self.ledger_url, environ=environ) as ledger:
-            if ledger.read_only:
-                raise LedgerError(
-                    f"ledger {ledger.url} is read-only here, so the run could not be recorded; "
-                    "point --ledger at a ledger you can write"
-                )
+    @property
+    def record_id(self) -> str | None:
+        """Id of the ledger record written at the last ``stop()``, if any."""
+        delivery = self._ledger_delivery()
+        return delivery.record_id if delivery is not None else None
+
+    @property
+    def ledger_error(self) -> LowcarbError | None:
+        """Why the last footprint could not be recorded in the ledger, if it could not."""
+        delivery = self._ledger_delivery()
+        return delivery.error if delivery is not None else None
+
+    @property
+    def spooled_to(self) -> Path | None:
+        """Where an unrecorded footprint was saved instead of the ledger."""
+        delivery = self._ledger_delivery()
+        return delivery.path if delivery is not None and not delivery.ok else None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, *, pid: int | None = None) -> Tracker:
@@ -208,73 +191,52 @@ class Tracker:
         return self
 
     def stop(self) -> Footprint:
-        """Stop, price the run and append it to the ledger when one is configured.
+        """Stop, price the work at the hours it ran and hand the footprint to every sink.
 
-        A ledger failure does not raise (the measurement must not be lost with it): it is logged
-        and kept in ``ledger_error``.
+        A sink that fails does not raise (the measurement must not be lost with it): its
+        :class:`Delivery` in ``deliveries`` says why, and a failed ledger write is spooled.
         """
         if self._monitor is None:
             raise UsageError(f"tracker {self.name!r} was not started; call start() first")
         measurement = self._monitor.stop()
         self._monitor = None
         self.measurement = measurement
+        self.intensity = self.intensity_at_stop(measurement)
         self.footprint = price(measurement, intensity=self.intensity, pue=self.pue)
-        if self.ledger_url:
-            self._append_to_ledger(self.footprint)
-        if self._should_log_mlflow():
-            from lowcarb.governance import log_footprint
-
-            log_footprint(self.footprint, windows=self.windows)
+        self.deliveries = self._deliver(self.footprint)
         return self.footprint
 
-    def _should_log_mlflow(self) -> bool:
-        if self._mlflow is not None:
-            return self._mlflow
-        mlflow = sys.modules.get("mlflow")  # never imported here: MLflow is an optional extra
-        return mlflow is not None and mlflow.active_run() is not None
+    def intensity_at_stop(self, measurement: Measurement) -> Intensity:
+        """The intensity the finished work is priced at: that of the hours it ran.
 
-    def _append_to_ledger(self, footprint: Footprint) -> None:
-        from lowcarb.ledger import Attribution, draft_from_footprint, open_ledger
+        Subclasses whose work runs on another clock (a job replayed in a trace's time) override
+        this to name their own hours.
+        """
+        return intensity_for_hours(
+            self.zone,
+            start=measurement.started_at,
+            duration_s=measurement.duration_s,
+            source=self.intensity_source,
+        )
 
-        try:
-            with open_ledger(self.ledger_url) as ledger:
-                record = ledger.append(
-                    draft_from_footprint(
-                        footprint,
-                        kind="run",
-                        attribution=Attribution(**self.attribution),
-                        metadata=self.metadata,
-                    )
-                )
-            self.record_id = record.id
-        except LowcarbError as exc:
-            self.ledger_error = exc
-            self.spooled_to = self._spool(footprint)
-            log.error(
-                "the run was measured but not recorded in the ledger (%s); its footprint was "
-                "saved to %s",
-                exc,
-                self.spooled_to,
-            )
-
-    def _spool(self, footprint: Footprint) -> Path | None:
-        """Keep an unrecorded footprint on disk so a ledger outage loses no data."""
-        directory = (self._cwd or Path.cwd()) / ".lowcarb" / "unrecorded"
-        stamp = footprint.measurement.started_at.strftime("%Y%m%dT%H%M%SZ")
-        path = directory / f"{stamp}-{uuid.uuid4().hex[:8]}.json"
-        payload = {
-            "ledger": self.ledger_url,
-            "attribution": self.attribution,
-            "metadata": self.metadata,
-            "footprint": footprint_to_dict(footprint),
-        }
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-        except OSError as exc:
-            log.error("could not save the unrecorded footprint to %s: %s", path, exc)
-            return None
-        return path
+    def _deliver(self, footprint: Footprint) -> tuple[Delivery, ...]:
+        context = SinkContext(
+            name=self.name,
+            kind=self.kind,
+            attribution=self.attribution,
+            metadata=self.metadata,
+            windows=dict(self.windows),
+            location=self.zone,
+        )
+        sinks = list(self.sinks)
+        if self._mlflow is None and _mlflow_run_active():
+            sinks.append(plugin_sink("mlflow", required=False))
+        deliveries = []
+        for sink in sinks:
+            delivery = sink.emit(footprint, context)
+            deliveries.append(delivery)
+            context = with_record_id(context, delivery)
+        return tuple(deliveries)
 
     def wait_ready(self, timeout_s: float | None = None) -> bool:
         """Block until meter discovery has finished (True) or ``timeout_s`` passed (False).
@@ -342,14 +304,12 @@ class Tracker:
 
     def _absorb(self, other: Tracker) -> None:
         self.measurement, self.footprint = other.measurement, other.footprint
-        self.record_id, self.ledger_error = other.record_id, other.ledger_error
+        self.deliveries = other.deliveries
 
 
-def _safe_user(login: str | None) -> str | None:
-    if login is None:
-        return None
-    cleaned = "".join(ch for ch in login if ch.isprintable())[:200].strip()
-    return cleaned or None
+def _mlflow_run_active() -> bool:
+    mlflow = sys.modules.get("mlflow")  # never imported here: MLflow is an optional extra
+    return mlflow is not None and mlflow.active_run() is not None
 
 
 @overload

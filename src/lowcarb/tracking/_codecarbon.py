@@ -8,7 +8,7 @@ powers in W (averages over the run), energies in kWh. As CodeCarbon does (``core
 ``timestamp`` is the local time the run ended, as ``%Y-%m-%dT%H:%M:%S`` (CodeCarbon stamps a row
 with ``datetime.now()`` when it stops, in this format, so a file appended by both tools parses with
 ``pandas.to_datetime``). The location columns come from the zone or cloud region through
-:mod:`lowcarb.reporting._place` (pycountry); what cannot be told is blank, as in CodeCarbon.
+:mod:`lowcarb.tracking._place` (pycountry); what cannot be told is blank, as in CodeCarbon.
 ``tracking_mode`` is ``process`` (lowcarb attributes the tracked process tree); the method of
 each component is in lowcarb's own output, which CodeCarbon's schema has no column for. Text cells
 are neutralised against spreadsheet formula injection.
@@ -28,7 +28,7 @@ from lowcarb._files import check_output_path
 from lowcarb._text import csv_cell
 from lowcarb.errors import LowcarbError, UsageError
 from lowcarb.grid import Footprint
-from lowcarb.reporting._place import place_of
+from lowcarb.tracking._place import place_of
 
 __all__ = ["CODECARBON_COLUMNS", "append_emissions_csv", "check_emissions_csv", "emissions_row"]
 

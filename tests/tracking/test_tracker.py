@@ -20,6 +20,7 @@ from lowcarb.errors import (
     UsageError,
 )
 from lowcarb.ledger import open_ledger
+from lowcarb.tracking import attribution
 
 
 class StepClock:
@@ -63,7 +64,7 @@ def test_context_manager_prices_energy_x_pue_x_intensity(tmp_path: Path) -> None
     assert fp.measurement.energy_j == pytest.approx(10_800.0)
     assert fp.energy_kwh == pytest.approx(0.003 * 1.5)
     assert fp.co2e_g == pytest.approx(0.0045 * fp.intensity.intensity_g_per_kwh)
-    assert fp.intensity.zone == "FR" and fp.intensity.source.startswith("static:")
+    assert fp.intensity.zone == "FR" and fp.intensity.source.startswith("profile:")
     assert {c.name: c.method for c in fp.measurement.components} == {
         "cpu": "measured",
         "gpu:0": "measured",
@@ -137,9 +138,7 @@ def test_ledger_record_with_attribution(tmp_path: Path, ledger_url: str) -> None
     t = Tracker(
         zone="SE-SE1",
         ledger=ledger_url,
-        team="vision",
-        project="detector",
-        model="yolo",
+        attribution=attribution(team="vision", project="detector", model="yolo"),
         meters=_meters(clock),
         environ=_env(tmp_path),
         cwd=tmp_path,
@@ -244,13 +243,14 @@ def test_names_are_checked_before_any_work(
     tmp_path: Path, kwargs: dict[str, str], needle: str
 ) -> None:
     with pytest.raises(InvalidValueError, match=needle):
-        Tracker(zone="DE", environ=_env(tmp_path), cwd=tmp_path, **kwargs)  # type: ignore[arg-type]
+        Tracker(zone="DE", attribution=attribution(**kwargs), environ=_env(tmp_path), cwd=tmp_path)
 
 
 def test_markup_in_names_is_kept_as_data(tmp_path: Path, sqlite_url: str) -> None:
     clock = StepClock()
+    names = attribution(team="[/]", project="[bold red]APPROVED")
     t = Tracker(
-        zone="DE", ledger=sqlite_url, team="[/]", project="[bold red]APPROVED",
+        zone="DE", ledger=sqlite_url, attribution=names,
         meters=_meters(clock), environ=_env(tmp_path), cwd=tmp_path,
     )  # fmt: skip
     with t:

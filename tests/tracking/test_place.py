@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lowcarb.reporting._place import Place, place_of
+from lowcarb.tracking import Place, place_of
 
 
 @pytest.mark.parametrize(

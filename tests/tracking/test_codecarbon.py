@@ -12,7 +12,7 @@ import pytest
 
 from lowcarb.errors import LowcarbError, UsageError
 from lowcarb.ledger.testing import sample_footprint
-from lowcarb.reporting import (
+from lowcarb.tracking import (
     CODECARBON_COLUMNS,
     append_emissions_csv,
     check_emissions_csv,

@@ -1,1 +1,0 @@
-"""lowcarb.compression (see DESIGN.md)."""

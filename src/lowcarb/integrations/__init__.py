@@ -1,0 +1,5 @@
+"""lowcarb.integrations: the bridges to tools teams already run (MLflow, ...)."""
+
+from lowcarb.integrations._mlflow_sink import MlflowSink
+
+__all__ = ["MlflowSink"]

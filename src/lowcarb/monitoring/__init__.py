@@ -1,1 +1,0 @@
-"""lowcarb.monitoring (see DESIGN.md)."""

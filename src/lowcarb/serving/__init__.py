@@ -1,1 +1,0 @@
-"""lowcarb.serving (see DESIGN.md)."""

@@ -1,0 +1,135 @@
+"""The intensity a block of work is priced at: that of the hours it ran.
+
+In order, each labelled in the :class:`~lowcarb.grid.Intensity` it returns:
+
+1. a live provider's history for those hours, when a source is configured;
+2. the shipped month-by-hour profile of the zone (:func:`lowcarb.grid.profile_series`);
+3. the zone's annual factor (:func:`lowcarb.grid.static_intensity`), only as the last resort
+   (no zone configured, or a zone without a profile).
+
+Hours are weighted by how much of the run fell in each, which assumes the energy was drawn evenly
+over the run (the meters give a total, not a time series); the note says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from lowcarb.errors import LowcarbError
+from lowcarb.grid import (
+    Intensity,
+    IntensitySeries,
+    IntensitySource,
+    profile_series,
+    profile_zones,
+    static_intensity,
+)
+
+__all__ = ["hour_weights", "intensity_for_hours"]
+
+log = logging.getLogger(__name__)
+_HOUR = timedelta(hours=1)
+_EVENLY = "energy assumed drawn evenly over the run"
+
+
+def hour_weights(start: datetime, duration_s: float) -> tuple[datetime, np.ndarray]:
+    """The first UTC hour of a run and the share of the run in each hour from it (sums to 1).
+
+    A run of zero duration counts wholly in the hour it started.
+    """
+    first = start.replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(seconds=max(duration_s, 0.0))
+    hours = max(1, int(np.ceil((end - first) / _HOUR)))
+    if duration_s <= 0:
+        return first, np.ones(1)
+    edges = [first + i * _HOUR for i in range(hours + 1)]
+    seconds = [
+        max(0.0, (min(end, edges[i + 1]) - max(start, edges[i])).total_seconds())
+        for i in range(hours)
+    ]
+    weights = np.asarray(seconds, dtype=np.float64)
+    return first, weights / weights.sum()
+
+
+def _weighted(series: IntensitySeries, weights: np.ndarray, *, hours: str) -> Intensity:
+    values = series.values_g_per_kwh
+    if len(values) != len(weights):
+        raise LowcarbError(
+            f"{series.source} gave {len(values)} hours for zone {series.zone!r}, "
+            f"{len(weights)} were needed"
+        )
+    notes = (*series.notes, f"weighted over {hours}; {_EVENLY}")
+    return Intensity(
+        zone=series.zone,
+        intensity_g_per_kwh=float(np.dot(values, weights)),
+        source=series.source,
+        signal=series.signal,
+        scope=series.scope,
+        kind=series.kind if series.estimated is None or not series.estimated.any() else "estimated",
+        time=series.start,
+        note="; ".join(notes),
+    )
+
+
+def intensity_for_hours(
+    zone: str | None,
+    *,
+    start: datetime,
+    duration_s: float,
+    source: IntensitySource | None = None,
+) -> Intensity:
+    """The intensity of ``zone`` over the hours ``[start, start + duration_s)``.
+
+    Args:
+        zone: Zone id or cloud region; None prices at the labelled world average.
+        start: When the work started (timezone-aware).
+        duration_s: How long it ran.
+        source: A live provider whose history to use first.
+
+    Raises:
+        UnknownZoneError: An unknown zone.
+    """
+    annual = static_intensity(zone)  # validates the zone and resolves a cloud region
+    if zone is None or not zone.strip():
+        return annual
+    first, weights = hour_weights(start, duration_s)
+    count = len(weights)
+    hours = f"the {count} UTC hour{'s' if count != 1 else ''} from {first.isoformat()}"
+    fallback_note = ""
+    if source is not None:
+        try:
+            series = source.history(annual.zone, start=first, end=first + count * _HOUR)
+            return _weighted(series, weights, hours=hours)
+        except LowcarbError as exc:
+            log.warning("live history for %s unavailable (%s); using the profile", zone, exc)
+            fallback_note = f"{source.name} history unavailable ({exc}); "
+    if annual.zone in profile_zones():
+        series = profile_series(annual.zone, start=first, hours=count)
+        priced = _weighted(series, weights, hours=hours)
+        note = fallback_note + priced.note
+        if annual.note:
+            note = f"{annual.note}; {note}"
+        return Intensity(
+            zone=priced.zone,
+            intensity_g_per_kwh=priced.intensity_g_per_kwh,
+            source=priced.source,
+            signal=priced.signal,
+            scope=priced.scope,
+            kind="estimated",
+            time=priced.time,
+            note=note,
+        )
+    note = f"no hourly profile for zone {annual.zone!r}: annual factor"
+    return Intensity(
+        zone=annual.zone,
+        intensity_g_per_kwh=annual.intensity_g_per_kwh,
+        source=annual.source,
+        signal=annual.signal,
+        scope=annual.scope,
+        kind=annual.kind,
+        year=annual.year,
+        note="; ".join(n for n in (annual.note, fallback_note + note) if n),
+    )

@@ -1,1 +1,0 @@
-"""lowcarb.tuning (see DESIGN.md)."""
