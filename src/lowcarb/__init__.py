@@ -12,8 +12,8 @@ tamper-evident ledger of it, and act on it.
 
 from __future__ import annotations
 
-from lowcarb.energy import Measurement, estimate
+from lowcarb.energy import Measurement
 from lowcarb.grid import Footprint
-from lowcarb.tracking import Tracker, track
+from lowcarb.tracking import Tracker, estimate, track
 
 __all__ = ["Footprint", "Measurement", "Tracker", "estimate", "track"]

@@ -8,6 +8,8 @@ import lowcarb.energy
 def test_energy_all_is_exactly_the_public_surface() -> None:
     assert sorted(lowcarb.energy.__all__) == sorted(
         [
+            "EMBODIED_LIFETIME_YEARS",
+            "EMBODIED_USAGE_FRACTION",
             "J_PER_KWH",
             "MEMORY_W_PER_GB",
             "METER_NAMES",
@@ -18,6 +20,7 @@ def test_energy_all_is_exactly_the_public_surface() -> None:
             "EstimateResult",
             "FakeMeter",
             "HardwareSpec",
+            "IntensityLookup",
             "Measurement",
             "MemoryModelMeter",
             "Meter",

@@ -7,15 +7,16 @@ import math
 
 import pytest
 
+import lowcarb
 import lowcarb.grid
-from lowcarb.energy._estimate import EstimateResult, estimate
+from lowcarb.energy import EstimateResult, estimate
 from lowcarb.errors import (
     InvalidValueError,
     UnknownHardwareError,
     UnknownZoneError,
     UsageError,
 )
-from lowcarb.grid._types import Intensity
+from lowcarb.grid import Intensity
 
 
 class FakeLookup:
@@ -95,18 +96,16 @@ def test_unknown_zone_propagates() -> None:
         estimate(hardware="L4", count=1, hours=1, zone="DF", intensity_lookup=FakeLookup())
 
 
-def test_missing_grid_table_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(lowcarb.grid, "static_intensity", raising=False)
-    with pytest.raises(UsageError, match="intensity_g_per_kwh"):
+def test_a_zone_without_a_lookup_is_a_usage_error() -> None:
+    # The energy layer has no zone table: the caller above it passes one.
+    with pytest.raises(UsageError, match="intensity_lookup"):
         estimate(hardware="L4", count=1, hours=1, zone="DE")
 
 
-def test_default_lookup_is_grid_static_intensity(monkeypatch: pytest.MonkeyPatch) -> None:
-    lookup = FakeLookup()
-    monkeypatch.setattr(lowcarb.grid, "static_intensity", lookup, raising=False)
-    result = estimate(hardware="L4", count=1, hours=1, zone="DE")
-    assert lookup.calls == ["DE"]
-    assert result.intensity_g_per_kwh == 380.0
+def test_lowcarb_estimate_prices_zones_with_grid_static_intensity() -> None:
+    result = lowcarb.estimate(hardware="L4", count=1, hours=1, zone="DE")
+    assert result.intensity_g_per_kwh == lowcarb.grid.static_intensity("DE").intensity_g_per_kwh
+    assert result.intensity_source == lowcarb.grid.static_intensity("DE").source
 
 
 def test_embodied_missing_figure_is_labelled() -> None:

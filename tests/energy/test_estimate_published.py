@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pytest
 
-from lowcarb.energy._estimate import estimate
+from lowcarb import estimate
 
 # (label, hardware, chips, days, avg W, PUE, gCO2e/kWh, published MWh, published tCO2e)
 PATTERSON_TABLE_4 = [

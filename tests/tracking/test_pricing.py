@@ -25,9 +25,9 @@ MIDNIGHT = datetime(2024, 1, 15, 0, 0, tzinfo=UTC)
 def test_hour_weights_split_a_run_by_the_time_it_spent_in_each_hour() -> None:
     first, weights = hour_weights(NOON + timedelta(minutes=30), 2 * 3600)
     assert first == NOON
-    np.testing.assert_allclose(weights, [0.25, 0.5, 0.25])
+    assert weights == pytest.approx((0.25, 0.5, 0.25))
     first, weights = hour_weights(NOON + timedelta(minutes=10), 0.0)
-    assert first == NOON and weights.tolist() == [1.0]
+    assert first == NOON and weights == (1.0,)
 
 
 def test_a_de_run_is_priced_at_the_profile_of_its_hour_not_the_annual_mean() -> None:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from importlib import import_module
-from typing import Any, cast
+from typing import Any
 
 from rich.table import Table
 
 from lowcarb._config import load_settings
 from lowcarb._text import safe
 from lowcarb.cli._common import CliContext, emit_json, non_negative_float, positive_int
-from lowcarb.energy._estimate import EstimateResult, IntensityLookup, estimate
-from lowcarb.energy._hardware import known_hardware
+from lowcarb.energy import EstimateResult, known_hardware
 from lowcarb.errors import UsageError
+from lowcarb.tracking import estimate
 from lowcarb.units import parse_duration_h
 
 __all__ = ["register"]
@@ -78,16 +77,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=_estimate)
 
 
-def _static_intensity() -> IntensityLookup:
-    """``lowcarb.grid.static_intensity``, imported only when a zone must be priced."""
-    try:
-        return cast(IntensityLookup, import_module("lowcarb.grid").static_intensity)
-    except (ImportError, AttributeError):
-        raise UsageError(
-            "the zone table is not available in this build; give --intensity G instead"
-        ) from None
-
-
 def _estimate(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.list_hardware:
         return _list_hardware(args, ctx)
@@ -126,7 +115,6 @@ def _estimate(args: argparse.Namespace, ctx: CliContext) -> int:
         intensity_g_per_kwh=args.intensity,
         zone=zone,
         embodied=args.embodied,
-        intensity_lookup=None if args.intensity is not None else _static_intensity(),
     )
     if notes:
         result = dataclasses.replace(result, assumptions=(*result.assumptions, *notes))

@@ -7,7 +7,13 @@ See DESIGN.md.
 
 from lowcarb.energy._cpu_model import CpuModelMeter
 from lowcarb.energy._detect import METER_NAMES, DetectedMeters, detect_meters
-from lowcarb.energy._estimate import EstimateResult, estimate
+from lowcarb.energy._estimate import (
+    EMBODIED_LIFETIME_YEARS,
+    EMBODIED_USAGE_FRACTION,
+    EstimateResult,
+    IntensityLookup,
+    estimate,
+)
 from lowcarb.energy._fake import FakeMeter
 from lowcarb.energy._hardware import HardwareSpec, known_hardware, lookup_hardware, match_cpu_brand
 from lowcarb.energy._memory_model import MEMORY_W_PER_GB, MemoryModelMeter
@@ -19,6 +25,8 @@ from lowcarb.energy._rapl import RaplMeter
 from lowcarb.energy._types import J_PER_KWH, ComponentEnergy, Measurement, Method
 
 __all__ = [
+    "EMBODIED_LIFETIME_YEARS",
+    "EMBODIED_USAGE_FRACTION",
     "J_PER_KWH",
     "MEMORY_W_PER_GB",
     "METER_NAMES",
@@ -29,6 +37,7 @@ __all__ = [
     "EstimateResult",
     "FakeMeter",
     "HardwareSpec",
+    "IntensityLookup",
     "Measurement",
     "MemoryModelMeter",
     "Meter",

@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 from lowcarb.energy._hardware import HardwareSpec, lookup_hardware
 from lowcarb.errors import InvalidValueError, UsageError
@@ -152,18 +151,6 @@ def _validate_count(count: object) -> int:
     return int(count)
 
 
-def _default_lookup() -> IntensityLookup:
-    """``lowcarb.grid.static_intensity``, imported lazily (grid sits above energy)."""
-    try:
-        grid = import_module("lowcarb.grid")
-        return cast(IntensityLookup, grid.static_intensity)
-    except (ImportError, AttributeError):
-        raise UsageError(
-            "no zone intensity table is available (lowcarb.grid.static_intensity); "
-            "give intensity_g_per_kwh explicitly"
-        ) from None
-
-
 def _device_power(spec: HardwareSpec | None, power_w: float | None) -> tuple[float, str, str]:
     """Return (watts, short source, assumption sentence)."""
     if power_w is not None:
@@ -207,7 +194,8 @@ def estimate(
     Energy = count x power x utilization x hours x PUE. Power per device is ``power_w`` when given,
     else the spec's published measured average (TPUs) or its TDP. The grid intensity is
     ``intensity_g_per_kwh`` when given, else ``intensity_lookup(zone)`` (with ``zone=None`` the
-    lookup's labelled world average); the default lookup is ``lowcarb.grid.static_intensity``.
+    lookup's labelled world average). The energy layer has no zone table of its own:
+    :func:`lowcarb.estimate` passes ``lowcarb.grid.static_intensity``.
 
     Args:
         hardware: Spec name or alias (see ``known_hardware()``), or None with ``power_w``.
@@ -219,7 +207,8 @@ def estimate(
         intensity_g_per_kwh: Grid intensity, gCO2e/kWh, >= 0 (excludes ``zone``).
         zone: Zone id or cloud region to look the intensity up for (excludes the above).
         embodied: Also amortise the device's manufacturing emissions over the job.
-        intensity_lookup: Zone -> intensity; defaults to ``lowcarb.grid.static_intensity``.
+        intensity_lookup: Zone -> intensity (e.g. ``lowcarb.grid.static_intensity``); needed
+            unless ``intensity_g_per_kwh`` is given.
         embodied_lifetime_years: Service life for amortisation (default 6, Luccioni et al. 2023).
         embodied_usage_fraction: Average usage over that life, 0..1 (default 0.85, same source).
 
@@ -275,8 +264,13 @@ def estimate(
         intensity_source = "given"
         assumptions.append(f"grid intensity {grams:g} gCO2e/kWh given")
     else:
-        lookup = intensity_lookup if intensity_lookup is not None else _default_lookup()
-        found = lookup(zone)
+        if intensity_lookup is None:
+            raise UsageError(
+                "pricing a zone needs a zone table: give intensity_g_per_kwh, or an "
+                "intensity_lookup such as lowcarb.grid.static_intensity (lowcarb.estimate "
+                "passes it)"
+            )
+        found = intensity_lookup(zone)
         grams = _non_negative("intensity_g_per_kwh", found.intensity_g_per_kwh, "gCO2e/kWh")
         intensity_source = found.source
         resolved_zone = str(getattr(found, "zone", "") or zone or "") or None

@@ -23,12 +23,12 @@ Modules: ``_record`` (types), ``_canonical`` (serialisation and hash, documented
 ``_ledger`` (the :class:`Ledger`); ``testing`` has sample footprints and drafts for tests.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from lowcarb.ledger._canonical import GENESIS_HASH
-from lowcarb.ledger._chain import Checkpoint, VerifyResult
-from lowcarb.ledger._engines import DEFAULT_URL, ENV_VAR
-from lowcarb.ledger._export import EXPORT_FORMATS, FLAT_COLUMNS
-from lowcarb.ledger._ledger import SIGNING_KEY_ENV_VAR, Ledger, open_ledger
-from lowcarb.ledger._query import GroupBy, RecordFilter, TotalRow, Totals
 from lowcarb.ledger._record import (
     KNOWN_KINDS,
     Attribution,
@@ -37,8 +37,50 @@ from lowcarb.ledger._record import (
     RecordDraft,
     draft_from_footprint,
 )
-from lowcarb.ledger._signing import Ed25519Signer, TrustedKey
-from lowcarb.ledger._sql import SqlLedgerStore
+
+if TYPE_CHECKING:
+    from lowcarb.ledger._chain import Checkpoint, VerifyResult
+    from lowcarb.ledger._engines import DEFAULT_URL, ENV_VAR
+    from lowcarb.ledger._export import EXPORT_FORMATS, FLAT_COLUMNS
+    from lowcarb.ledger._ledger import SIGNING_KEY_ENV_VAR, Ledger, open_ledger
+    from lowcarb.ledger._query import GroupBy, RecordFilter, TotalRow, Totals
+    from lowcarb.ledger._signing import Ed25519Signer, TrustedKey
+    from lowcarb.ledger._sql import SqlLedgerStore
+
+# The records and their hash load at once; the stores (SQLAlchemy) on first use (PEP 562), so a
+# training script that only builds a Tracker does not pay for a database driver.
+_LAZY: dict[str, str] = {
+    "Checkpoint": "lowcarb.ledger._chain",
+    "VerifyResult": "lowcarb.ledger._chain",
+    "DEFAULT_URL": "lowcarb.ledger._engines",
+    "ENV_VAR": "lowcarb.ledger._engines",
+    "EXPORT_FORMATS": "lowcarb.ledger._export",
+    "FLAT_COLUMNS": "lowcarb.ledger._export",
+    "SIGNING_KEY_ENV_VAR": "lowcarb.ledger._ledger",
+    "Ledger": "lowcarb.ledger._ledger",
+    "open_ledger": "lowcarb.ledger._ledger",
+    "GroupBy": "lowcarb.ledger._query",
+    "RecordFilter": "lowcarb.ledger._query",
+    "TotalRow": "lowcarb.ledger._query",
+    "Totals": "lowcarb.ledger._query",
+    "Ed25519Signer": "lowcarb.ledger._signing",
+    "TrustedKey": "lowcarb.ledger._signing",
+    "SqlLedgerStore": "lowcarb.ledger._sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DEFAULT_URL",

@@ -14,6 +14,7 @@ from lowcarb.tracking._codecarbon import (
     check_emissions_csv,
     emissions_row,
 )
+from lowcarb.tracking._estimate import estimate
 from lowcarb.tracking._footprint import footprint_to_dict
 from lowcarb.tracking._place import Place, place_of
 from lowcarb.tracking._pricing import hour_weights, intensity_for_hours
@@ -49,6 +50,7 @@ __all__ = [
     "attribution",
     "check_emissions_csv",
     "emissions_row",
+    "estimate",
     "footprint_to_dict",
     "hour_weights",
     "intensity_for_hours",

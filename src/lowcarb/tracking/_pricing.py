@@ -14,19 +14,16 @@ over the run (the meters give a total, not a time series); the note says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from lowcarb import grid
 from lowcarb.errors import LowcarbError
-from lowcarb.grid import (
-    Intensity,
-    IntensitySeries,
-    IntensitySource,
-    profile_series,
-    profile_zones,
-    static_intensity,
-)
+from lowcarb.grid import Intensity, static_intensity
+
+if TYPE_CHECKING:  # numpy-backed; loaded on first use, so importing lowcarb stays light
+    from lowcarb.grid import IntensitySeries, IntensitySource
 
 __all__ = ["hour_weights", "intensity_for_hours"]
 
@@ -35,26 +32,26 @@ _HOUR = timedelta(hours=1)
 _EVENLY = "energy assumed drawn evenly over the run"
 
 
-def hour_weights(start: datetime, duration_s: float) -> tuple[datetime, np.ndarray]:
+def hour_weights(start: datetime, duration_s: float) -> tuple[datetime, tuple[float, ...]]:
     """The first UTC hour of a run and the share of the run in each hour from it (sums to 1).
 
     A run of zero duration counts wholly in the hour it started.
     """
     first = start.replace(minute=0, second=0, microsecond=0)
-    end = start + timedelta(seconds=max(duration_s, 0.0))
-    hours = max(1, int(np.ceil((end - first) / _HOUR)))
     if duration_s <= 0:
-        return first, np.ones(1)
+        return first, (1.0,)
+    end = start + timedelta(seconds=duration_s)
+    hours = max(1, -(-(end - first) // _HOUR))  # ceiling division of timedeltas
     edges = [first + i * _HOUR for i in range(hours + 1)]
     seconds = [
         max(0.0, (min(end, edges[i + 1]) - max(start, edges[i])).total_seconds())
         for i in range(hours)
     ]
-    weights = np.asarray(seconds, dtype=np.float64)
-    return first, weights / weights.sum()
+    total = sum(seconds)
+    return first, tuple(s / total for s in seconds)
 
 
-def _weighted(series: IntensitySeries, weights: np.ndarray, *, hours: str) -> Intensity:
+def _weighted(series: IntensitySeries, weights: Sequence[float], *, hours: str) -> Intensity:
     values = series.values_g_per_kwh
     if len(values) != len(weights):
         raise LowcarbError(
@@ -64,7 +61,7 @@ def _weighted(series: IntensitySeries, weights: np.ndarray, *, hours: str) -> In
     notes = (*series.notes, f"weighted over {hours}; {_EVENLY}")
     return Intensity(
         zone=series.zone,
-        intensity_g_per_kwh=float(np.dot(values, weights)),
+        intensity_g_per_kwh=sum(float(v) * w for v, w in zip(values, weights, strict=True)),
         source=series.source,
         signal=series.signal,
         scope=series.scope,
@@ -106,8 +103,8 @@ def intensity_for_hours(
         except LowcarbError as exc:
             log.warning("live history for %s unavailable (%s); using the profile", zone, exc)
             fallback_note = f"{source.name} history unavailable ({exc}); "
-    if annual.zone in profile_zones():
-        series = profile_series(annual.zone, start=first, hours=count)
+    if annual.zone in grid.profile_zones():
+        series = grid.profile_series(annual.zone, start=first, hours=count)
         priced = _weighted(series, weights, hours=hours)
         note = fallback_note + priced.note
         if annual.note:

@@ -19,9 +19,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from lowcarb import ledger as ledger_pkg
 from lowcarb.errors import LedgerError, LowcarbError, UsageError
 from lowcarb.grid import Footprint
-from lowcarb.ledger import Attribution, draft_from_footprint, open_ledger
+from lowcarb.ledger import Attribution, draft_from_footprint
 from lowcarb.tracking._codecarbon import append_emissions_csv, check_emissions_csv, emissions_row
 from lowcarb.tracking._footprint import footprint_to_dict
 
@@ -155,7 +156,7 @@ class LedgerSink:
 
     def check(self) -> None:
         """Open the ledger once before any work runs, so a bad one fails before acting."""
-        with open_ledger(self.url, environ=self._environ) as ledger:
+        with ledger_pkg.open_ledger(self.url, environ=self._environ) as ledger:
             if ledger.read_only:
                 raise LedgerError(
                     f"ledger {ledger.url} is read-only here, so the run could not be recorded; "
@@ -164,7 +165,7 @@ class LedgerSink:
 
     def emit(self, footprint: Footprint, context: SinkContext) -> Delivery:
         try:
-            with open_ledger(self.url) as ledger:
+            with ledger_pkg.open_ledger(self.url) as ledger:
                 record = ledger.append(
                     draft_from_footprint(
                         footprint,

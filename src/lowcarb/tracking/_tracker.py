@@ -17,11 +17,11 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from lowcarb.energy import EnergyMonitor, Measurement, Meter
 from lowcarb.errors import LowcarbError, UsageError
-from lowcarb.grid import Footprint, Intensity, IntensitySource, price, static_intensity
+from lowcarb.grid import Footprint, Intensity, price, static_intensity
 from lowcarb.ledger import Attribution
 from lowcarb.tracking._pricing import intensity_for_hours
 from lowcarb.tracking._settings import resolve_tracker_config
@@ -36,6 +36,9 @@ from lowcarb.tracking._sinks import (
 )
 
 __all__ = ["Tracker", "track"]
+
+if TYPE_CHECKING:  # numpy-backed: importing lowcarb must stay light for training scripts
+    from lowcarb.grid import IntensitySource
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
