@@ -25,6 +25,7 @@ demo: $(VENV)/.stamp-base
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/ruff format --check src tests benchmarks scripts examples
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy

@@ -18,6 +18,7 @@ EXPECTED = {
     "IntensitySeries",
     "IntensitySource",
     "LagRidgeForecaster",
+    "CITATIONS",
     "PROFILE_SOURCE",
     "PROVIDER_NAMES",
     "ProviderName",

@@ -19,6 +19,7 @@ from lowcarb.ledger import (
     RecordDraft,
     RecordFilter,
     open_ledger,
+    record_dict,
 )
 from lowcarb.ledger import _ledger as ledger_module
 from lowcarb.ledger._canonical import chain_hash, encode_body
@@ -60,7 +61,7 @@ def test_append_returns_the_stored_record(ledger: Ledger) -> None:
     assert record.co2e_g == pytest.approx(3.6 * 380.0)
     stored = ledger.get(record.id)
     assert stored == record
-    assert stored.to_dict() == record.to_dict()
+    assert record_dict(stored) == record_dict(record)
     assert list(ledger.records()) == [record]
 
 
@@ -74,7 +75,7 @@ def test_records_chain_in_order_and_hashes_recompute(ledger: Ledger) -> None:
     prev = GENESIS_HASH
     for r in records:
         assert r.prev_hash == prev
-        body = r.to_dict()
+        body = record_dict(r)
         for key in ("seq", "prev_hash", "hash", "signature"):
             body.pop(key)
         assert r.hash == chain_hash(r.seq, prev, encode_body(body))

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from lowcarb.errors import MissingDependencyError, UsageError
-from lowcarb.ledger import FLAT_COLUMNS, Ledger, MarketFactor, RecordFilter, open_ledger
+from lowcarb.ledger import (
+    FLAT_COLUMNS,
+    Ledger,
+    MarketFactor,
+    RecordFilter,
+    open_ledger,
+    record_dict,
+)
 from lowcarb.ledger.testing import sample_draft
 
 
@@ -46,7 +53,7 @@ def test_jsonl_holds_full_records_and_filters_apply(ledger: Ledger, tmp_path: Pa
     assert ledger.export("jsonl", target, RecordFilter(team="nlp")) == 1
     (line,) = target.read_text().splitlines()
     record = json.loads(line)
-    assert record == json.loads(json.dumps(ledger.get(record["id"]).to_dict()))
+    assert record == json.loads(json.dumps(record_dict(ledger.get(record["id"]))))
     assert record["attribution"]["team"] == "nlp"
     assert record["footprint"]["market"]["source"] == "ppa:wind"
 

@@ -24,6 +24,7 @@ from lowcarb.ledger import (
     Ledger,
     RecordFilter,
     open_ledger,
+    record_dict,
 )
 from lowcarb.units import parse_timestamp
 
@@ -124,7 +125,7 @@ def _show(args: argparse.Namespace, ctx: CliContext) -> int:
             records = list(ledger.records(_filter(args), limit=args.limit, newest_first=True))
             records.reverse()
     if args.json:
-        emit_json(ctx, {"count": len(records), "records": [r.to_dict() for r in records]})
+        emit_json(ctx, {"count": len(records), "records": [record_dict(r) for r in records]})
         return 0
     from rich import box
     from rich.table import Table

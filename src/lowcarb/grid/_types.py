@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from lowcarb.energy._types import J_PER_KWH, Measurement
+from lowcarb.energy import J_PER_KWH, Measurement
 from lowcarb.errors import InvalidValueError
 
 __all__ = ["Footprint", "Intensity", "IntensityKind", "Scope", "Signal", "price"]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lowcarb.ledger._canonical import GENESIS_HASH
+from lowcarb.ledger._canonical import GENESIS_HASH, record_dict
 from lowcarb.ledger._record import (
     KNOWN_KINDS,
     Attribution,
@@ -106,4 +106,5 @@ __all__ = [
     "VerifyResult",
     "draft_from_footprint",
     "open_ledger",
+    "record_dict",
 ]

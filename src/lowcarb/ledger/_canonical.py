@@ -52,9 +52,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from lowcarb.energy._types import ComponentEnergy, Measurement
+from lowcarb.energy import ComponentEnergy, Measurement
 from lowcarb.errors import InvalidValueError, LedgerCorruptError
-from lowcarb.grid._types import Footprint, Intensity
+from lowcarb.grid import Footprint, Intensity
 from lowcarb.ledger._record import Attribution, MarketFactor, Record, RecordDraft
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from lowcarb._text import csv_cell
 from lowcarb.errors import LedgerError, MissingDependencyError, UsageError
-from lowcarb.ledger._canonical import format_time
+from lowcarb.ledger._canonical import format_time, record_dict
 from lowcarb.ledger._record import Record, thaw
 
 __all__ = ["EXPORT_FORMATS", "FLAT_COLUMNS", "export_records", "flat_row"]
@@ -193,6 +193,6 @@ def export_records(records: Iterable[Record], fmt: str, destination: IO[str] | s
                 n += 1
         else:
             for r in records:
-                out.write(json.dumps(r.to_dict(), sort_keys=True) + "\n")
+                out.write(json.dumps(record_dict(r), sort_keys=True) + "\n")
                 n += 1
     return n

@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lowcarb.energy._types import ComponentEnergy
+from lowcarb.energy import ComponentEnergy
 from lowcarb.errors import InvalidValueError
-from lowcarb.grid._types import Footprint
+from lowcarb.grid import Footprint
 from lowcarb.ledger._canonical import FORMAT_VERSION, figures_of, format_time
 from lowcarb.ledger._record import Attribution, MarketFactor, RecordDraft
 

@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lowcarb.errors import InvalidValueError
-from lowcarb.grid._types import Footprint
+from lowcarb.grid import Footprint
 
 __all__ = [
     "KNOWN_KINDS",
@@ -313,12 +313,6 @@ class Record:
     prev_hash: str
     hash: str
     signature: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as plain JSON types: its body's fields plus seq, hashes and signature."""
-        from lowcarb.ledger._canonical import record_dict
-
-        return record_dict(self)
 
 
 def new_record_id() -> str:

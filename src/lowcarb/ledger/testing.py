@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from lowcarb.energy._types import ComponentEnergy, Measurement
-from lowcarb.grid._types import Footprint, Intensity
+from lowcarb.energy import ComponentEnergy, Measurement
+from lowcarb.grid import Footprint, Intensity
 from lowcarb.ledger._record import Attribution, MarketFactor, RecordDraft, draft_from_footprint
 
 __all__ = ["sample_draft", "sample_footprint"]
