@@ -25,8 +25,8 @@ from lowcarb.scheduling._batch import schedule_batch
 from lowcarb.scheduling._policies import (
     ForecastWindow,
     OraclePolicy,
-    Policy,
     RollingReplan,
+    SchedulingPolicy,
     SimEnv,
     SimJob,
     Threshold,
@@ -34,7 +34,14 @@ from lowcarb.scheduling._policies import (
 )
 from lowcarb.scheduling._window import work_weights
 
-__all__ = ["PolicyResult", "Workload", "ZoneBacktest", "backtest_jobs", "backtest_workload"]
+__all__ = [
+    "PolicyResult",
+    "Workload",
+    "ZoneBacktest",
+    "backtest_jobs",
+    "backtest_workload",
+    "history_needed",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -168,7 +175,7 @@ def _score(zone: str, label: str, raw: list[tuple[str, int, float, int, float]])
     return ZoneBacktest(zone=zone, workload=label, results=tuple(results))
 
 
-def history_needed(policies: Sequence[Policy], slots_per_day: int) -> int:
+def history_needed(policies: Sequence[SchedulingPolicy], slots_per_day: int) -> int:
     """Slots of history the policies need before their first decision."""
     need = 1
     for p in policies:
@@ -181,7 +188,7 @@ def history_needed(policies: Sequence[Policy], slots_per_day: int) -> int:
 
 def backtest_workload(
     values: FloatArray,
-    policies: Sequence[Policy],
+    policies: Sequence[SchedulingPolicy],
     workload: Workload,
     *,
     zone: str = "",
@@ -241,7 +248,7 @@ def backtest_workload(
 
 
 def _simulate(
-    policy: Policy, env: SimEnv, jobs: Sequence[SimJob], step_h: float
+    policy: SchedulingPolicy, env: SimEnv, jobs: Sequence[SimJob], step_h: float
 ) -> tuple[int, float, int, float]:
     total = 0.0
     missed = 0
@@ -263,7 +270,7 @@ def _simulate(
 
 def backtest_jobs(
     values: FloatArray,
-    policies: Sequence[Policy],
+    policies: Sequence[SchedulingPolicy],
     jobs: Sequence[SimJob],
     *,
     zone: str = "",
