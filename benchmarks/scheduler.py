@@ -48,7 +48,6 @@ from lowcarb.grid import (
 )
 from lowcarb.scheduling import (
     ForecastWindow,
-    JobSpec,
     OraclePolicy,
     RollingReplan,
     RunNow,
@@ -109,11 +108,7 @@ def plan_time_ms(
     times = []
     for origin in rng.integers(HISTORY, x.size - 40, size=n):
         now = start + timedelta(hours=int(origin))
-        job = JobSpec(
-            duration_h=workload.duration_h,
-            deadline=now + timedelta(hours=workload.duration_h + workload.slack_h),
-            interruptible=workload.interruptible,
-        )
+        job = workload.job(now)
         t0 = time.perf_counter()
         horizon = int(workload.duration_h + workload.slack_h)
         values = model.forecast_values(x[:origin], horizon)

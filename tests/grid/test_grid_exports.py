@@ -12,6 +12,7 @@ EXPECTED = {
     "CloudProvider",
     "CloudRegion",
     "Footprint",
+    "CITATIONS",
     "FORECAST_MODELS",
     "MAX_HORIZON_H",
     "AnchoredForecaster",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from lowcarb.grid import (
 )
 from lowcarb.scheduling import (
     ForecastWindow,
+    JobSpec,
     OraclePolicy,
     RollingReplan,
     RunNow,
@@ -132,3 +134,12 @@ def test_backtest_rejects_windows_past_the_series() -> None:
         backtest_workload(np.ones(50), [RunNow()], WORKLOADS[1], submits=np.array([40]))
     with pytest.raises(InvalidValueError):
         Workload(duration_h=0, slack_h=1)
+
+
+def test_a_workload_is_a_job_spec_with_a_relative_deadline() -> None:
+    submit = datetime(2022, 3, 1, 9, tzinfo=UTC)
+    w = Workload(duration_h=8, slack_h=24, interruptible=True, power_w=300.0)
+    job = w.job(submit)
+    assert job == JobSpec(
+        duration_h=8, deadline=submit + timedelta(hours=32), interruptible=True, power_w=300.0
+    )

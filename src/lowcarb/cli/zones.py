@@ -12,8 +12,7 @@ from rich.table import Table
 
 from lowcarb._text import plain, safe
 from lowcarb.cli._common import CliContext, emit_json
-from lowcarb.grid import annual_factors, cloud_regions, zones
-from lowcarb.grid._static import CITATIONS
+from lowcarb.grid import CITATIONS, annual_factors, cloud_regions, zones
 
 __all__ = ["register"]
 

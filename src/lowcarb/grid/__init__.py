@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from lowcarb.grid._static import (
+    CITATIONS,
     AnnualFactor,
     annual_factors,
     resolve_zone,
@@ -163,6 +164,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CITATIONS",
     "FORECAST_MODELS",
     "MAX_HORIZON_H",
     "PROFILE_SOURCE",

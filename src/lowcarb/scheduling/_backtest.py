@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from lowcarb.scheduling._policies import (
     Threshold,
     realised_cost,
 )
+from lowcarb.scheduling._types import JobSpec
 from lowcarb.scheduling._window import work_weights
 
 __all__ = [
@@ -49,7 +51,11 @@ IntArray = NDArray[np.int64]
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """Identical jobs, one per submission.
+    """Identical jobs, one per submission: a :class:`JobSpec` whose deadline is relative.
+
+    A backtest submits the same job at many times; its deadline is ``slack_h`` after each
+    submission's duration instead of a fixed time. :meth:`job` gives the :class:`JobSpec` of the
+    submission at a given time (same duration, interruptibility, chunking, overhead and power).
 
     Attributes:
         duration_h: Job length, hours.
@@ -72,6 +78,17 @@ class Workload:
             raise InvalidValueError(f"duration must be > 0 hours, got {self.duration_h!r}")
         if not (math.isfinite(self.slack_h) and self.slack_h >= 0):
             raise InvalidValueError(f"slack must be >= 0 hours, got {self.slack_h!r}")
+
+    def job(self, submit: datetime) -> JobSpec:
+        """The concrete job submitted at ``submit`` (timezone-aware)."""
+        return JobSpec(
+            duration_h=self.duration_h,
+            deadline=submit + timedelta(hours=self.duration_h + self.slack_h),
+            interruptible=self.interruptible,
+            min_chunk_h=self.min_chunk_h,
+            pause_overhead_h=self.pause_overhead_h,
+            power_w=self.power_w,
+        )
 
     @property
     def label(self) -> str:
