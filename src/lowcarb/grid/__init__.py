@@ -1,5 +1,11 @@
 """lowcarb.grid: zones, grid carbon intensity (static, traces, live) and forecasts.
 
+Forecasting has one interface, :class:`Forecaster` (units, hourly UTC points, no look-ahead and
+thread safety are stated in its docstring), one registry of models by name
+(:data:`FORECAST_MODELS`, :func:`make_forecaster`, :func:`forecaster_names`), a many-origins path
+for backtests (:meth:`Forecaster.matrix`; :class:`AnchoredForecaster` for models that need
+timestamps) and live providers behind the same interface (:class:`ProviderForecaster`).
+
 See DESIGN.md. Embedded data under ``lowcarb/grid/data/`` is derived from Electricity Maps data
 (ODbL 1.0); see ``data/ATTRIBUTION.md``.
 
