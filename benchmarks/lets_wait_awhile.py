@@ -40,16 +40,18 @@ from typing import Any
 
 import numpy as np
 
+from lowcarb.grid import (
+    Forecaster,
+    NoisyOracleForecaster,
+    ProfileBlendForecaster,
+    SeasonalNaiveForecaster,
+)
 from lowcarb.scheduling import (
-    ForecastModel,
     ForecastWindow,
-    NoisyOracle,
     OraclePolicy,
-    Policy,
-    ProfileBlend,
     RollingReplan,
     RunNow,
-    SeasonalNaive,
+    SchedulingPolicy,
     SimJob,
     backtest_jobs,
 )
@@ -137,11 +139,16 @@ def scenario_i_jobs(start: datetime, window: int) -> list[SimJob]:
     ]  # fmt: skip
 
 
-def past_only_models() -> list[ForecastModel]:
-    return [SeasonalNaive(slots_per_day=PER_DAY), ProfileBlend(days=10, slots_per_day=PER_DAY)]
+def past_only_models() -> list[Forecaster]:
+    return [
+        SeasonalNaiveForecaster(slots_per_day=PER_DAY),
+        ProfileBlendForecaster(days=10, slots_per_day=PER_DAY),
+    ]
 
 
-def savings(x: np.ndarray, policies: list[Policy], jobs: list[SimJob]) -> dict[str, float]:
+def savings(
+    x: np.ndarray, policies: list[SchedulingPolicy], jobs: list[SimJob]
+) -> dict[str, float]:
     result = backtest_jobs(x, policies, jobs, step_h=STEP_MIN / 60)
     missed = sum(r.missed_deadlines for r in result.results)
     if missed:
@@ -171,14 +178,14 @@ def main(argv: list[str] | None = None) -> int:
                 means = []
                 for seed in seeds:
                     pol = ForecastWindow(
-                        NoisyOracle(x, error=error, seed=seed, slots_per_day=PER_DAY)
+                        NoisyOracleForecaster(x, error=error, seed=seed, slots_per_day=PER_DAY)
                     )
                     r = backtest_jobs(x, [pol], jobs, step_h=0.5).results[0]
                     means.append(r.emissions_g / (len(jobs) * STEP_KWH))
                 row[f"noise_{error:.0%}"] = float(np.mean(means))
             for model in past_only_models():
                 r = backtest_jobs(x, [ForecastWindow(model)], jobs, step_h=0.5).results[0]
-                row[model.name] = r.emissions_g / (len(jobs) * STEP_KWH)
+                row[model.label] = r.emissions_g / (len(jobs) * STEP_KWH)
             rows[window] = row
         base = rows[0]["noise_0%"]
         s1[zone] = {
@@ -197,12 +204,12 @@ def main(argv: list[str] | None = None) -> int:
                 seeds = range(args.seeds) if error else range(1)
                 vals = []
                 for seed in seeds:
-                    noisy = NoisyOracle(x, error=error, seed=seed, slots_per_day=PER_DAY)
+                    noisy = NoisyOracleForecaster(x, error=error, seed=seed, slots_per_day=PER_DAY)
                     vals.append(savings(x, [RunNow(), ForecastWindow(noisy)], jobs))
                 res[f"noise_{error:.0%}"] = round(
                     float(np.mean([list(v.values())[1] for v in vals])), 2
                 )
-            pols: list[Policy] = [RunNow(), OraclePolicy()]
+            pols: list[SchedulingPolicy] = [RunNow(), OraclePolicy()]
             for model in past_only_models():
                 pols.append(ForecastWindow(model))
                 if not args.no_rolling:

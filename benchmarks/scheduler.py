@@ -37,19 +37,21 @@ from typing import Any
 
 import numpy as np
 
-from lowcarb.grid import LagRidgeForecaster, load_trace_table
+from lowcarb.grid import (
+    AnchoredForecaster,
+    Forecaster,
+    LagRidgeForecaster,
+    NoisyOracleForecaster,
+    ProfileBlendForecaster,
+    SeasonalNaiveForecaster,
+    load_trace_table,
+)
 from lowcarb.scheduling import (
-    ForecastModel,
     ForecastWindow,
-    GridForecastModel,
-    JobSpec,
-    NoisyOracle,
     OraclePolicy,
-    Policy,
-    ProfileBlend,
     RollingReplan,
     RunNow,
-    SeasonalNaive,
+    SchedulingPolicy,
     SimEnv,
     SimJob,
     Threshold,
@@ -74,22 +76,24 @@ FLAT = ("IL", "SG", "IN-MH")  # ../shared/data/grid/README.md: nearly flat in 20
 HEADROOM_ERRORS = (0.03, 0.05, 0.10)
 
 
-def noisy_oracles(x: np.ndarray) -> list[Policy]:
+def noisy_oracles(x: np.ndarray) -> list[SchedulingPolicy]:
     """Re-planning on the true future plus noise (``--headroom``; reads the future)."""
     return [
-        RollingReplan(NoisyOracle(x, error=e, seed=0), name=f"rolling:noisy-oracle({e:.0%})")
+        RollingReplan(
+            NoisyOracleForecaster(x, error=e, seed=0), name=f"rolling:noisy-oracle({e:.0%})"
+        )
         for e in HEADROOM_ERRORS
     ]
 
 
-def policies(lag_ridge: GridForecastModel | None) -> list[Policy]:
-    out: list[Policy] = [
+def policies(lag_ridge: AnchoredForecaster | None) -> list[SchedulingPolicy]:
+    out: list[SchedulingPolicy] = [
         RunNow(),
         Threshold(quantile=0.25),
-        ForecastWindow(SeasonalNaive()),
-        ForecastWindow(ProfileBlend()),
-        RollingReplan(SeasonalNaive()),
-        RollingReplan(ProfileBlend()),
+        ForecastWindow(SeasonalNaiveForecaster()),
+        ForecastWindow(ProfileBlendForecaster()),
+        RollingReplan(SeasonalNaiveForecaster()),
+        RollingReplan(ProfileBlendForecaster()),
     ]
     if lag_ridge is not None:
         out += [ForecastWindow(lag_ridge), RollingReplan(lag_ridge)]
@@ -97,29 +101,25 @@ def policies(lag_ridge: GridForecastModel | None) -> list[Policy]:
 
 
 def plan_time_ms(
-    x: np.ndarray, workload: Workload, model: ForecastModel, rng: np.random.Generator, n: int
+    x: np.ndarray, workload: Workload, model: Forecaster, rng: np.random.Generator, n: int
 ) -> float:
     """Median wall time of forecast + :func:`plan_job` for one job, ms (the public API path)."""
     start = datetime(2022, 1, 1, tzinfo=UTC)
     times = []
     for origin in rng.integers(HISTORY, x.size - 40, size=n):
         now = start + timedelta(hours=int(origin))
-        job = JobSpec(
-            duration_h=workload.duration_h,
-            deadline=now + timedelta(hours=workload.duration_h + workload.slack_h),
-            interruptible=workload.interruptible,
-        )
+        job = workload.job(now)
         t0 = time.perf_counter()
         horizon = int(workload.duration_h + workload.slack_h)
-        values = model.forecast(x[:origin], horizon)
-        fc = ZoneForecast("Z", now, 3600, values, model.name, issued_at=now)
+        values = model.forecast_values(x[:origin], horizon)
+        fc = ZoneForecast("Z", now, 3600, values, model.label, issued_at=now)
         plan_job(job, fc, now=now)
         times.append(time.perf_counter() - t0)
     return 1000 * statistics.median(times)
 
 
 def rolling_time_ms(
-    x: np.ndarray, workload: Workload, policy: Policy, rng: np.random.Generator, n: int
+    x: np.ndarray, workload: Workload, policy: SchedulingPolicy, rng: np.random.Generator, n: int
 ) -> float:
     """Median wall time of one whole simulated job (all its re-plans, uncached), ms."""
     weights = np.ones(int(workload.duration_h))
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         series = table.series(zone)
         x = series.values_g_per_kwh
         lag = (
-            GridForecastModel(LagRidgeForecaster(), start=series.start, zone=zone, horizon_h=32)
+            AnchoredForecaster(LagRidgeForecaster(), start=series.start, zone=zone, horizon_h=32)
             if args.lag_ridge
             else None
         )
@@ -193,10 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     for workload in WORKLOADS:
         n = args.timing_jobs
         row = {
-            "window:seasonal-naive": plan_time_ms(x_de, workload, SeasonalNaive(), rng, n),
-            "window:profile-blend": plan_time_ms(x_de, workload, ProfileBlend(), rng, n),
+            "window:seasonal-naive": plan_time_ms(
+                x_de, workload, SeasonalNaiveForecaster(), rng, n
+            ),
+            "window:profile-blend": plan_time_ms(x_de, workload, ProfileBlendForecaster(), rng, n),
             "rolling:profile-blend (whole job)": rolling_time_ms(
-                x_de, workload, RollingReplan(ProfileBlend()), rng, max(10, n // 10)
+                x_de, workload, RollingReplan(ProfileBlendForecaster()), rng, max(10, n // 10)
             ),
         }
         timing[workload.label] = {k: round(v, 3) for k, v in row.items()}

@@ -133,6 +133,14 @@ def test_forecast_seasonal_naive_model(de_trace: Path) -> None:
     ]
 
 
+def test_forecast_offers_every_model_of_the_one_registry(de_trace: Path) -> None:
+    """``--model`` chooses from lowcarb.grid's registry, so plan's profile-blend works here too."""
+    argv = ("forecast", "--zone", "DE", "--trace", str(de_trace), "--now", "2022-01-20T00:00Z")
+    data = _json(*argv, "--model", "profile-blend", "--horizon", "3h")
+    assert data["model"] == "profile-blend(14d)"
+    assert len(data["points"]) == 3  # type: ignore[arg-type]
+
+
 def test_forecast_offline_uses_the_embedded_profile() -> None:
     data = _json(
         "forecast", "--zone", "aws:eu-central-1", "--now", "2030-01-01T00:00Z", "--horizon", "2d"

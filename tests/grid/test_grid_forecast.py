@@ -191,7 +191,7 @@ def test_profile_forecaster_needs_no_history() -> None:
 
 def test_lag_ridge_aggregates_use_only_earlier_hours() -> None:
     """Each aggregate at index i summarises hours before i, exactly as documented."""
-    from lowcarb.grid._forecast import _Lags
+    from lowcarb.grid._forecast_ridge import _Lags
 
     y = np.random.default_rng(5).uniform(50, 500, 30 * 24)
     lags = _Lags.build(y)

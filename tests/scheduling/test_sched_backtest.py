@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lowcarb.errors import ForecastError, InvalidValueError
-from lowcarb.grid import IntensitySeries, SeasonalNaiveForecaster, load_trace_table
+from lowcarb.errors import InvalidValueError
+from lowcarb.grid import (
+    IntensitySeries,
+    ProfileBlendForecaster,
+    SeasonalNaiveForecaster,
+    load_trace_table,
+)
 from lowcarb.scheduling import (
     ForecastWindow,
-    GridForecastModel,
-    NoisyOracle,
-    Oracle,
+    JobSpec,
     OraclePolicy,
-    ProfileBlend,
     RollingReplan,
     RunNow,
-    SeasonalNaive,
     SimEnv,
     SimJob,
     Threshold,
@@ -43,38 +45,11 @@ def de_2022(grid_data_dir: Path) -> IntensitySeries:
 
 
 def _policies() -> list:
+    naive, blend = SeasonalNaiveForecaster, ProfileBlendForecaster
     return [
-        RunNow(), Threshold(), ForecastWindow(SeasonalNaive()), ForecastWindow(ProfileBlend()),
-        RollingReplan(SeasonalNaive()), RollingReplan(ProfileBlend()), OraclePolicy(),
+        RunNow(), Threshold(), ForecastWindow(naive()), ForecastWindow(blend()),
+        RollingReplan(naive()), RollingReplan(blend()), OraclePolicy(),
     ]  # fmt: skip
-
-
-def test_forecast_models_use_only_the_past() -> None:
-    rng = np.random.default_rng(0)
-    x = rng.random(24 * 25) * 300
-    origins = np.array([24 * 15, 24 * 17 + 5, 24 * 20])
-    for model in (SeasonalNaive(), ProfileBlend()):
-        before = model.matrix(x, origins, 30)
-        for i, o in enumerate(origins):
-            y = x.copy()
-            y[o:] = rng.random(y.size - o) * 1000  # the future changes...
-            assert np.array_equal(
-                model.matrix(y, origins[i : i + 1], 30)[0], before[i]
-            )  # ...not it
-    assert SeasonalNaive().forecast(np.arange(48.0), 3).tolist() == [24.0, 25.0, 26.0]
-    with pytest.raises(ForecastError):
-        ProfileBlend().forecast(np.ones(30), 5)
-
-
-def test_noisy_oracle_with_zero_error_is_the_oracle() -> None:
-    x = np.arange(100.0)
-    origins = np.array([3, 40])
-    assert np.array_equal(
-        NoisyOracle(x, error=0.0, seed=1).matrix(x, origins, 5), Oracle(x).matrix(x, origins, 5)
-    )
-    noisy = NoisyOracle(x, error=0.05, seed=1).matrix(x, origins, 5)
-    assert not np.array_equal(noisy, Oracle(x).matrix(x, origins, 5))
-    assert np.abs(noisy - Oracle(x).matrix(x, origins, 5)).max() < 0.05 * x.mean() * 6
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.label)
@@ -112,7 +87,7 @@ def test_oracle_matches_the_reference_figures_and_bounds_every_policy(
             assert r.missed_deadlines == 0
             assert r.emissions_g >= oracle.emissions_g - 1e-6
         # A forecast beats doing nothing and a fixed gate on this variable grid.
-        blend = result.result(f"rolling:{ProfileBlend().name}")
+        blend = result.result(f"rolling:{ProfileBlendForecaster().label}")
         assert blend.captured_pct is not None and blend.captured_pct > 60
 
 
@@ -154,15 +129,17 @@ def test_threshold_gate_waits_for_a_low_reading_but_not_past_the_latest_start() 
     assert gate.name == "threshold(200g)"
 
 
-def test_grid_forecaster_adapter_agrees_with_the_array_model(de_2022: IntensitySeries) -> None:
-    x = de_2022.values_g_per_kwh[: 24 * 10]
-    origins = np.array([48, 100, 200])
-    grid = GridForecastModel(SeasonalNaiveForecaster(), start=de_2022.start, zone="DE")
-    assert np.allclose(grid.matrix(x, origins, 24), SeasonalNaive().matrix(x, origins, 24))
-
-
 def test_backtest_rejects_windows_past_the_series() -> None:
     with pytest.raises(InvalidValueError):
         backtest_workload(np.ones(50), [RunNow()], WORKLOADS[1], submits=np.array([40]))
     with pytest.raises(InvalidValueError):
         Workload(duration_h=0, slack_h=1)
+
+
+def test_a_workload_is_a_job_spec_with_a_relative_deadline() -> None:
+    submit = datetime(2022, 3, 1, 9, tzinfo=UTC)
+    w = Workload(duration_h=8, slack_h=24, interruptible=True, power_w=300.0)
+    job = w.job(submit)
+    assert job == JobSpec(
+        duration_h=8, deadline=submit + timedelta(hours=32), interruptible=True, power_w=300.0
+    )

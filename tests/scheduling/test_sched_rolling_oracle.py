@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lowcarb.grid import Forecaster, NoisyOracleForecaster, OracleForecaster
 from lowcarb.scheduling import (
-    ForecastModel,
-    NoisyOracle,
-    Oracle,
     OraclePolicy,
     RollingReplan,
     RunNow,
@@ -29,9 +27,9 @@ def _series() -> np.ndarray:
     return 300 + 120 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 30, t.size)
 
 
-def _oracles(x: np.ndarray) -> list[ForecastModel]:
+def _oracles(x: np.ndarray) -> list[Forecaster]:
     # Both read exactly ``x``: a forecast slot past its end raises ForecastError.
-    return [Oracle(x), NoisyOracle(x, error=0.05, seed=0)]
+    return [OracleForecaster(x), NoisyOracleForecaster(x, error=0.05, seed=0)]
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.label)
@@ -65,7 +63,7 @@ def test_rolling_on_perfect_foresight_captures_all_of_the_oracle_saving() -> Non
     # dropped as time passes all cost more than it), so re-planning starts exactly there.
     x = _series()
     result = backtest_workload(
-        x, [RunNow(), RollingReplan(Oracle(x)), OraclePolicy()], WORKLOADS[0]
+        x, [RunNow(), RollingReplan(OracleForecaster(x)), OraclePolicy()], WORKLOADS[0]
     )
     rolling = result.result("rolling:oracle")
     assert rolling.emissions_g == result.result("oracle").emissions_g

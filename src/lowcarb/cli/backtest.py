@@ -13,18 +13,18 @@ from rich.table import Table
 from lowcarb._text import safe
 from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.errors import UsageError
-from lowcarb.grid import IntensitySeries, TraceTable, load_trace_table
+from lowcarb.grid import IntensitySeries, TraceTable, forecaster_names, load_trace_table
 from lowcarb.scheduling import (
     POLICY_NAMES,
     Workload,
     ZoneBacktest,
     backtest_jobs,
     backtest_workload,
+    history_needed,
     load_workload,
     make_policies,
     to_sim_jobs,
 )
-from lowcarb.scheduling._backtest import history_needed
 from lowcarb.units import parse_duration_h, parse_timestamp
 
 __all__ = ["register"]
@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )  # fmt: skip
     p.add_argument(
         "--forecaster", "--model", dest="model",
-        choices=("profile-blend", "seasonal-naive", "lag-ridge"),
+        choices=forecaster_names(),
         default="profile-blend", help="forecast behind the forecast and rolling policies",
     )  # fmt: skip
     p.add_argument(

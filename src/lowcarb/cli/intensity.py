@@ -20,29 +20,22 @@ from lowcarb.cli._common import CliContext, emit_json
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.grid import (
     PROVIDER_NAMES,
-    Forecaster,
     Intensity,
     IntensitySeries,
-    LagRidgeForecaster,
-    ProfileForecaster,
-    SeasonalNaiveForecaster,
+    ProviderForecaster,
     StaticIntensitySource,
     TraceIntensitySource,
+    floor_hour,
+    forecaster_names,
     lookup_region,
     lookup_zone,
+    make_forecaster,
     open_provider,
     resolve_zone,
 )
-from lowcarb.grid._series import floor_hour
 from lowcarb.units import parse_duration, parse_timestamp
 
 __all__ = ["register"]
-
-_MODELS: dict[str, type[Forecaster]] = {
-    "lag-ridge": LagRidgeForecaster,
-    "seasonal-naive": SeasonalNaiveForecaster,
-    "profile": ProfileForecaster,
-}
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -99,7 +92,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
                 "--forecaster",
                 "--model",
                 dest="model",
-                choices=sorted(_MODELS),
+                choices=sorted(forecaster_names()),
                 help="forecaster (default lag-ridge with --trace, profile without)",
             )
         p.set_defaults(func=_handle)
@@ -168,7 +161,9 @@ def _live(args: argparse.Namespace, ctx: CliContext, zone: str, now: datetime) -
         end = _when(args.end, "--end", now=now) or now
         start = _when(args.start, "--start", now=now) or end - timedelta(hours=24)
         return _print_series(args, ctx, source.history(zone, start=start, end=end))
-    fc = source.forecast(zone, now=now, horizon_h=parse_horizon_h(args.horizon))
+    fc = ProviderForecaster(source).forecast(
+        _no_history(zone, now), origin=now, horizon_h=parse_horizon_h(args.horizon)
+    )
     return _print_forecast(args, ctx, fc, now)
 
 
@@ -295,21 +290,23 @@ def _forecast(
 ) -> int:
     horizon_h = parse_horizon_h(args.horizon)
     model_name = args.model or ("lag-ridge" if trace is not None else "profile")
-    model = _MODELS[model_name]()
+    model = make_forecaster(model_name)
     if trace is not None:
         history = trace.series(zone)
     elif model_name != "profile":
         raise UsageError(f"--model {model_name} needs history: give --trace FILE")
     else:
         # The profile needs no history: an empty series only names the zone.
-        history = IntensitySeries(
-            zone=lookup_zone(zone or "").zone_id,
-            start=floor_hour(now),
-            values_g_per_kwh=np.zeros(0),
-            source="none",
-        )
+        history = _no_history(lookup_zone(zone or "").zone_id, now)
     fc = model.forecast(history, origin=now, horizon_h=horizon_h)
     return _print_forecast(args, ctx, fc, now)
+
+
+def _no_history(zone: str, now: datetime) -> IntensitySeries:
+    """An empty series that only names the zone (for models that need no history)."""
+    return IntensitySeries(
+        zone=zone, start=floor_hour(now), values_g_per_kwh=np.zeros(0), source="none"
+    )
 
 
 def _print_forecast(

@@ -15,18 +15,18 @@ from lowcarb.grid import (
     PROVIDER_NAMES,
     IntensitySource,
     TraceIntensitySource,
+    forecaster_names,
     load_trace_table,
     lookup_zone,
+    make_forecaster,
     open_provider,
 )
 from lowcarb.scheduling import (
-    MODEL_NAMES,
     JobSpec,
     OnForecastError,
     Plan,
     ProfileSource,
     ZoneSources,
-    make_forecaster,
     plan_from_source,
 )
 from lowcarb.units import parse_duration_h, parse_timestamp
@@ -79,7 +79,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--now", metavar="TIMESTAMP", help="decision time, ISO 8601 (default: now)")
     add_provider_flag(p)
     p.add_argument(
-        "--forecaster", "--model", dest="model", choices=MODEL_NAMES, default=None,
+        "--forecaster", "--model", dest="model", choices=forecaster_names(), default=None,
         help="forecast model for --trace (default profile-blend)",
     )  # fmt: skip
     p.add_argument(

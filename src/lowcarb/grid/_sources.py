@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from lowcarb.errors import InvalidValueError
-from lowcarb.grid._forecast import Forecaster, LagRidgeForecaster
+from lowcarb.grid._forecast import Forecaster
+from lowcarb.grid._forecast_ridge import LagRidgeForecaster
 from lowcarb.grid._series import IntensitySeries, ceil_hour, to_utc
 from lowcarb.grid._static import static_intensity
 from lowcarb.grid._trace import TraceTable, load_trace_table

@@ -7,37 +7,26 @@
   are hard: every plan finishes by the deadline.
 * The array core: :func:`window_costs`, :func:`best_window`, :func:`best_slots`,
   :func:`work_weights`, pure numpy over equally spaced slots.
-* Forecast models for planning and backtests: :class:`SeasonalNaive`, :class:`ProfileBlend`,
-  :class:`Oracle`, :class:`NoisyOracle`, adapters to and from :mod:`lowcarb.grid` forecasters.
-* Policies and backtests: :class:`RunNow`, :class:`Threshold`, :class:`ForecastWindow`,
-  :class:`RollingReplan`, :class:`OraclePolicy`; :func:`backtest_workload`, :func:`backtest_jobs`.
+* Forecasts come from :mod:`lowcarb.grid` (:class:`lowcarb.grid.Forecaster`, the one
+  forecasting interface, and its registry :func:`lowcarb.grid.make_forecaster`).
+* Policies (:class:`SchedulingPolicy`) and backtests: :class:`RunNow`, :class:`Threshold`,
+  :class:`ForecastWindow`, :class:`RollingReplan`, :class:`OraclePolicy`; :func:`backtest_workload`,
+  :func:`backtest_jobs`.
 * The job queue and worker: :func:`open_queue` (jobs in the ledger database; exactly-once claims,
   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), :class:`Worker` (plans, starts on time, pauses and
   resumes interruptible jobs through the checkpoint protocol, survives restarts).
 """
 
-from lowcarb.scheduling._adapters import (
-    MODEL_NAMES,
-    BlendForecaster,
-    GridForecastModel,
-    ModelName,
-    make_forecaster,
-    zone_forecast,
-)
+# Re-exported for lowcarb.cli.jobs until it moves with the job worker (issue 13); new code
+# imports it from lowcarb.grid.
+from lowcarb.grid import make_forecaster
 from lowcarb.scheduling._backtest import (
     PolicyResult,
     Workload,
     ZoneBacktest,
     backtest_jobs,
     backtest_workload,
-)
-from lowcarb.scheduling._forecasts import (
-    ForecastModel,
-    NoisyOracle,
-    Oracle,
-    ProfileBlend,
-    SeasonalNaive,
-    SeriesForecaster,
+    history_needed,
 )
 from lowcarb.scheduling._jobrun import ReplayClock
 from lowcarb.scheduling._planner import (
@@ -50,9 +39,9 @@ from lowcarb.scheduling._planner import (
 from lowcarb.scheduling._policies import (
     ForecastWindow,
     OraclePolicy,
-    Policy,
     RollingReplan,
     RunNow,
+    SchedulingPolicy,
     SimEnv,
     SimJob,
     Threshold,
@@ -64,8 +53,8 @@ from lowcarb.scheduling._sourced import (
     ProfileSource,
     ZoneSources,
     plan_from_source,
+    zone_forecast,
 )
-from lowcarb.scheduling._timeparse import parse_duration_h, parse_time
 from lowcarb.scheduling._types import JobSpec, Plan, Slot, ZoneForecast, ZoneOption
 from lowcarb.scheduling._window import best_slots, best_window, window_costs, work_weights
 from lowcarb.scheduling._worker import Worker, WorkerConfig
@@ -79,32 +68,22 @@ from lowcarb.scheduling._workload import (
 
 __all__ = [
     "ACTIVE_STATES",
-    "MODEL_NAMES",
     "POLICY_NAMES",
-    "BlendForecaster",
     "FallbackMode",
-    "ForecastModel",
     "ForecastWindow",
-    "GridForecastModel",
     "Job",
     "JobQueue",
     "JobSpec",
     "JobState",
-    "ModelName",
-    "NoisyOracle",
     "OnForecastError",
-    "Oracle",
     "OraclePolicy",
     "Plan",
-    "Policy",
     "PolicyResult",
-    "ProfileBlend",
     "ProfileSource",
     "ReplayClock",
     "RollingReplan",
     "RunNow",
-    "SeasonalNaive",
-    "SeriesForecaster",
+    "SchedulingPolicy",
     "SimEnv",
     "SimJob",
     "Slot",
@@ -123,12 +102,11 @@ __all__ = [
     "best_window",
     "check_feasible",
     "fallback_plan",
+    "history_needed",
     "load_workload",
     "make_forecaster",
     "make_policies",
     "open_queue",
-    "parse_duration_h",
-    "parse_time",
     "plan_from_source",
     "plan_job",
     "plan_spatial",

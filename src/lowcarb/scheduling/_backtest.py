@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -25,16 +26,24 @@ from lowcarb.scheduling._batch import schedule_batch
 from lowcarb.scheduling._policies import (
     ForecastWindow,
     OraclePolicy,
-    Policy,
     RollingReplan,
+    SchedulingPolicy,
     SimEnv,
     SimJob,
     Threshold,
     realised_cost,
 )
+from lowcarb.scheduling._types import JobSpec
 from lowcarb.scheduling._window import work_weights
 
-__all__ = ["PolicyResult", "Workload", "ZoneBacktest", "backtest_jobs", "backtest_workload"]
+__all__ = [
+    "PolicyResult",
+    "Workload",
+    "ZoneBacktest",
+    "backtest_jobs",
+    "backtest_workload",
+    "history_needed",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -42,7 +51,11 @@ IntArray = NDArray[np.int64]
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """Identical jobs, one per submission.
+    """Identical jobs, one per submission: a :class:`JobSpec` whose deadline is relative.
+
+    A backtest submits the same job at many times; its deadline is ``slack_h`` after each
+    submission's duration instead of a fixed time. :meth:`job` gives the :class:`JobSpec` of the
+    submission at a given time (same duration, interruptibility, chunking, overhead and power).
 
     Attributes:
         duration_h: Job length, hours.
@@ -65,6 +78,17 @@ class Workload:
             raise InvalidValueError(f"duration must be > 0 hours, got {self.duration_h!r}")
         if not (math.isfinite(self.slack_h) and self.slack_h >= 0):
             raise InvalidValueError(f"slack must be >= 0 hours, got {self.slack_h!r}")
+
+    def job(self, submit: datetime) -> JobSpec:
+        """The concrete job submitted at ``submit`` (timezone-aware)."""
+        return JobSpec(
+            duration_h=self.duration_h,
+            deadline=submit + timedelta(hours=self.duration_h + self.slack_h),
+            interruptible=self.interruptible,
+            min_chunk_h=self.min_chunk_h,
+            pause_overhead_h=self.pause_overhead_h,
+            power_w=self.power_w,
+        )
 
     @property
     def label(self) -> str:
@@ -168,7 +192,7 @@ def _score(zone: str, label: str, raw: list[tuple[str, int, float, int, float]])
     return ZoneBacktest(zone=zone, workload=label, results=tuple(results))
 
 
-def history_needed(policies: Sequence[Policy], slots_per_day: int) -> int:
+def history_needed(policies: Sequence[SchedulingPolicy], slots_per_day: int) -> int:
     """Slots of history the policies need before their first decision."""
     need = 1
     for p in policies:
@@ -181,7 +205,7 @@ def history_needed(policies: Sequence[Policy], slots_per_day: int) -> int:
 
 def backtest_workload(
     values: FloatArray,
-    policies: Sequence[Policy],
+    policies: Sequence[SchedulingPolicy],
     workload: Workload,
     *,
     zone: str = "",
@@ -241,7 +265,7 @@ def backtest_workload(
 
 
 def _simulate(
-    policy: Policy, env: SimEnv, jobs: Sequence[SimJob], step_h: float
+    policy: SchedulingPolicy, env: SimEnv, jobs: Sequence[SimJob], step_h: float
 ) -> tuple[int, float, int, float]:
     total = 0.0
     missed = 0
@@ -263,7 +287,7 @@ def _simulate(
 
 def backtest_jobs(
     values: FloatArray,
-    policies: Sequence[Policy],
+    policies: Sequence[SchedulingPolicy],
     jobs: Sequence[SimJob],
     *,
     zone: str = "",

@@ -16,13 +16,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from lowcarb.scheduling._forecasts import ForecastModel
+from lowcarb.grid import Forecaster
 from lowcarb.scheduling._policies import (
     ForecastWindow,
     OraclePolicy,
-    Policy,
     RollingReplan,
     RunNow,
+    SchedulingPolicy,
     SimEnv,
     Threshold,
 )
@@ -36,7 +36,7 @@ BoolArray = NDArray[np.bool_]
 
 
 def schedule_batch(
-    policy: Policy,
+    policy: SchedulingPolicy,
     env: SimEnv,
     submits: IntArray,
     weights: FloatArray,
@@ -67,12 +67,12 @@ def schedule_batch(
     return _interruptible_slots(policy, env, s, n, slack)
 
 
-def _rows(model: ForecastModel, env: SimEnv, origins: IntArray, horizon: int) -> FloatArray:
+def _rows(model: Forecaster, env: SimEnv, origins: IntArray, horizon: int) -> FloatArray:
     return model.matrix(env.actual, origins, horizon)
 
 
 def _replan_rows(
-    model: ForecastModel, env: SimEnv, s: IntArray, decisions: int, span: int
+    model: Forecaster, env: SimEnv, s: IntArray, decisions: int, span: int
 ) -> FloatArray:
     """Forecasts at every origin ``min(s) .. max(s) + decisions - 1``: shape ``(origins, span)``.
 
@@ -137,7 +137,7 @@ def _green(policy: Threshold, env: SimEnv, t0: int, t1: int) -> Callable[[IntArr
 
 
 def _contiguous_starts(
-    policy: Policy, env: SimEnv, s: IntArray, weights: FloatArray, slack: int
+    policy: SchedulingPolicy, env: SimEnv, s: IntArray, weights: FloatArray, slack: int
 ) -> IntArray | None:
     n = len(weights)
     x = env.actual
@@ -175,7 +175,7 @@ def _contiguous_starts(
 
 
 def _interruptible_slots(
-    policy: Policy, env: SimEnv, s: IntArray, n: int, slack: int
+    policy: SchedulingPolicy, env: SimEnv, s: IntArray, n: int, slack: int
 ) -> IntArray | None:
     x = env.actual
     span = n + slack

@@ -25,15 +25,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lowcarb.errors import InvalidValueError
-from lowcarb.scheduling._forecasts import ForecastModel, Oracle
+from lowcarb.grid import Forecaster, OracleForecaster
 from lowcarb.scheduling._window import best_slots, best_window, chunks_of
 
 __all__ = [
     "ForecastWindow",
     "OraclePolicy",
-    "Policy",
     "RollingReplan",
     "RunNow",
+    "SchedulingPolicy",
     "SimEnv",
     "SimJob",
     "Threshold",
@@ -95,20 +95,20 @@ class SimEnv:
     actual: FloatArray
     slots_per_day: int = 24
     _rows: dict[tuple[int, int], FloatArray] = field(default_factory=dict, repr=False)
-    _oracle: Oracle | None = field(default=None, repr=False)
+    _oracle: OracleForecaster | None = field(default=None, repr=False)
 
     @property
-    def oracle(self) -> Oracle:
+    def oracle(self) -> OracleForecaster:
         """A perfect forecast of :attr:`actual` (for the oracle policy only)."""
         if self._oracle is None:
-            self._oracle = Oracle(self.actual, slots_per_day=self.slots_per_day)
+            self._oracle = OracleForecaster(self.actual, slots_per_day=self.slots_per_day)
         return self._oracle
 
     def observed(self, t: int) -> float:
         """The last value known at slot ``t`` (that of slot ``t - 1``)."""
         return float(self.actual[t - 1])
 
-    def forecast(self, model: ForecastModel, origin: int, horizon: int) -> FloatArray:
+    def forecast(self, model: Forecaster, origin: int, horizon: int) -> FloatArray:
         """``horizon`` forecast slots from ``origin`` (only data before it, unless an oracle)."""
         key = (id(model), origin)
         row = self._rows.get(key)
@@ -135,7 +135,7 @@ def _contiguous(start: int, n: int) -> IntArray:
     return np.arange(start, start + n, dtype=np.int64)
 
 
-class Policy(ABC):
+class SchedulingPolicy(ABC):
     """Decides when a job runs. Subclasses implement :meth:`schedule`.
 
     Attributes:
@@ -149,7 +149,7 @@ class Policy(ABC):
         """The slots the job runs in (``job.n`` increasing indices within its window)."""
 
 
-class RunNow(Policy):
+class RunNow(SchedulingPolicy):
     """Start at submission, no pause."""
 
     name = "run-now"
@@ -158,7 +158,7 @@ class RunNow(Policy):
         return _contiguous(job.submit, job.n)
 
 
-class Threshold(Policy):
+class Threshold(SchedulingPolicy):
     """Run when the last observed intensity is at or below a threshold.
 
     Args:
@@ -204,12 +204,12 @@ class Threshold(Policy):
         return np.asarray(ran, dtype=np.int64)
 
 
-class ForecastWindow(Policy):
+class ForecastWindow(SchedulingPolicy):
     """Plan once at submission on a forecast: best window, or cheapest slots if interruptible."""
 
-    def __init__(self, model: ForecastModel, *, name: str | None = None) -> None:
+    def __init__(self, model: Forecaster, *, name: str | None = None) -> None:
         self.model = model
-        self.name = name or f"window:{model.name}"
+        self.name = name or f"window:{model.label}"
 
     def schedule(self, job: SimJob, env: SimEnv) -> IntArray:
         span = job.deadline - job.submit
@@ -227,7 +227,7 @@ class ForecastWindow(Policy):
         return _contiguous(job.submit + k, job.n)
 
 
-class OraclePolicy(Policy):
+class OraclePolicy(SchedulingPolicy):
     """Perfect foresight: plans once on the true future (backtests only)."""
 
     name = "oracle"
@@ -236,7 +236,7 @@ class OraclePolicy(Policy):
         return ForecastWindow(env.oracle).schedule(job, env)
 
 
-class RollingReplan(Policy):
+class RollingReplan(SchedulingPolicy):
     """Re-plan at every slot on the newest forecast and act on the plan's first slot.
 
     Non-interruptible jobs start at the first slot where the fresh plan says "now" (at the latest
@@ -245,9 +245,9 @@ class RollingReplan(Policy):
     chunk may be shorter when less work than that is left).
     """
 
-    def __init__(self, model: ForecastModel, *, name: str | None = None) -> None:
+    def __init__(self, model: Forecaster, *, name: str | None = None) -> None:
         self.model = model
-        self.name = name or f"rolling:{model.name}"
+        self.name = name or f"rolling:{model.label}"
 
     def schedule(self, job: SimJob, env: SimEnv) -> IntArray:
         if not job.interruptible:

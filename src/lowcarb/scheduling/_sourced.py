@@ -8,28 +8,70 @@ deadline: start at once (the default) or at the latest feasible start.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from lowcarb.errors import LowcarbError, UnknownNameError, UsageError
+from lowcarb.errors import InvalidValueError, LowcarbError, UnknownNameError, UsageError
 from lowcarb.grid import (
+    MAX_HORIZON_H,
     Intensity,
     IntensitySeries,
     IntensitySource,
     profile_series,
     static_intensity,
 )
-from lowcarb.scheduling._adapters import zone_forecast
 from lowcarb.scheduling._planner import FallbackMode, check_feasible, fallback_plan, plan_spatial
 from lowcarb.scheduling._types import JobSpec, Plan, ZoneForecast
 
-__all__ = ["OnForecastError", "ProfileSource", "ZoneSources", "plan_from_source"]
+__all__ = [
+    "OnForecastError",
+    "ProfileSource",
+    "ZoneSources",
+    "plan_from_source",
+    "zone_forecast",
+]
 
 OnForecastError = FallbackMode | Literal["raise"]
 
 log = logging.getLogger(__name__)
+_HOUR = timedelta(hours=1)
+
+
+def zone_forecast(
+    source: IntensitySource, zone: str, *, now: datetime, until: datetime
+) -> ZoneForecast:
+    """The forecast a plan at ``now`` needs, from the hour holding ``now`` to ``until``.
+
+    The source is asked for a forecast issued at the start of the hour holding ``now``, so only
+    hours that ended by then are used: no value covering any time at or after ``now``. Plans past
+    the longest forecast horizon (:data:`lowcarb.grid.MAX_HORIZON_H`) repeat its last day.
+
+    Raises:
+        LowcarbError: Whatever the source raises (unknown zone, provider or forecast failure).
+    """
+    if now.tzinfo is None:
+        raise InvalidValueError(f"now must be timezone-aware, got {now.isoformat()!r}")
+    cut = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = max(1, math.ceil((until - cut) / _HOUR))
+    notes: tuple[str, ...] = ()
+    if hours > MAX_HORIZON_H:
+        notes = (f"forecast horizon capped at {MAX_HORIZON_H} h",)
+        hours = MAX_HORIZON_H
+    series = source.forecast(zone, now=cut, horizon_h=hours)
+    if not len(series):
+        raise InvalidValueError(f"the {source.name} source returned an empty forecast for {zone!r}")
+    return ZoneForecast(
+        zone=series.zone,
+        start=series.start,
+        step_s=3600,
+        values_g_per_kwh=series.values_g_per_kwh,
+        model=series.source,
+        issued_at=now,
+        notes=(*notes, *series.notes),
+    )
 
 
 def plan_from_source(

@@ -37,7 +37,11 @@ MAX_POWER_W = 1e9
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """A job to place in time (and space).
+    """One concrete job to place in time (and space), with an absolute deadline.
+
+    This is what ``lowcarb plan``, ``lowcarb submit`` and the job worker plan. A backtest's
+    :class:`Workload` is the same job with a deadline *relative* to its submission, submitted
+    over and over; :meth:`Workload.job` gives the ``JobSpec`` of one submission.
 
     Attributes:
         duration_h: How long the job runs, hours (> 0).

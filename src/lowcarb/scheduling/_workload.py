@@ -20,15 +20,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from lowcarb.errors import DataError, InvalidValueError, LowcarbError, UsageError
-from lowcarb.grid import IntensitySeries, LagRidgeForecaster
-from lowcarb.scheduling._adapters import GridForecastModel
-from lowcarb.scheduling._forecasts import ForecastModel, ProfileBlend, SeasonalNaive
+from lowcarb.grid import (
+    AnchoredForecaster,
+    Forecaster,
+    IntensitySeries,
+    SeasonalNaiveForecaster,
+    forecaster_names,
+    make_forecaster,
+)
 from lowcarb.scheduling._policies import (
     ForecastWindow,
     OraclePolicy,
-    Policy,
     RollingReplan,
     RunNow,
+    SchedulingPolicy,
     SimJob,
     Threshold,
 )
@@ -49,40 +54,36 @@ def make_policies(
     model: str = "profile-blend",
     series: IntensitySeries | None = None,
     threshold_quantile: float = 0.25,
-) -> list[Policy]:
+) -> list[SchedulingPolicy]:
     """Policies by name, in the order given.
 
     Args:
         names: From :data:`POLICY_NAMES`.
-        model: The forecast behind ``forecast`` and ``rolling``: ``profile-blend``,
-            ``seasonal-naive`` or ``lag-ridge`` (refit at every origin: slow).
-        series: The zone's series (needed for ``lag-ridge``, which works on timestamps).
+        model: The forecast behind ``forecast`` and ``rolling``: a name from
+            :func:`lowcarb.grid.forecaster_names` (``lag-ridge`` refits at every origin: slow).
+        series: The zone's series (needed by models that use timestamps: ``lag-ridge``,
+            ``profile``).
         threshold_quantile: Quantile of the trailing week for the threshold gate.
 
     Raises:
         UsageError: Unknown policy or model name.
     """
-    forecast: ForecastModel
-    if model == "profile-blend":
-        forecast = ProfileBlend()
-    elif model == "seasonal-naive":
-        forecast = SeasonalNaive()
-    elif model == "lag-ridge":
+    if model not in forecaster_names():
+        raise UsageError(f"unknown model {model!r}; choose {', '.join(forecaster_names())}")
+    forecast: Forecaster = make_forecaster(model)
+    if not forecast.vectorised:
+        # Calendar features and the embedded profile need the timestamps of the series.
         if series is None:
-            raise UsageError("the lag-ridge model needs the zone's series (its timestamps)")
-        forecast = GridForecastModel(LagRidgeForecaster(), start=series.start, zone=series.zone)
-    else:
-        raise UsageError(
-            f"unknown model {model!r}; choose profile-blend, seasonal-naive or lag-ridge"
-        )
-    out: list[Policy] = []
+            raise UsageError(f"the {model} model needs the zone's series (its timestamps)")
+        forecast = AnchoredForecaster(forecast, start=series.start, zone=series.zone)
+    out: list[SchedulingPolicy] = []
     for name in names:
         if name == "run-now":
             out.append(RunNow())
         elif name == "threshold":
             out.append(Threshold(quantile=threshold_quantile))
         elif name == "seasonal-naive":
-            out.append(ForecastWindow(SeasonalNaive()))
+            out.append(ForecastWindow(SeasonalNaiveForecaster()))
         elif name == "forecast":
             out.append(ForecastWindow(forecast))
         elif name == "rolling":
