@@ -73,7 +73,7 @@ def main() -> None:
         )
 
     console.rule("lowcarb demo: gate a second model against the first")
-    from lowcarb.governance import run_governance_demo
+    from lowcarb.integrations import run_governance_demo
 
     run_governance_demo(console, zone=zone, workdir=workdir)
 

@@ -21,7 +21,7 @@ from lowcarb.governance._policy import (
     RULES,
     Budget,
     Override,
-    Policy,
+    PromotionPolicy,
 )
 
 __all__ = ["load_policy", "parse_policy", "policy_from_dict"]
@@ -218,7 +218,7 @@ def _parse_overrides(
     return tuple(out)
 
 
-def policy_from_dict(data: object, *, source: str = "policy") -> Policy:
+def policy_from_dict(data: object, *, source: str = "policy") -> PromotionPolicy:
     """Validate a decoded policy mapping (see the module docstring for the schema).
 
     Raises:
@@ -244,10 +244,10 @@ def policy_from_dict(data: object, *, source: str = "policy") -> Policy:
     description = data.get("description") or ""
     if not isinstance(description, str):
         raise _fail(source, "description", f"must be text, got {description!r}")
-    return Policy(rules, budgets, overrides, name, description)
+    return PromotionPolicy(rules, budgets, overrides, name, description)
 
 
-def parse_policy(text: str | bytes, *, source: str = "policy") -> Policy:
+def parse_policy(text: str | bytes, *, source: str = "policy") -> PromotionPolicy:
     """Parse and validate policy YAML.
 
     Raises:
@@ -263,7 +263,7 @@ def parse_policy(text: str | bytes, *, source: str = "policy") -> Policy:
     return policy_from_dict(data, source=source)
 
 
-def load_policy(path: str | Path) -> Policy:
+def load_policy(path: str | Path) -> PromotionPolicy:
     """Read and validate a policy file.
 
     Raises:

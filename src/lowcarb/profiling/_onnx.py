@@ -8,7 +8,7 @@ by argmax.
 
 Counting convention (per inference: static shapes with the batch dimension set to 1; only the nodes
 the first output depends on, since ``predict`` computes nothing else). It is the convention of
-:mod:`lowcarb.governance._flops`, so a scikit-learn model and its ONNX conversion count the same:
+:mod:`lowcarb.profiling._flops`, so a scikit-learn model and its ONNX conversion count the same:
 
 - ``MatMul``/``Gemm`` cost ``2*M*N*K`` FLOPs (one multiply-accumulate = 2 FLOPs). That count already
   holds the one addition per output a bias needs (``K`` multiplications and ``K-1`` additions plus
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lowcarb.errors import DataError, MissingDependencyError, UsageError
-from lowcarb.governance._flops import Complexity
+from lowcarb.profiling._flops import Complexity
 
 if TYPE_CHECKING:
     import onnx

@@ -23,16 +23,16 @@ import numpy as np
 
 from lowcarb.energy import Measurement, Meter, Method
 from lowcarb.errors import DataError, InvalidValueError, UsageError
-from lowcarb.governance._flops import count_complexity
-from lowcarb.governance._onnx import OnnxModel
-from lowcarb.governance._profile import PROFILE_SCHEMA, Profile
+from lowcarb.profiling._flops import count_complexity
+from lowcarb.profiling._onnx import OnnxModel
+from lowcarb.profiling._profile import PROFILE_SCHEMA, Profile
+from lowcarb.profiling._training import TrainingCO2e
 from lowcarb.tracking import Tracker
 
 __all__ = [
     "EnergyStats",
     "LatencyStats",
     "ProfileSettings",
-    "TrainingCO2e",
     "measure_energy",
     "measure_latency",
     "profile_model",
@@ -81,21 +81,6 @@ class EnergyStats:
     duration_s: float
     batch_size: int
     notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TrainingCO2e:
-    """Training emissions of a model version, as the ledger records them.
-
-    Attributes:
-        co2e_kg: Sum over the records, kg (None when no record was found).
-        records: Records summed.
-        source: Where it came from (e.g. ``ledger:sqlite:///…``).
-    """
-
-    co2e_kg: float | None
-    records: int
-    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +301,7 @@ def profile_model(
 
     Args:
         model: A fitted estimator with ``predict`` (scikit-learn or compatible), or an ONNX
-            graph loaded by :func:`~lowcarb.governance.load_model`.
+            graph loaded by :func:`~lowcarb.profiling.load_model`.
         x_test: Held-out rows (numpy array).
         y_test: Held-out labels.
         name: Model name.

@@ -15,8 +15,8 @@ Counting convention (per inference, i.e. per input row):
 Parameters are the fitted numbers: weights and biases; split thresholds and leaf values.
 Anything else (kernels, neighbours, unknown pipeline steps) is "not derivable" and says why.
 Models are inspected by their fitted attributes, so scikit-learn itself is not imported here.
-ONNX graphs (:class:`~lowcarb.governance._onnx.OnnxModel`) are counted from the graph under the
-same convention by :func:`~lowcarb.governance._onnx.count_onnx_complexity`.
+ONNX graphs (:class:`~lowcarb.profiling._onnx.OnnxModel`) are counted from the graph under the
+same convention by :func:`~lowcarb.profiling._onnx.count_onnx_complexity`.
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ def _scaler(model: Any) -> Complexity | None:
 def count_complexity(model: Any) -> Complexity:
     """Count FLOPs per inference and parameters of a fitted scikit-learn model.
 
-    Supported: ONNX graphs loaded by :func:`~lowcarb.governance.load_model` (see
-    :mod:`lowcarb.governance._onnx`), linear models (``sklearn.linear_model``,
+    Supported: ONNX graphs loaded by :func:`~lowcarb.profiling.load_model` (see
+    :mod:`lowcarb.profiling._onnx`), linear models (``sklearn.linear_model``,
     ``LinearSVC``/``LinearSVR``), MLPs, decision trees, random forests, extra trees, gradient
     boosting, and pipelines of standard or min-max scalers followed by one of those.
 
@@ -134,7 +134,7 @@ def count_complexity(model: Any) -> Complexity:
     cls = type(model)
     name = cls.__name__
     # Imported here: _onnx imports Complexity from this module.
-    from lowcarb.governance._onnx import OnnxModel, count_onnx_complexity
+    from lowcarb.profiling._onnx import OnnxModel, count_onnx_complexity
 
     if isinstance(model, OnnxModel):
         return count_onnx_complexity(model.proto, output=model.output_name)
