@@ -18,7 +18,7 @@ from lowcarb import Tracker
 from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 from lowcarb.energy import FakeMeter
-from lowcarb.governance import REQUIRED_PROFILE_FIELDS, parse_profile
+from lowcarb.profiling import REQUIRED_PROFILE_FIELDS, parse_profile
 
 FAST = ["--energy-seconds", "0.2", "--energy-inferences", "50", "--latency-calls", "20"]
 
@@ -172,13 +172,13 @@ def test_a_bad_ledger_fails_before_any_profiling(
     where: str,
 ) -> None:
     """The ledger (flag, or ``ledger =`` in a parent lowcarb.toml) is opened before the work."""
-    import lowcarb.governance
+    import lowcarb.profiling
 
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("profiled before the ledger was checked")
 
-    monkeypatch.setattr(lowcarb.governance, "profile_model", must_not_run)
-    monkeypatch.setattr(lowcarb.governance, "load_model", must_not_run)
+    monkeypatch.setattr(lowcarb.profiling, "profile_model", must_not_run)
+    monkeypatch.setattr(lowcarb.profiling, "load_model", must_not_run)
     (tmp_path / "a_directory").mkdir()
     sub = tmp_path / "project"
     sub.mkdir()
@@ -217,7 +217,7 @@ def test_the_ledger_in_a_parent_config_file_is_read(
 def test_a_failed_profile_leaves_no_partial_output(
     files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lowcarb.governance
+    import lowcarb.profiling
     from lowcarb.errors import ProfileError
 
     target = tmp_path / "profile.json"
@@ -226,7 +226,7 @@ def test_a_failed_profile_leaves_no_partial_output(
     def fails(*args: object, **kwargs: object) -> None:
         raise ProfileError("the model failed on the held-out set")
 
-    monkeypatch.setattr(lowcarb.governance, "profile_model", fails)
+    monkeypatch.setattr(lowcarb.profiling, "profile_model", fails)
     rc, _, err = _run(_argv(files, "-o", str(target)))
     assert rc == 2, err
     assert target.read_text() == '{"previous": true}\n'  # untouched: no partial file
@@ -247,7 +247,7 @@ def test_a_skops_model_needs_no_opt_in(files: dict[str, Any], tmp_path: Path) ->
 
 def test_a_skops_file_with_untrusted_types_is_refused(tmp_path: Path) -> None:
     sio = pytest.importorskip("skops.io")
-    from lowcarb.governance import load_model
+    from lowcarb.profiling import load_model
 
     path = tmp_path / "odd.skops"
     sio.dump({"model": _Untrusted()}, path)

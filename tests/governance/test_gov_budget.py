@@ -15,10 +15,10 @@ from lowcarb.governance import (
     enforce_budgets,
     parse_policy,
     period_bounds,
-    training_co2e,
 )
 from lowcarb.grid import Footprint, Intensity, price
 from lowcarb.ledger import Attribution, RecordDraft, draft_from_footprint, open_ledger
+from lowcarb.profiling import training_co2e
 
 NOW = datetime(2025, 5, 20, 12, 0, tzinfo=UTC)
 POLICY = parse_policy(

@@ -14,8 +14,8 @@ from lowcarb.governance import (
     comparison_markdown,
     comparison_rows,
     comparison_table,
-    profile_from_dict,
 )
+from lowcarb.profiling import profile_from_dict
 
 
 def _p(version: str, **changes: Any) -> Any:

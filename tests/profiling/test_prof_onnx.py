@@ -24,8 +24,8 @@ from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import DataError, MissingDependencyError, UsageError
-from lowcarb.governance import ProfileSettings, count_complexity, load_model, profile_model
-from lowcarb.governance._onnx import OnnxModel, count_onnx_complexity
+from lowcarb.profiling import ProfileSettings, count_complexity, load_model, profile_model
+from lowcarb.profiling._onnx import OnnxModel, count_onnx_complexity
 
 FAST = ProfileSettings(
     batch_size=16, latency_calls=20, latency_max_s=0.2, warmup_calls=1,

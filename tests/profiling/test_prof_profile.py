@@ -22,7 +22,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import DataError, LowcarbError, ProfileError, UsageError
-from lowcarb.governance import (
+from lowcarb.profiling import (
     REQUIRED_PROFILE_FIELDS,
     ProfileSettings,
     TrainingCO2e,

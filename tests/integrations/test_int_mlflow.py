@@ -16,20 +16,18 @@ from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 from lowcarb.energy import ComponentEnergy, Measurement
 from lowcarb.errors import DataError, UsageError
-from lowcarb.governance import (
+from lowcarb.governance import GateInput, parse_policy
+from lowcarb.grid import Intensity, price
+from lowcarb.integrations.mlflow import (
     PROFILE_TAG,
-    GateInput,
     gate_registered_model,
     log_footprint,
-    parse_policy,
-    profile_from_dict,
     read_model_version_profile,
     safe_name,
-    sha256_hex,
     tag_model_version,
 )
-from lowcarb.grid import Intensity, price
 from lowcarb.ledger import RecordFilter, open_ledger
+from lowcarb.profiling import profile_from_dict, sha256_hex
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -114,7 +112,7 @@ def test_run_context_provider_tags_new_runs(
 ) -> None:
     from mlflow.tracking.context.registry import _run_context_provider_registry as registry
 
-    from lowcarb.governance.mlflow_context import LowcarbRunContextProvider
+    from lowcarb.integrations.mlflow.mlflow_context import LowcarbRunContextProvider
 
     empty = LowcarbRunContextProvider(environ={"HOME": str(tmp_path)}, cwd=lambda: tmp_path)
     assert not empty.in_context()
@@ -142,7 +140,7 @@ def test_run_context_provider_tags_new_runs(
 def test_the_entry_point_when_installed() -> None:
     eps = [e for e in entry_points(group="mlflow.run_context_provider") if e.name == "lowcarb"]
     assert eps, "pyproject.toml declares the entry point: reinstall the package (make test does)"
-    from lowcarb.governance.mlflow_context import LowcarbRunContextProvider
+    from lowcarb.integrations.mlflow.mlflow_context import LowcarbRunContextProvider
 
     assert eps[0].load() is LowcarbRunContextProvider
 
