@@ -185,8 +185,11 @@ def test_require_measured_energy_names_the_estimated_profile() -> None:
     v = _decide(policy, _profile(version="2"), _profile(energy_method="estimated"))
     assert v.decision == "reject"
     assert "fraud@1" in v.violations[0].message
-    v = _decide("rules: {max_energy_increase_pct: 5}", _profile(version="2"),
-                _profile(energy_method="estimated"))  # fmt: skip
+    v = _decide(
+        "rules: {max_energy_increase_pct: 5}",
+        _profile(version="2"),
+        _profile(energy_method="estimated"),
+    )
     assert any("mixes a model with counters" in w for w in v.warnings)
 
 
@@ -227,8 +230,9 @@ def test_an_active_override_waives_a_failure_and_is_reported() -> None:
 def test_an_override_for_another_version_or_expired_does_not_apply() -> None:
     assert _decide(OVERRIDE, _profile(version="3", latency_p95_ms=80.0)).decision == "reject"
     late = datetime(2025, 6, 16, 0, 0, tzinfo=UTC)
-    v = evaluate_gate(parse_policy(OVERRIDE), _profile(version="2", latency_p95_ms=80.0),
-                      _profile(), now=late)  # fmt: skip
+    v = evaluate_gate(
+        parse_policy(OVERRIDE), _profile(version="2", latency_p95_ms=80.0), _profile(), now=late
+    )
     assert v.decision == "reject"
     assert any("expired" in w and "alice" in w for w in v.warnings)
 

@@ -35,9 +35,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     p.add_argument(
-        "--model-file", "--model", dest="model", required=True, type=Path,
+        "--model-file",
+        "--model",
+        dest="model",
+        required=True,
+        type=Path,
         help="model file (.onnx, .skops; .pkl/.joblib need --allow-pickle)",
-    )  # fmt: skip
+    )
     p.add_argument(
         "--allow-pickle",
         action="store_true",

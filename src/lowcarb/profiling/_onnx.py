@@ -365,10 +365,8 @@ def count_onnx_complexity(proto: onnx.ModelProto, *, output: str | None = None) 
     for n in nodes:
         f = _node_flops(onnx, n, shapes, bias_of)
         if f is None:
-            return Complexity(
-                None, params, f"FLOPs not derivable: shape of {n.op_type} node "
-                f"{n.name or n.output[0]!r} unknown at batch 1",
-            )  # fmt: skip
+            why = f"shape of {n.op_type} node {n.name or n.output[0]!r} unknown at batch 1"
+            return Complexity(None, params, f"FLOPs not derivable: {why}")
         op = "Add (bias)" if n.op_type == "Add" and not f else n.op_type
         by_op[op] += f
         counts[op] += 1

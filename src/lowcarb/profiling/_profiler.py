@@ -327,20 +327,35 @@ def profile_model(
     complexity = count_complexity(model)
     accuracy = _accuracy(model, x, y_test)
     one = measure_latency(
-        model.predict, x, batch_size=1, calls=s.latency_calls, max_s=s.latency_max_s,
-        warmup=s.warmup_calls, clock=clock,
-    )  # fmt: skip
+        model.predict,
+        x,
+        batch_size=1,
+        calls=s.latency_calls,
+        max_s=s.latency_max_s,
+        warmup=s.warmup_calls,
+        clock=clock,
+    )
     many = measure_latency(
-        model.predict, x, batch_size=s.batch_size, calls=s.latency_calls, max_s=s.latency_max_s,
-        warmup=s.warmup_calls, clock=clock,
-    )  # fmt: skip
+        model.predict,
+        x,
+        batch_size=s.batch_size,
+        calls=s.latency_calls,
+        max_s=s.latency_max_s,
+        warmup=s.warmup_calls,
+        clock=clock,
+    )
     # ledger="" keeps the profiling window itself out of the ledger even when LOWCARB_LEDGER is set.
     tracker = Tracker("profile", zone=zone, meters=meters, ledger="", environ=environ)
     energy = measure_energy(
-        model.predict, x, tracker=tracker, batch_size=s.energy_batch_size,
-        min_inferences=s.energy_min_inferences, min_duration_s=s.energy_min_duration_s,
-        max_duration_s=s.energy_max_duration_s, clock=clock,
-    )  # fmt: skip
+        model.predict,
+        x,
+        tracker=tracker,
+        batch_size=s.energy_batch_size,
+        min_inferences=s.energy_min_inferences,
+        min_duration_s=s.energy_min_duration_s,
+        max_duration_s=s.energy_max_duration_s,
+        clock=clock,
+    )
     notes = list(energy.notes)
     if training is None or training.co2e_kg is None:
         notes.append("training CO2e unknown: no ledger records for this model version")
