@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 
 from lowcarb import Tracker
 from lowcarb.reporting import format_energy, print_footprint
-from lowcarb.tracking import footprint_to_dict
+from lowcarb.tracking import attribution, footprint_to_dict
 
 
 def main() -> None:
@@ -37,10 +37,9 @@ def main() -> None:
         zone=zone,
         pue=1.2,
         ledger=ledger_url,
-        team="demo",
-        project="digits",
-        model="random-forest",
-        model_version="1",
+        attribution=attribution(
+            team="demo", project="digits", model="random-forest", model_version="1"
+        ),
     )
     with tracker:
         with tracker.window("train"):
@@ -73,7 +72,7 @@ def main() -> None:
         )
 
     console.rule("lowcarb demo: gate a second model against the first")
-    from lowcarb.governance import run_governance_demo
+    from lowcarb.integrations import run_governance_demo
 
     run_governance_demo(console, zone=zone, workdir=workdir)
 

@@ -21,7 +21,16 @@ def test_top_level_all_is_exactly_the_public_surface() -> None:
 
 
 def test_every_package_all_names_resolve() -> None:
-    for pkg in ("energy", "grid", "ledger", "reporting"):
+    for pkg in (
+        "energy",
+        "grid",
+        "ledger",
+        "reporting",
+        "profiling",
+        "governance",
+        "integrations",
+        "integrations.mlflow",
+    ):
         mod = importlib.import_module(f"lowcarb.{pkg}")
         for name in mod.__all__:
             assert hasattr(mod, name), f"lowcarb.{pkg}.{name}"
@@ -35,7 +44,8 @@ def test_a_command_loads_only_its_own_group() -> None:
     code = (
         "import sys; from lowcarb.cli import build_parser; build_parser(['run', '--', 'true']); "
         "print(sorted(m for m in ('sqlalchemy', 'numpy', 'lowcarb.governance', "
-        "'lowcarb.scheduling', 'lowcarb.cli.ledger') if m in sys.modules))"
+        "'lowcarb.profiling', 'lowcarb.integrations', 'lowcarb.scheduling', "
+        "'lowcarb.cli.ledger') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -18,7 +18,8 @@ from lowcarb import Tracker
 from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 from lowcarb.energy import FakeMeter
-from lowcarb.governance import REQUIRED_PROFILE_FIELDS, parse_profile
+from lowcarb.profiling import REQUIRED_PROFILE_FIELDS, parse_profile
+from lowcarb.tracking import attribution
 
 FAST = ["--energy-seconds", "0.2", "--energy-inferences", "50", "--latency-calls", "20"]
 
@@ -44,16 +45,34 @@ def _run(argv: list[str], environ: dict[str, str] | None = None) -> tuple[int, s
 def test_profile_json_is_the_design_md_profile(files: dict[str, Any], tmp_path: Path) -> None:
     output = tmp_path / "profile.json"
     rc, out, err = _run(
-        ["profile", "--allow-pickle", "--model", str(files["model"]), "--data", str(files["data"]),
-         "--version",
-         "4", "--zone", "FR", "--team", "vision", "-o", str(output), "--json", *FAST],
-    )  # fmt: skip
+        [
+            "profile",
+            "--allow-pickle",
+            "--model",
+            str(files["model"]),
+            "--data",
+            str(files["data"]),
+            "--version",
+            "4",
+            "--zone",
+            "FR",
+            "--team",
+            "vision",
+            "-o",
+            str(output),
+            "--json",
+            *FAST,
+        ],
+    )
     assert rc == 0, err
     data = json.loads(out)
     assert set(REQUIRED_PROFILE_FIELDS) <= set(data)
     assert (data["model"], data["version"], data["team"], data["zone"]) == (
-        "iris", "4", "vision", "FR",
-    )  # fmt: skip
+        "iris",
+        "4",
+        "vision",
+        "FR",
+    )
     assert data["accuracy"] == pytest.approx(files["accuracy"])
     assert data["size_bytes"] == files["model"].stat().st_size
     assert data["flops"] == 2 * 4 * 3 and data["params"] == 4 * 3 + 3
@@ -70,17 +89,32 @@ def test_profile_json_is_the_design_md_profile(files: dict[str, Any], tmp_path: 
 
 def test_training_co2e_comes_from_the_ledger(files: dict[str, Any], tmp_path: Path) -> None:
     ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
-    tracker = Tracker("train", zone="DE", ledger=ledger, model="iris", model_version="4",
-                      meters=[FakeMeter(power_w={"cpu": 50.0})], environ={})  # fmt: skip
+    tracker = Tracker(
+        "train",
+        zone="DE",
+        ledger=ledger,
+        attribution=attribution(model="iris", model_version="4"),
+        meters=[FakeMeter(power_w={"cpu": 50.0})],
+        environ={},
+    )
     with tracker:
         pass
     assert tracker.footprint is not None and tracker.record_id is not None
     rc, out, err = _run(
-        ["profile", "--allow-pickle", "--model", str(files["model"]), "--data", str(files["data"]),
-         "--version",
-         "4", "--json", *FAST],
+        [
+            "profile",
+            "--allow-pickle",
+            "--model",
+            str(files["model"]),
+            "--data",
+            str(files["data"]),
+            "--version",
+            "4",
+            "--json",
+            *FAST,
+        ],
         {"LOWCARB_LEDGER": ledger},
-    )  # fmt: skip
+    )
     assert rc == 0, err
     data = json.loads(out)
     assert data["training_co2e_kg"] == pytest.approx(tracker.footprint.co2e_g / 1000)
@@ -90,10 +124,18 @@ def test_training_co2e_comes_from_the_ledger(files: dict[str, Any], tmp_path: Pa
 
 def test_rich_output(files: dict[str, Any]) -> None:
     rc, out, _ = _run(
-        ["profile", "--allow-pickle", "--model", str(files["model"]), "--data", str(files["data"]),
-         "--version",
-         "1", *FAST],
-    )  # fmt: skip
+        [
+            "profile",
+            "--allow-pickle",
+            "--model",
+            str(files["model"]),
+            "--data",
+            str(files["data"]),
+            "--version",
+            "1",
+            *FAST,
+        ],
+    )
     assert rc == 0
     assert "efficiency profile of iris@1" in out
     assert "energy_per_1k_j" in out
@@ -127,8 +169,17 @@ def test_bad_input_exits_2(files: dict[str, Any], change: dict[str, str], expect
 
 
 def test_a_pickle_needs_the_explicit_opt_in(files: dict[str, Any]) -> None:
-    argv = ["profile", "--model", str(files["model"]), "--data", str(files["data"]),
-            "--version", "1", "--json", *FAST]  # fmt: skip
+    argv = [
+        "profile",
+        "--model",
+        str(files["model"]),
+        "--data",
+        str(files["data"]),
+        "--version",
+        "1",
+        "--json",
+        *FAST,
+    ]
     rc, out, err = _run(argv)
     assert rc == 2 and out == ""
     assert "runs any code" in err and "--allow-pickle" in err and err.count("\n") == 1
@@ -141,15 +192,36 @@ def test_data_with_the_wrong_number_of_features_is_refused(
 
     held = np.load(files["data"])
     np.savez(tmp_path / "narrow.npz", X=held["X"][:, :-3], y=held["y"])
-    argv = ["profile", "--allow-pickle", "--model", str(files["model"]), "--data",
-            str(tmp_path / "narrow.npz"), "--version", "1", "--json", *FAST]  # fmt: skip
+    argv = [
+        "profile",
+        "--allow-pickle",
+        "--model",
+        str(files["model"]),
+        "--data",
+        str(tmp_path / "narrow.npz"),
+        "--version",
+        "1",
+        "--json",
+        *FAST,
+    ]
     rc, out, err = _run(argv)
     assert rc == 2 and out == "" and "feature column(s) but the model expects" in err
 
 
 def _argv(files: dict[str, Any], *extra: str) -> list[str]:
-    return ["profile", "--allow-pickle", "--model", str(files["model"]), "--data",
-            str(files["data"]), "--version", "1", "--json", *FAST, *extra]  # fmt: skip
+    return [
+        "profile",
+        "--allow-pickle",
+        "--model",
+        str(files["model"]),
+        "--data",
+        str(files["data"]),
+        "--version",
+        "1",
+        "--json",
+        *FAST,
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -172,13 +244,13 @@ def test_a_bad_ledger_fails_before_any_profiling(
     where: str,
 ) -> None:
     """The ledger (flag, or ``ledger =`` in a parent lowcarb.toml) is opened before the work."""
-    import lowcarb.governance
+    import lowcarb.profiling
 
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("profiled before the ledger was checked")
 
-    monkeypatch.setattr(lowcarb.governance, "profile_model", must_not_run)
-    monkeypatch.setattr(lowcarb.governance, "load_model", must_not_run)
+    monkeypatch.setattr(lowcarb.profiling, "profile_model", must_not_run)
+    monkeypatch.setattr(lowcarb.profiling, "load_model", must_not_run)
     (tmp_path / "a_directory").mkdir()
     sub = tmp_path / "project"
     sub.mkdir()
@@ -217,7 +289,7 @@ def test_the_ledger_in_a_parent_config_file_is_read(
 def test_a_failed_profile_leaves_no_partial_output(
     files: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lowcarb.governance
+    import lowcarb.profiling
     from lowcarb.errors import ProfileError
 
     target = tmp_path / "profile.json"
@@ -226,7 +298,7 @@ def test_a_failed_profile_leaves_no_partial_output(
     def fails(*args: object, **kwargs: object) -> None:
         raise ProfileError("the model failed on the held-out set")
 
-    monkeypatch.setattr(lowcarb.governance, "profile_model", fails)
+    monkeypatch.setattr(lowcarb.profiling, "profile_model", fails)
     rc, _, err = _run(_argv(files, "-o", str(target)))
     assert rc == 2, err
     assert target.read_text() == '{"previous": true}\n'  # untouched: no partial file
@@ -238,8 +310,17 @@ def test_a_skops_model_needs_no_opt_in(files: dict[str, Any], tmp_path: Path) ->
     model = pickle.loads(files["model"].read_bytes())
     path = tmp_path / "iris.skops"
     sio.dump(model, path)
-    argv = ["profile", "--model", str(path), "--data", str(files["data"]), "--version", "1",
-            "--json", *FAST]  # fmt: skip
+    argv = [
+        "profile",
+        "--model",
+        str(path),
+        "--data",
+        str(files["data"]),
+        "--version",
+        "1",
+        "--json",
+        *FAST,
+    ]
     rc, out, err = _run(argv)
     assert rc == 0, err
     assert json.loads(out)["accuracy"] == pytest.approx(files["accuracy"])
@@ -247,7 +328,7 @@ def test_a_skops_model_needs_no_opt_in(files: dict[str, Any], tmp_path: Path) ->
 
 def test_a_skops_file_with_untrusted_types_is_refused(tmp_path: Path) -> None:
     sio = pytest.importorskip("skops.io")
-    from lowcarb.governance import load_model
+    from lowcarb.profiling import load_model
 
     path = tmp_path / "odd.skops"
     sio.dump({"model": _Untrusted()}, path)
@@ -282,8 +363,9 @@ def test_the_onnx_install_hint_keeps_its_brackets(
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` now raises ImportError
     graph = tmp_path / "model.onnx"
     graph.write_bytes(b"\x08\x07")
-    rc, out, err = _run(["profile", "--model", str(graph), "--data", str(files["data"]),
-                         "--version", "1", *FAST])  # fmt: skip
+    rc, out, err = _run(
+        ["profile", "--model", str(graph), "--data", str(files["data"]), "--version", "1", *FAST]
+    )
     assert rc == 2 and out == ""
     assert "pip install 'lowcarb[onnx]'" in err and err.count("\n") == 1
 
@@ -306,8 +388,18 @@ def test_held_out_arrays_the_model_cannot_use_are_one_line_errors(
 ) -> None:
     held = np.load(files["data"])
     np.savez(tmp_path / "bad.npz", **arrays(held["X"], held["y"]))
-    argv = ["profile", "--allow-pickle", "--model", str(files["model"]), "--data",
-            str(tmp_path / "bad.npz"), "--version", "1", "--json", *FAST]  # fmt: skip
+    argv = [
+        "profile",
+        "--allow-pickle",
+        "--model",
+        str(files["model"]),
+        "--data",
+        str(tmp_path / "bad.npz"),
+        "--version",
+        "1",
+        "--json",
+        *FAST,
+    ]
     rc, out, err = _run(argv)
     assert rc == 2 and out == "", err
     assert err.startswith("lowcarb: error: ") and err.count("\n") == 1 and expected in err

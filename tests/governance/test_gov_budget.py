@@ -15,10 +15,10 @@ from lowcarb.governance import (
     enforce_budgets,
     parse_policy,
     period_bounds,
-    training_co2e,
 )
 from lowcarb.grid import Footprint, Intensity, price
 from lowcarb.ledger import Attribution, RecordDraft, draft_from_footprint, open_ledger
+from lowcarb.profiling import training_co2e
 
 NOW = datetime(2025, 5, 20, 12, 0, tzinfo=UTC)
 POLICY = parse_policy(
@@ -49,8 +49,9 @@ def test_period_bounds_at_year_end_and_in_other_timezones() -> None:
     december = datetime(2025, 12, 31, 23, 59, tzinfo=UTC)
     assert period_bounds("month", december)[1] == datetime(2026, 1, 1, tzinfo=UTC)
     assert period_bounds("quarter", december) == (
-        datetime(2025, 10, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC),
-    )  # fmt: skip
+        datetime(2025, 10, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
     # 00:30 on June 1st in UTC+2 is still May 31st in UTC: periods are UTC calendar periods.
     plus_two = datetime.fromisoformat("2025-06-01T00:30:00+02:00")
     assert period_bounds("month", plus_two)[0] == datetime(2025, 5, 1, tzinfo=UTC)
@@ -136,13 +137,25 @@ def test_check_refuses_a_hard_budget_and_warns_on_a_soft_one(budget_ledger: str)
     )
     assert len(statuses) == 2 and warnings == []  # 7 + 3 = 10: at the limit, not past it
     with pytest.raises(BudgetExceededError, match="would exceed the carbon budget team=vision"):
-        check_budgets(POLICY, ledger_url=budget_ledger, team="vision", project=None, co2e_kg=3.01,
-                      now=NOW, environ={})  # fmt: skip
+        check_budgets(
+            POLICY,
+            ledger_url=budget_ledger,
+            team="vision",
+            project=None,
+            co2e_kg=3.01,
+            now=NOW,
+            environ={},
+        )
     assert BudgetExceededError("x").exit_code == 1
     _, warnings = check_budgets(
-        POLICY, ledger_url=budget_ledger, team="nlp", project="chatbot", co2e_kg=0.0, now=NOW,
+        POLICY,
+        ledger_url=budget_ledger,
+        team="nlp",
+        project="chatbot",
+        co2e_kg=0.0,
+        now=NOW,
         environ={},
-    )  # fmt: skip
+    )
     assert len(warnings) == 1 and "carbon budget is spent" in warnings[0]
     # No budget applies to this team: nothing to check, the ledger is not even needed.
     assert check_budgets(POLICY, ledger_url=None, team="ops", project=None, co2e_kg=9.0) == ((), [])

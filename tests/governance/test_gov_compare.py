@@ -14,16 +14,22 @@ from lowcarb.governance import (
     comparison_markdown,
     comparison_rows,
     comparison_table,
-    profile_from_dict,
 )
+from lowcarb.profiling import profile_from_dict
 
 
 def _p(version: str, **changes: Any) -> Any:
     data: dict[str, Any] = {
-        "model": "clf", "version": version, "accuracy": 0.9, "latency_p95_ms": 2.0,
-        "energy_per_1k_j": 100.0, "energy_method": "estimated", "flops": 10.0,
-        "size_bytes": 10, "training_co2e_kg": 0.004,
-    }  # fmt: skip
+        "model": "clf",
+        "version": version,
+        "accuracy": 0.9,
+        "latency_p95_ms": 2.0,
+        "energy_per_1k_j": 100.0,
+        "energy_method": "estimated",
+        "flops": 10.0,
+        "size_bytes": 10,
+        "training_co2e_kg": 0.004,
+    }
     data.update(changes)
     return profile_from_dict(data)
 
@@ -82,5 +88,10 @@ def test_rich_table_and_json() -> None:
     assert data["reference"] == "clf@1"
     assert data["models"][2]["training_co2e_kg"] is None
     assert set(data["models"][0]) >= {
-        "model", "version", "accuracy", "latency_p95_ms", "training_co2e_kg", "energy_per_1k_j",
-    }  # fmt: skip
+        "model",
+        "version",
+        "accuracy",
+        "latency_p95_ms",
+        "training_co2e_kg",
+        "energy_per_1k_j",
+    }

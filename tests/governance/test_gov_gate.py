@@ -9,14 +9,16 @@ import pytest
 
 from lowcarb.errors import ProfileError
 from lowcarb.governance import (
+    GATE_RULES,
     RULES,
     Budget,
     BudgetStatus,
-    Profile,
+    PromotionPolicy,
+    ThresholdRule,
     evaluate_gate,
     parse_policy,
-    profile_from_dict,
 )
+from lowcarb.profiling import Profile, profile_from_dict
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 ALL_RULES = """
@@ -183,8 +185,11 @@ def test_require_measured_energy_names_the_estimated_profile() -> None:
     v = _decide(policy, _profile(version="2"), _profile(energy_method="estimated"))
     assert v.decision == "reject"
     assert "fraud@1" in v.violations[0].message
-    v = _decide("rules: {max_energy_increase_pct: 5}", _profile(version="2"),
-                _profile(energy_method="estimated"))  # fmt: skip
+    v = _decide(
+        "rules: {max_energy_increase_pct: 5}",
+        _profile(version="2"),
+        _profile(energy_method="estimated"),
+    )
     assert any("mixes a model with counters" in w for w in v.warnings)
 
 
@@ -225,8 +230,9 @@ def test_an_active_override_waives_a_failure_and_is_reported() -> None:
 def test_an_override_for_another_version_or_expired_does_not_apply() -> None:
     assert _decide(OVERRIDE, _profile(version="3", latency_p95_ms=80.0)).decision == "reject"
     late = datetime(2025, 6, 16, 0, 0, tzinfo=UTC)
-    v = evaluate_gate(parse_policy(OVERRIDE), _profile(version="2", latency_p95_ms=80.0),
-                      _profile(), now=late)  # fmt: skip
+    v = evaluate_gate(
+        parse_policy(OVERRIDE), _profile(version="2", latency_p95_ms=80.0), _profile(), now=late
+    )
     assert v.decision == "reject"
     assert any("expired" in w and "alice" in w for w in v.warnings)
 
@@ -260,3 +266,54 @@ def test_verdict_json_shape() -> None:
     assert d["candidate"] == {"model": "fraud", "version": "2"}
     assert d["baseline"] == {"model": "fraud", "version": "1"}
     assert d["decided_at"] == NOW.isoformat()
+
+
+class _MaxParams(ThresholdRule):
+    """A test-only rule: parameter count at most (unknown fails)."""
+
+    name = "max_params"
+    reads = ("params",)
+
+    def value(self, candidate: Profile) -> float | None:
+        return candidate.params
+
+    def message(self, value: float, limit: float, ok: bool) -> str:
+        return f"{value:g} parameters {'within' if ok else 'above'} the {limit:g} limit"
+
+
+def test_a_new_rule_is_one_class_and_one_line() -> None:
+    rules = (*GATE_RULES, _MaxParams())  # the one line that registers it
+    policy = PromotionPolicy(rules={"max_latency_p95_ms": 50, "max_params": 100})
+    small, big = _profile(version="2", params=100), _profile(version="2", params=101)
+    assert evaluate_gate(policy, small, _profile(), now=NOW, rules=rules).decision == "promote"
+    v = evaluate_gate(policy, big, _profile(), now=NOW, rules=rules)
+    assert [c.rule for c in v.checks] == ["max_latency_p95_ms", "max_params"]
+    (violation,) = v.violations
+    assert violation.to_dict() == {
+        "rule": "max_params",
+        "status": "fail",
+        "message": "101 parameters above the 100 limit",
+        "limit": 100,
+        "actual": 101,
+        "unit": "",
+    }
+    unknown = evaluate_gate(policy, _profile(version="2"), None, now=NOW, rules=rules)
+    assert unknown.violations[0].message == (
+        "max_params of fraud@2 is unknown, so the 100 limit cannot be shown to hold"
+    )
+    # Without the rule in the table, the policy key is not applied.
+    assert [c.rule for c in evaluate_gate(policy, big, None, now=NOW).checks] == [
+        "max_latency_p95_ms"
+    ]
+
+
+def test_every_gate_rule_is_a_policy_rule_and_states_what_it_reads() -> None:
+    names = [r.name for r in GATE_RULES]
+    assert len(names) == len(set(names))
+    profile_fields = set(_profile().to_dict()) | {"flops_note", "params"}
+    for rule in GATE_RULES:
+        assert rule.name in RULES
+        assert set(rule.policy_keys) <= set(RULES)
+        assert rule.reads and set(rule.reads) <= profile_fields, rule
+    covered = set(names) | {k for r in GATE_RULES for k in r.policy_keys}
+    assert covered == set(RULES)

@@ -46,10 +46,9 @@ def _compare(args: argparse.Namespace, ctx: CliContext) -> int:
         comparison_markdown,
         comparison_rows,
         comparison_table,
-        load_profile,
-        mlflow_client,
-        read_model_version_profile,
     )
+    from lowcarb.integrations.mlflow import mlflow_client, read_model_version_profile
+    from lowcarb.profiling import load_profile
 
     if args.mlflow_model:
         if args.profiles or not args.versions:

@@ -4,7 +4,7 @@ Two sources of profiles: files (``--candidate``/``--baseline``, the DESIGN.md co
 MLflow registry (``--mlflow-model NAME --candidate-version V`` against the ``champion`` alias,
 which moves only on promote). Every verdict, with the SHA-256 of its inputs, is appended to the
 ledger (``--ledger`` or ``LOWCARB_LEDGER``) as a ``decision`` record. The logic lives in
-:mod:`lowcarb.governance`.
+:mod:`lowcarb.governance` (and :mod:`lowcarb.integrations.mlflow` for the registry).
 """
 
 from __future__ import annotations
@@ -60,15 +60,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _gate(args: argparse.Namespace, ctx: CliContext) -> int:
-    from lowcarb.governance import (
-        GateInput,
-        gate_files,
-        gate_registered_model,
-        mlflow_client,
-        parse_policy,
-        print_verdict,
-        sha256_hex,
-    )
+    from lowcarb.governance import GateInput, gate_files, parse_policy, print_verdict
+    from lowcarb.integrations.mlflow import gate_registered_model, mlflow_client
+    from lowcarb.profiling import sha256_hex
 
     # The one resolver (flag > LOWCARB_LEDGER > config file); the ledger is opened before the
     # verdict is computed, so a bad one fails before acting and no verdict goes astray.

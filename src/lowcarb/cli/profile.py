@@ -1,6 +1,6 @@
 """``lowcarb profile``: measure a model's efficiency profile on this machine (DESIGN.md JSON).
 
-The logic lives in :func:`lowcarb.governance.profile_model`; this module loads the inputs,
+The logic lives in :func:`lowcarb.profiling.profile_model`; this module loads the inputs,
 reads training CO2e from the ledger, and renders or writes the profile.
 """
 
@@ -35,9 +35,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     p.add_argument(
-        "--model-file", "--model", dest="model", required=True, type=Path,
+        "--model-file",
+        "--model",
+        dest="model",
+        required=True,
+        type=Path,
         help="model file (.onnx, .skops; .pkl/.joblib need --allow-pickle)",
-    )  # fmt: skip
+    )
     p.add_argument(
         "--allow-pickle",
         action="store_true",
@@ -80,19 +84,18 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
-    from lowcarb.governance import (
+    from lowcarb.integrations.mlflow import mlflow_client, tag_model_version
+    from lowcarb.ledger import open_ledger
+    from lowcarb.profiling import (
         ProfileSettings,
         TrainingCO2e,
         check_features,
         load_dataset,
         load_model,
-        mlflow_client,
         print_profile,
         profile_model,
-        tag_model_version,
         training_co2e,
     )
-    from lowcarb.ledger import open_ledger
 
     if bool(args.mlflow_model) != bool(args.mlflow_version):
         raise UsageError("--mlflow-model NAME and --mlflow-version V go together")

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from lowcarb._text import plain, safe
 from lowcarb.errors import UsageError
-from lowcarb.governance._profile import Profile
+from lowcarb.profiling import Profile
 
 __all__ = ["comparison_json", "comparison_markdown", "comparison_rows", "comparison_table"]
 

@@ -23,10 +23,10 @@ from lowcarb.errors import DataError, LedgerError, PolicyError, ProfileError, Us
 from lowcarb.governance._budget import BudgetStatus, applicable_budgets, enforce_budgets
 from lowcarb.governance._gate import evaluate_gate
 from lowcarb.governance._ledger_io import GateInput, budget_statuses, decision_draft
-from lowcarb.governance._policy import Budget, Policy
+from lowcarb.governance._policy import Budget, PromotionPolicy
 from lowcarb.governance._policy_yaml import parse_policy
-from lowcarb.governance._profile import Profile, parse_profile, sha256_hex
 from lowcarb.governance._verdict import Verdict
+from lowcarb.profiling import Profile, parse_profile, sha256_hex
 
 if TYPE_CHECKING:
     from lowcarb.ledger import Ledger
@@ -115,7 +115,7 @@ def gate_files(
 
 
 def decide(
-    policy: Policy,
+    policy: PromotionPolicy,
     candidate: Profile,
     baseline: Profile | None,
     *,
@@ -205,7 +205,7 @@ def _open_for_budgets(
 
 
 def budget_report(
-    policy: Policy,
+    policy: PromotionPolicy,
     *,
     ledger_url: str | None,
     team: str | None = None,
@@ -238,7 +238,7 @@ def budget_report(
 
 
 def check_budgets(
-    policy: Policy,
+    policy: PromotionPolicy,
     *,
     ledger_url: str | None,
     team: str | None,

@@ -1,8 +1,9 @@
-"""What governance reads from and writes to the ledger: spend, training CO2e, verdicts.
+"""What governance reads from and writes to the ledger: budget spend and verdicts.
 
-Spend and training emissions are the location-based CO2e the ledger recorded (corrections
-applied). A gate verdict is appended as a ``decision`` record carrying the verdict, the SHA-256 of
-every input it was computed from, and the budget figures it saw, so an auditor can re-run it.
+Spend is the location-based CO2e the ledger recorded (corrections applied); training CO2e is
+read by :func:`lowcarb.profiling.training_co2e`. A gate verdict is appended as a ``decision``
+record carrying the verdict, the SHA-256 of every input it was computed from, and the budget
+figures it saw, so an auditor can re-run it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from typing import Any
 
 from lowcarb.governance._budget import BudgetStatus, period_bounds
 from lowcarb.governance._policy import Budget
-from lowcarb.governance._profiler import TrainingCO2e
 from lowcarb.governance._verdict import Verdict
 from lowcarb.ledger import (
     Attribution,
     Ledger,
-    Record,
     RecordDraft,
     RecordFilter,
 )
@@ -28,11 +27,7 @@ __all__ = [
     "GateInput",
     "budget_statuses",
     "decision_draft",
-    "training_co2e",
 ]
-
-#: Attribution stages that count as training (a run recorded without a stage counts too).
-TRAINING_STAGES = (None, "training", "train")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,32 +73,6 @@ def budget_statuses(
             )
         )
     return tuple(out)
-
-
-def training_co2e(ledger: Ledger, *, model: str, version: str) -> TrainingCO2e:
-    """Training CO2e of ``model`` version ``version``: its run records in the ledger, summed.
-
-    A record counts when its attribution names the model and the version and its stage is unset
-    or ``training``; a record replaced by a correction is replaced by the correction.
-
-    Raises:
-        LedgerError: The ledger cannot be read.
-    """
-    records: list[Record] = list(ledger.records(RecordFilter(model=model)))
-    superseded = {r.corrects for r in records if r.corrects is not None}
-    training = [
-        r
-        for r in records
-        if r.id not in superseded
-        and r.co2e_g is not None
-        and r.attribution.model_version == version
-        and r.attribution.stage in TRAINING_STAGES
-        and r.kind in ("run", "correction")
-    ]
-    source = f"ledger:{ledger.url}"
-    if not training:
-        return TrainingCO2e(None, 0, source)
-    return TrainingCO2e(sum(r.co2e_g or 0.0 for r in training) / 1000.0, len(training), source)
 
 
 def decision_draft(

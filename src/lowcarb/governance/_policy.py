@@ -43,7 +43,7 @@ __all__ = [
     "BudgetAction",
     "Override",
     "Period",
-    "Policy",
+    "PromotionPolicy",
 ]
 
 Period = Literal["day", "week", "month", "quarter", "year"]
@@ -168,7 +168,7 @@ class Override:
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class PromotionPolicy:
     """A validated policy.
 
     Attributes:

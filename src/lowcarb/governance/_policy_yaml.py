@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, TypeGuard, overload
 
 from lowcarb._files import read_text_file
 from lowcarb._formats import load_yaml
@@ -21,7 +21,7 @@ from lowcarb.governance._policy import (
     RULES,
     Budget,
     Override,
-    Policy,
+    PromotionPolicy,
 )
 
 __all__ = ["load_policy", "parse_policy", "policy_from_dict"]
@@ -46,7 +46,7 @@ def _unknown_key(source: str, where: str, key: object, known: tuple[str, ...]) -
     return _fail(source, f"{where}{key}", f"unknown key{hint} (allowed: {', '.join(known)})")
 
 
-def _is_number(v: object) -> bool:
+def _is_number(v: object) -> TypeGuard[float]:  # an int narrows to float as mypy promotes it
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -61,7 +61,7 @@ def _rule_value(source: str, name: str, value: object) -> float | bool:
         raise _fail(source, key, f"must be a whole number, got {value!r}")
     if not _is_number(value):
         raise _fail(source, key, f"must be a finite number, got {value!r}")
-    num = float(cast(float, value))
+    num = float(value)
     if spec.lo is not None and (num <= spec.lo if spec.lo_open else num < spec.lo):
         bound = f"> {spec.lo:g}" if spec.lo_open else f">= {spec.lo:g}"
         raise _fail(source, key, f"must be {bound} ({spec.doc}), got {value!r}")
@@ -94,6 +94,10 @@ def _parse_rules(source: str, raw: object) -> dict[str, float | bool]:
     return rules
 
 
+@overload
+def _text(source: str, key: str, value: object, *, required: Literal[True]) -> str: ...
+@overload
+def _text(source: str, key: str, value: object, *, required: bool) -> str | None: ...
 def _text(source: str, key: str, value: object, *, required: bool) -> str | None:
     if value is None and not required:
         return None
@@ -206,10 +210,8 @@ def _parse_overrides(
         out.append(
             Override(
                 rule=rule,
-                approver=cast(
-                    str, _text(source, where + "approver", item["approver"], required=True)
-                ),
-                reason=cast(str, _text(source, where + "reason", item["reason"], required=True)),
+                approver=_text(source, where + "approver", item["approver"], required=True),
+                reason=_text(source, where + "reason", item["reason"], required=True),
                 expires_at=_expiry(source, where + "expires", item["expires"]),
                 model=_text(source, where + "model", item.get("model"), required=False),
                 version=_text(source, where + "version", item.get("version"), required=False),
@@ -218,7 +220,7 @@ def _parse_overrides(
     return tuple(out)
 
 
-def policy_from_dict(data: object, *, source: str = "policy") -> Policy:
+def policy_from_dict(data: object, *, source: str = "policy") -> PromotionPolicy:
     """Validate a decoded policy mapping (see the module docstring for the schema).
 
     Raises:
@@ -244,10 +246,10 @@ def policy_from_dict(data: object, *, source: str = "policy") -> Policy:
     description = data.get("description") or ""
     if not isinstance(description, str):
         raise _fail(source, "description", f"must be text, got {description!r}")
-    return Policy(rules, budgets, overrides, name, description)
+    return PromotionPolicy(rules, budgets, overrides, name, description)
 
 
-def parse_policy(text: str | bytes, *, source: str = "policy") -> Policy:
+def parse_policy(text: str | bytes, *, source: str = "policy") -> PromotionPolicy:
     """Parse and validate policy YAML.
 
     Raises:
@@ -263,7 +265,7 @@ def parse_policy(text: str | bytes, *, source: str = "policy") -> Policy:
     return policy_from_dict(data, source=source)
 
 
-def load_policy(path: str | Path) -> Policy:
+def load_policy(path: str | Path) -> PromotionPolicy:
     """Read and validate a policy file.
 
     Raises:

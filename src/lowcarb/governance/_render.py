@@ -1,4 +1,4 @@
-"""Rich rendering of verdicts, profiles and budget status (used by the CLI and the demo)."""
+"""Rich rendering of verdicts and budget status (used by the CLI and the demo)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from rich.table import Table
 from lowcarb._text import safe
 from lowcarb.governance._budget import BudgetStatus
 from lowcarb.governance._decide import GateOutcome
-from lowcarb.governance._profile import Profile
 
-__all__ = ["print_budgets", "print_profile", "print_verdict"]
+__all__ = ["print_budgets", "print_verdict"]
 
 _STYLE = {
     "pass": "green",
@@ -51,21 +50,6 @@ def print_verdict(console: Console, outcome: GateOutcome) -> None:
         console.print(f"{i.role:<9} sha256:{i.sha256[:16]}  {safe(i.location)}", style="dim")
     if outcome.record_id:
         console.print(f"recorded in {safe(outcome.ledger)} as decision {outcome.record_id}")
-
-
-def print_profile(console: Console, profile: Profile) -> None:
-    """The profile as a two-column table."""
-    table = Table(title=f"efficiency profile of {safe(profile.label)}", title_justify="left")
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
-    for key, value in profile.to_dict().items():
-        if key == "notes":
-            continue
-        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
-        table.add_row(key, safe(shown))
-    console.print(table)
-    for note in profile.notes:
-        console.print(f"note: {safe(note)}", style="yellow")
 
 
 def print_budgets(console: Console, statuses: Sequence[BudgetStatus]) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from lowcarb.governance._policy import Override
-from lowcarb.governance._profile import Profile
+from lowcarb.profiling import Profile
 
 __all__ = ["Check", "CheckStatus", "Decision", "Verdict"]
 

@@ -23,16 +23,16 @@ import numpy as np
 
 from lowcarb.energy import Measurement, Meter, Method
 from lowcarb.errors import DataError, InvalidValueError, UsageError
-from lowcarb.governance._flops import count_complexity
-from lowcarb.governance._onnx import OnnxModel
-from lowcarb.governance._profile import PROFILE_SCHEMA, Profile
+from lowcarb.profiling._flops import count_complexity
+from lowcarb.profiling._onnx import OnnxModel
+from lowcarb.profiling._profile import PROFILE_SCHEMA, Profile
+from lowcarb.profiling._training import TrainingCO2e
 from lowcarb.tracking import Tracker
 
 __all__ = [
     "EnergyStats",
     "LatencyStats",
     "ProfileSettings",
-    "TrainingCO2e",
     "measure_energy",
     "measure_latency",
     "profile_model",
@@ -81,21 +81,6 @@ class EnergyStats:
     duration_s: float
     batch_size: int
     notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TrainingCO2e:
-    """Training emissions of a model version, as the ledger records them.
-
-    Attributes:
-        co2e_kg: Sum over the records, kg (None when no record was found).
-        records: Records summed.
-        source: Where it came from (e.g. ``ledger:sqlite:///…``).
-    """
-
-    co2e_kg: float | None
-    records: int
-    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +301,7 @@ def profile_model(
 
     Args:
         model: A fitted estimator with ``predict`` (scikit-learn or compatible), or an ONNX
-            graph loaded by :func:`~lowcarb.governance.load_model`.
+            graph loaded by :func:`~lowcarb.profiling.load_model`.
         x_test: Held-out rows (numpy array).
         y_test: Held-out labels.
         name: Model name.
@@ -342,20 +327,35 @@ def profile_model(
     complexity = count_complexity(model)
     accuracy = _accuracy(model, x, y_test)
     one = measure_latency(
-        model.predict, x, batch_size=1, calls=s.latency_calls, max_s=s.latency_max_s,
-        warmup=s.warmup_calls, clock=clock,
-    )  # fmt: skip
+        model.predict,
+        x,
+        batch_size=1,
+        calls=s.latency_calls,
+        max_s=s.latency_max_s,
+        warmup=s.warmup_calls,
+        clock=clock,
+    )
     many = measure_latency(
-        model.predict, x, batch_size=s.batch_size, calls=s.latency_calls, max_s=s.latency_max_s,
-        warmup=s.warmup_calls, clock=clock,
-    )  # fmt: skip
+        model.predict,
+        x,
+        batch_size=s.batch_size,
+        calls=s.latency_calls,
+        max_s=s.latency_max_s,
+        warmup=s.warmup_calls,
+        clock=clock,
+    )
     # ledger="" keeps the profiling window itself out of the ledger even when LOWCARB_LEDGER is set.
     tracker = Tracker("profile", zone=zone, meters=meters, ledger="", environ=environ)
     energy = measure_energy(
-        model.predict, x, tracker=tracker, batch_size=s.energy_batch_size,
-        min_inferences=s.energy_min_inferences, min_duration_s=s.energy_min_duration_s,
-        max_duration_s=s.energy_max_duration_s, clock=clock,
-    )  # fmt: skip
+        model.predict,
+        x,
+        tracker=tracker,
+        batch_size=s.energy_batch_size,
+        min_inferences=s.energy_min_inferences,
+        min_duration_s=s.energy_min_duration_s,
+        max_duration_s=s.energy_max_duration_s,
+        clock=clock,
+    )
     notes = list(energy.notes)
     if training is None or training.co2e_kg is None:
         notes.append("training CO2e unknown: no ledger records for this model version")

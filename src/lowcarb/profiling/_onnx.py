@@ -8,7 +8,7 @@ by argmax.
 
 Counting convention (per inference: static shapes with the batch dimension set to 1; only the nodes
 the first output depends on, since ``predict`` computes nothing else). It is the convention of
-:mod:`lowcarb.governance._flops`, so a scikit-learn model and its ONNX conversion count the same:
+:mod:`lowcarb.profiling._flops`, so a scikit-learn model and its ONNX conversion count the same:
 
 - ``MatMul``/``Gemm`` cost ``2*M*N*K`` FLOPs (one multiply-accumulate = 2 FLOPs). That count already
   holds the one addition per output a bias needs (``K`` multiplications and ``K-1`` additions plus
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lowcarb.errors import DataError, MissingDependencyError, UsageError
-from lowcarb.governance._flops import Complexity
+from lowcarb.profiling._complexity import Complexity
 
 if TYPE_CHECKING:
     import onnx
@@ -365,10 +365,8 @@ def count_onnx_complexity(proto: onnx.ModelProto, *, output: str | None = None) 
     for n in nodes:
         f = _node_flops(onnx, n, shapes, bias_of)
         if f is None:
-            return Complexity(
-                None, params, f"FLOPs not derivable: shape of {n.op_type} node "
-                f"{n.name or n.output[0]!r} unknown at batch 1",
-            )  # fmt: skip
+            why = f"shape of {n.op_type} node {n.name or n.output[0]!r} unknown at batch 1"
+            return Complexity(None, params, f"FLOPs not derivable: {why}")
         op = "Add (bias)" if n.op_type == "Add" and not f else n.op_type
         by_op[op] += f
         counts[op] += 1

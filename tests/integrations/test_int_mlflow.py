@@ -16,20 +16,18 @@ from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 from lowcarb.energy import ComponentEnergy, Measurement
 from lowcarb.errors import DataError, UsageError
-from lowcarb.governance import (
+from lowcarb.governance import GateInput, parse_policy
+from lowcarb.grid import Intensity, price
+from lowcarb.integrations.mlflow import (
     PROFILE_TAG,
-    GateInput,
     gate_registered_model,
     log_footprint,
-    parse_policy,
-    profile_from_dict,
     read_model_version_profile,
     safe_name,
-    sha256_hex,
     tag_model_version,
 )
-from lowcarb.grid import Intensity, price
 from lowcarb.ledger import RecordFilter, open_ledger
+from lowcarb.profiling import profile_from_dict, sha256_hex
 
 mlflow = pytest.importorskip("mlflow")
 
@@ -61,10 +59,17 @@ def fluent(tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 def _profile(version: str, **changes: Any) -> Any:
     data: dict[str, Any] = {
-        "model": "detector", "version": version, "accuracy": 0.9, "latency_p95_ms": 10.0,
-        "energy_per_1k_j": 1000.0, "energy_method": "measured", "flops": 1000.0,
-        "size_bytes": 1000, "training_co2e_kg": 5.0, "team": "vision",
-    }  # fmt: skip
+        "model": "detector",
+        "version": version,
+        "accuracy": 0.9,
+        "latency_p95_ms": 10.0,
+        "energy_per_1k_j": 1000.0,
+        "energy_method": "measured",
+        "flops": 1000.0,
+        "size_bytes": 1000,
+        "training_co2e_kg": 5.0,
+        "team": "vision",
+    }
     data.update(changes)
     return profile_from_dict(data)
 
@@ -79,10 +84,14 @@ def _register(client: Any, name: str, profiles: list[Any]) -> None:
 
 def test_log_footprint_follows_the_naming_schema(client: Any, fluent: None) -> None:
     m = Measurement(
-        "run", NOW, 12.5,
-        (ComponentEnergy("cpu", 7200.0, "measured", "rapl:intel-rapl:0"),
-         ComponentEnergy("gpu:0", 3600.0, "estimated", "model:tdp")),
-    )  # fmt: skip
+        "run",
+        NOW,
+        12.5,
+        (
+            ComponentEnergy("cpu", 7200.0, "measured", "rapl:intel-rapl:0"),
+            ComponentEnergy("gpu:0", 3600.0, "estimated", "model:tdp"),
+        ),
+    )
     fp = price(m, intensity=Intensity("DE", 400.0, "static:test"), pue=1.5)
     window = Measurement("train", NOW, 10.0, (ComponentEnergy("cpu", 360.0, "measured", "x"),))
     with mlflow.start_run() as run:
@@ -114,7 +123,7 @@ def test_run_context_provider_tags_new_runs(
 ) -> None:
     from mlflow.tracking.context.registry import _run_context_provider_registry as registry
 
-    from lowcarb.governance.mlflow_context import LowcarbRunContextProvider
+    from lowcarb.integrations.mlflow.mlflow_context import LowcarbRunContextProvider
 
     empty = LowcarbRunContextProvider(environ={"HOME": str(tmp_path)}, cwd=lambda: tmp_path)
     assert not empty.in_context()
@@ -142,7 +151,7 @@ def test_run_context_provider_tags_new_runs(
 def test_the_entry_point_when_installed() -> None:
     eps = [e for e in entry_points(group="mlflow.run_context_provider") if e.name == "lowcarb"]
     assert eps, "pyproject.toml declares the entry point: reinstall the package (make test does)"
-    from lowcarb.governance.mlflow_context import LowcarbRunContextProvider
+    from lowcarb.integrations.mlflow.mlflow_context import LowcarbRunContextProvider
 
     assert eps[0].load() is LowcarbRunContextProvider
 
@@ -170,17 +179,25 @@ def _gate(client: Any, name: str, version: str, ledger: str) -> Any:
     return gate_registered_model(
         parse_policy(POLICY_TEXT),
         policy_input=GateInput("policy", "policy.yaml", sha256_hex(POLICY_TEXT)),
-        client=client, name=name, candidate_version=version, ledger_url=ledger, now=NOW,
+        client=client,
+        name=name,
+        candidate_version=version,
+        ledger_url=ledger,
+        now=NOW,
         environ={},
-    )  # fmt: skip
+    )
 
 
 def test_the_champion_alias_moves_only_on_promote(client: Any, sqlite_url: str) -> None:
-    _register(client, "gated", [
-        _profile("1"),
-        _profile("2", energy_per_1k_j=1100.0),  # +10 % energy: reject
-        _profile("3", energy_per_1k_j=1040.0),  # +4 % energy: promote
-    ])  # fmt: skip
+    _register(
+        client,
+        "gated",
+        [
+            _profile("1"),
+            _profile("2", energy_per_1k_j=1100.0),  # +10 % energy: reject
+            _profile("3", energy_per_1k_j=1040.0),  # +4 % energy: promote
+        ],
+    )
     first = _gate(client, "gated", "1", sqlite_url)  # no champion yet: becomes the first
     assert first.verdict.decision == "promote" and first.verdict.baseline is None
     assert _aliases(client, "gated") == {"champion": "1"}
@@ -217,10 +234,22 @@ def test_cli_gate_with_mlflow(client: Any, tracking_uri: str, tmp_path: Path) ->
     ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
     out, err = StringIO(), StringIO()
     code = main(
-        ["gate", "--policy", str(policy), "--mlflow-model", "cli-gated", "--candidate-version",
-         "2", "--tracking-uri", tracking_uri, "--ledger", ledger, "--json"],
+        [
+            "gate",
+            "--policy",
+            str(policy),
+            "--mlflow-model",
+            "cli-gated",
+            "--candidate-version",
+            "2",
+            "--tracking-uri",
+            tracking_uri,
+            "--ledger",
+            ledger,
+            "--json",
+        ],
         ctx=CliContext(stdout=out, stderr=err, environ={}),
-    )  # fmt: skip
+    )
     assert code == 1, err.getvalue()
     verdict = json.loads(out.getvalue())
     assert verdict["decision"] == "reject"
@@ -229,10 +258,21 @@ def test_cli_gate_with_mlflow(client: Any, tracking_uri: str, tmp_path: Path) ->
     assert _aliases(client, "cli-gated") == {"champion": "1"}
     err = StringIO()
     code = main(
-        ["gate", "--policy", str(policy), "--mlflow-model", "cli-gated", "--candidate-version",
-         "2", "--candidate", "x.json", "--tracking-uri", tracking_uri],
+        [
+            "gate",
+            "--policy",
+            str(policy),
+            "--mlflow-model",
+            "cli-gated",
+            "--candidate-version",
+            "2",
+            "--candidate",
+            "x.json",
+            "--tracking-uri",
+            tracking_uri,
+        ],
         ctx=CliContext(stdout=StringIO(), stderr=err, environ={}),
-    )  # fmt: skip
+    )
     assert code == 2
     assert "drop --candidate/--baseline" in err.getvalue()
 
@@ -255,22 +295,51 @@ def test_cli_profile_tags_a_version_and_compare_reads_them(
     client.create_model_version("iris-tree", source="/tmp/lowcarb-test-model", run_id=None)
     out, err = StringIO(), StringIO()
     code = main(
-        ["profile", "--allow-pickle", "--model", str(tmp_path / "tree.pkl"),
-         "--data", str(tmp_path / "test.npz"),
-         "--name", "iris-tree", "--version", "2", "--mlflow-model", "iris-tree",
-         "--mlflow-version", "2", "--tracking-uri", tracking_uri, "--energy-seconds", "0.1",
-         "--energy-inferences", "10", "--latency-calls", "20", "--json"],
+        [
+            "profile",
+            "--allow-pickle",
+            "--model",
+            str(tmp_path / "tree.pkl"),
+            "--data",
+            str(tmp_path / "test.npz"),
+            "--name",
+            "iris-tree",
+            "--version",
+            "2",
+            "--mlflow-model",
+            "iris-tree",
+            "--mlflow-version",
+            "2",
+            "--tracking-uri",
+            tracking_uri,
+            "--energy-seconds",
+            "0.1",
+            "--energy-inferences",
+            "10",
+            "--latency-calls",
+            "20",
+            "--json",
+        ],
         ctx=CliContext(stdout=out, stderr=err, environ={}),
-    )  # fmt: skip
+    )
     assert code == 0, err.getvalue()
     tagged = read_model_version_profile(client, "iris-tree", "2").profile
     assert tagged.to_dict() == json.loads(out.getvalue())
     out = StringIO()
     code = main(
-        ["compare", "--mlflow-model", "iris-tree", "--versions", "1", "2", "--tracking-uri",
-         tracking_uri, "--json"],
+        [
+            "compare",
+            "--mlflow-model",
+            "iris-tree",
+            "--versions",
+            "1",
+            "2",
+            "--tracking-uri",
+            tracking_uri,
+            "--json",
+        ],
         ctx=CliContext(stdout=out, stderr=StringIO(), environ={}),
-    )  # fmt: skip
+    )
     assert code == 0
     rows = json.loads(out.getvalue())["models"]
     assert [(r["model"], r["version"]) for r in rows] == [("detector", "1"), ("iris-tree", "2")]

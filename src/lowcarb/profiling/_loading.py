@@ -7,7 +7,7 @@ runs arbitrary code from the file, so it needs ``allow_pickle=True`` (``--allow-
 only for model files you trust (your own training output).
 
 ONNX graphs (``.onnx``) are run by onnxruntime on the CPU (extra ``lowcarb[onnx]``); see
-:mod:`lowcarb.governance._onnx`.
+:mod:`lowcarb.profiling._onnx`.
 
 Held-out sets: ``.npz`` with arrays ``X`` and ``y`` (or ``X_test`` and ``y_test``), or a CSV file
 with a header row whose label column is ``--target`` (default: the last column).
@@ -41,7 +41,7 @@ def _regular_file(p: Path, what: str) -> int:
 def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, int]:
     """Load a fitted model; return it with its size on disk in bytes.
 
-    An ``.onnx`` file loads as an :class:`~lowcarb.governance._onnx.OnnxModel`.
+    An ``.onnx`` file loads as an :class:`~lowcarb.profiling._onnx.OnnxModel`.
 
     Args:
         path: The model file.
@@ -55,7 +55,7 @@ def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, in
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".onnx":
-        from lowcarb.governance._onnx import load_onnx
+        from lowcarb.profiling._onnx import load_onnx
 
         size = _regular_file(p, "model file")
         return load_onnx(p), size

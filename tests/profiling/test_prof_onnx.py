@@ -24,13 +24,18 @@ from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import DataError, MissingDependencyError, UsageError
-from lowcarb.governance import ProfileSettings, count_complexity, load_model, profile_model
-from lowcarb.governance._onnx import OnnxModel, count_onnx_complexity
+from lowcarb.profiling import ProfileSettings, count_complexity, load_model, profile_model
+from lowcarb.profiling._onnx import OnnxModel, count_onnx_complexity
 
 FAST = ProfileSettings(
-    batch_size=16, latency_calls=20, latency_max_s=0.2, warmup_calls=1,
-    energy_min_inferences=20, energy_min_duration_s=0.05, energy_max_duration_s=1.0,
-)  # fmt: skip
+    batch_size=16,
+    latency_calls=20,
+    latency_max_s=0.2,
+    warmup_calls=1,
+    energy_min_inferences=20,
+    energy_min_duration_s=0.05,
+    energy_max_duration_s=1.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +85,16 @@ def test_converted_models_profile_like_their_sklearn_originals(
         assert 40 + 4 <= onnx_c.flops <= 40 + sum(depths)
         assert "probability 1/2" in onnx_c.note
     p = profile_model(
-        model, x_test, y_test, name=kind, version="1", size_bytes=size, settings=FAST,
-        meters=[FakeMeter(power_w={"cpu": 10.0}, source="fake:cpu")], environ={},
-    )  # fmt: skip
+        model,
+        x_test,
+        y_test,
+        name=kind,
+        version="1",
+        size_bytes=size,
+        settings=FAST,
+        meters=[FakeMeter(power_w={"cpu": 10.0}, source="fake:cpu")],
+        environ={},
+    )
     assert p.flops == onnx_c.flops and p.params == onnx_c.params
     assert p.accuracy == pytest.approx(float(np.mean(model.predict(x_test) == y_test)))
     assert p.accuracy == pytest.approx(float(np.mean(sk.predict(x_test) == y_test)), abs=0.005)
@@ -99,11 +111,26 @@ def test_profile_an_onnx_model_through_the_cli(
     np.savez(tmp_path / "held.npz", X=x_test, y=y_test)
     out, err = StringIO(), StringIO()
     code = main(
-        ["profile", "--model", str(path), "--data", str(tmp_path / "held.npz"), "--version",
-         "2", "--latency-calls", "20", "--batch-size", "8", "--energy-seconds", "0.05",
-         "--energy-inferences", "20", "--json"],
+        [
+            "profile",
+            "--model",
+            str(path),
+            "--data",
+            str(tmp_path / "held.npz"),
+            "--version",
+            "2",
+            "--latency-calls",
+            "20",
+            "--batch-size",
+            "8",
+            "--energy-seconds",
+            "0.05",
+            "--energy-inferences",
+            "20",
+            "--json",
+        ],
         ctx=CliContext(stdout=out, stderr=err, environ={"LOWCARB_METERS": "cpu-model"}),
-    )  # fmt: skip
+    )
     assert code == 0, err.getvalue()
     data = json.loads(out.getvalue())
     assert data["model"] == "mlp" and data["version"] == "2"
@@ -117,11 +144,12 @@ def test_profile_an_onnx_model_through_the_cli(
 
 def _graph(nodes: list[Any], inits: list[Any], x_shape: list[Any], y_shape: list[Any]) -> Any:
     graph = helper.make_graph(
-        nodes, "g",
+        nodes,
+        "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
         initializer=inits,
-    )  # fmt: skip
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -132,8 +160,10 @@ def _init(name: str, shape: tuple[int, ...]) -> Any:
 def test_an_unsupported_operator_gives_no_flops_and_names_it(tmp_path: Path) -> None:
     proto = _graph(
         [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Erf", ["h"], ["y"])],
-        [_init("w", (4, 3))], ["N", 4], ["N", 3],
-    )  # fmt: skip
+        [_init("w", (4, 3))],
+        ["N", 4],
+        ["N", 3],
+    )
     path = tmp_path / "erf.onnx"
     onnx.save(proto, str(path))
     model, _ = load_model(path)
@@ -152,17 +182,20 @@ def test_gemm_conv_and_elementwise_counts() -> None:
         helper.make_node("Mul", ["g", "two"], ["m"]),
         helper.make_node("Relu", ["m"], ["y"]),
     ]
-    inits = [_init("k", (4, 3, 3, 3)), _init("kb", (4,)), _init("w", (5, 144)), _init("b", (5,)),
-             _init("two", (1,))]  # fmt: skip
+    inits = [
+        _init("k", (4, 3, 3, 3)),
+        _init("kb", (4,)),
+        _init("w", (5, 144)),
+        _init("b", (5,)),
+        _init("two", (1,)),
+    ]
     c = count_onnx_complexity(_graph(nodes, inits, [None, 3, 8, 8], [None, 5]))
     conv = 2 * 4 * 6 * 6 * 3 * 3 * 3
     assert c.flops == conv + 2 * 144 * 5 + 5
     assert c.params == 4 * 27 + 4 + 5 * 144 + 5 + 1
     assert "Relu" in c.note
     # A second dynamic dimension leaves a shape unknown: no number rather than a wrong one.
-    dynamic = _graph(
-        [helper.make_node("Add", ["x", "x"], ["y"])], [], ["N", "M"], ["N", "M"]
-    )  # fmt: skip
+    dynamic = _graph([helper.make_node("Add", ["x", "x"], ["y"])], [], ["N", "M"], ["N", "M"])
     d = count_onnx_complexity(dynamic)
     assert d.flops is None and "unknown" in d.note
 
@@ -176,12 +209,13 @@ def test_bad_onnx_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         load_model(tmp_path / "missing.onnx")
     two = helper.make_model(
         helper.make_graph(
-            [helper.make_node("Add", ["a", "b"], ["y"])], "g",
+            [helper.make_node("Add", ["a", "b"], ["y"])],
+            "g",
             [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in ("a", "b")],
             [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
         ),
         opset_imports=[helper.make_opsetid("", 17)],
-    )  # fmt: skip
+    )
     onnx.save(two, str(tmp_path / "two.onnx"))
     with pytest.raises(UsageError, match="2 inputs"):
         load_model(tmp_path / "two.onnx")

@@ -15,34 +15,21 @@ Counting convention (per inference, i.e. per input row):
 Parameters are the fitted numbers: weights and biases; split thresholds and leaf values.
 Anything else (kernels, neighbours, unknown pipeline steps) is "not derivable" and says why.
 Models are inspected by their fitted attributes, so scikit-learn itself is not imported here.
-ONNX graphs (:class:`~lowcarb.governance._onnx.OnnxModel`) are counted from the graph under the
-same convention by :func:`~lowcarb.governance._onnx.count_onnx_complexity`.
+ONNX graphs (:class:`~lowcarb.profiling._onnx.OnnxModel`) are counted from the graph under the
+same convention by :func:`~lowcarb.profiling._onnx.count_onnx_complexity`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from lowcarb.profiling._complexity import Complexity
+from lowcarb.profiling._onnx import OnnxModel, count_onnx_complexity
+
 __all__ = ["Complexity", "count_complexity"]
-
-
-@dataclass(frozen=True, slots=True)
-class Complexity:
-    """FLOPs and parameters of one model.
-
-    Attributes:
-        flops: FLOPs per inference (one input row), or None when not derivable.
-        params: Number of fitted parameters, or None when not derivable.
-        note: How they were counted, or why they are missing.
-    """
-
-    flops: float | None
-    params: int | None
-    note: str
 
 
 def _linear(model: Any) -> Complexity:
@@ -120,8 +107,8 @@ def _scaler(model: Any) -> Complexity | None:
 def count_complexity(model: Any) -> Complexity:
     """Count FLOPs per inference and parameters of a fitted scikit-learn model.
 
-    Supported: ONNX graphs loaded by :func:`~lowcarb.governance.load_model` (see
-    :mod:`lowcarb.governance._onnx`), linear models (``sklearn.linear_model``,
+    Supported: ONNX graphs loaded by :func:`~lowcarb.profiling.load_model` (see
+    :mod:`lowcarb.profiling._onnx`), linear models (``sklearn.linear_model``,
     ``LinearSVC``/``LinearSVR``), MLPs, decision trees, random forests, extra trees, gradient
     boosting, and pipelines of standard or min-max scalers followed by one of those.
 
@@ -133,9 +120,6 @@ def count_complexity(model: Any) -> Complexity:
     """
     cls = type(model)
     name = cls.__name__
-    # Imported here: _onnx imports Complexity from this module.
-    from lowcarb.governance._onnx import OnnxModel, count_onnx_complexity
-
     if isinstance(model, OnnxModel):
         return count_onnx_complexity(model.proto, output=model.output_name)
     if hasattr(model, "steps"):  # Pipeline

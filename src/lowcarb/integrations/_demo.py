@@ -19,12 +19,15 @@ from rich.console import Console
 
 from lowcarb._text import safe
 from lowcarb.energy import Meter
-from lowcarb.governance._compare import comparison_rows, comparison_table
-from lowcarb.governance._decide import GateOutcome, gate_files
-from lowcarb.governance._ledger_io import training_co2e
-from lowcarb.governance._profile import Profile
-from lowcarb.governance._profiler import ProfileSettings, profile_model
-from lowcarb.governance._render import print_verdict
+from lowcarb.governance import (
+    GateOutcome,
+    comparison_rows,
+    comparison_table,
+    gate_files,
+    print_verdict,
+)
+from lowcarb.ledger import open_ledger
+from lowcarb.profiling import Profile, ProfileSettings, profile_model, training_co2e
 from lowcarb.tracking import Tracker, attribution
 
 __all__ = ["DEMO_POLICY", "run_governance_demo"]
@@ -116,21 +119,33 @@ def run_governance_demo(
         energy_min_duration_s=energy_seconds,
         energy_max_duration_s=energy_seconds * 1.5,
     )
-    from lowcarb.ledger import open_ledger
-
     for version, estimator in candidates:
         path = _train(
-            estimator, version, (x_train, y_train),
-            ledger_url=ledger_url, zone=zone, meters=meters, workdir=workdir,
-        )  # fmt: skip
+            estimator,
+            version,
+            (x_train, y_train),
+            ledger_url=ledger_url,
+            zone=zone,
+            meters=meters,
+            workdir=workdir,
+        )
         with open_ledger(ledger_url) as ledger:
             training = training_co2e(ledger, model=_MODEL, version=version)
         profile = profile_model(
-            estimator, x_test, y_test, name=_MODEL, version=version,
-            size_bytes=path.stat().st_size, settings=settings, zone=zone, meters=meters,
-            training=training, team="demo", project="digits",
+            estimator,
+            x_test,
+            y_test,
+            name=_MODEL,
+            version=version,
+            size_bytes=path.stat().st_size,
+            settings=settings,
+            zone=zone,
+            meters=meters,
+            training=training,
+            team="demo",
+            project="digits",
             dataset=f"sklearn digits, 25% held out ({len(x_test)} rows)",
-        )  # fmt: skip
+        )
         out = workdir / f"profile-{version}.json"
         out.write_text(json.dumps(profile.to_dict(), indent=2) + "\n", encoding="utf-8")
         console.print(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from lowcarb.errors import LowcarbError
-from lowcarb.governance import log_footprint
 from lowcarb.grid import Footprint
+from lowcarb.integrations.mlflow._runs import log_footprint
 from lowcarb.tracking import Delivery, SinkContext
 
 __all__ = ["MlflowSink"]

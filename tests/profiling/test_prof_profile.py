@@ -22,7 +22,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import DataError, LowcarbError, ProfileError, UsageError
-from lowcarb.governance import (
+from lowcarb.profiling import (
     REQUIRED_PROFILE_FIELDS,
     ProfileSettings,
     TrainingCO2e,
@@ -171,10 +171,19 @@ def test_profile_model_with_a_fake_meter(digits: Any) -> None:
         batch_size=32, latency_calls=30, energy_min_duration_s=0.3, energy_min_inferences=200
     )
     p = profile_model(
-        model, x_test, y_test, name="lr", version="3", size_bytes=4321, settings=settings,
-        zone="DE", meters=[FakeMeter(power_w={"cpu": 20.0}, source="fake:cpu")],
-        training=TrainingCO2e(0.25, 2, "ledger:test"), team="vision", environ={},
-    )  # fmt: skip
+        model,
+        x_test,
+        y_test,
+        name="lr",
+        version="3",
+        size_bytes=4321,
+        settings=settings,
+        zone="DE",
+        meters=[FakeMeter(power_w={"cpu": 20.0}, source="fake:cpu")],
+        training=TrainingCO2e(0.25, 2, "ledger:test"),
+        team="vision",
+        environ={},
+    )
     assert p.accuracy == pytest.approx(float(np.mean(model.predict(x_test) == y_test)))
     assert p.energy_method == "measured"
     assert p.energy_source == "fake:cpu"
@@ -191,11 +200,18 @@ def test_profile_model_with_a_fake_meter(digits: Any) -> None:
     # The profile is valid profile JSON.
     assert parse_profile(json.dumps(p.to_dict())) == p
     estimated = profile_model(
-        model, x_test[:50], y_test[:50], name="lr", version="3", size_bytes=1,
-        settings=ProfileSettings(latency_calls=20, energy_min_duration_s=0.05,
-                                 energy_min_inferences=10),
-        meters=[FakeMeter(power_w={"cpu": 5.0}, method="estimated")], environ={},
-    )  # fmt: skip
+        model,
+        x_test[:50],
+        y_test[:50],
+        name="lr",
+        version="3",
+        size_bytes=1,
+        settings=ProfileSettings(
+            latency_calls=20, energy_min_duration_s=0.05, energy_min_inferences=10
+        ),
+        meters=[FakeMeter(power_w={"cpu": 5.0}, method="estimated")],
+        environ={},
+    )
     assert estimated.energy_method == "estimated"
     assert estimated.training_co2e_kg is None
     assert any("training CO2e unknown" in n for n in estimated.notes)
@@ -206,8 +222,15 @@ def test_profile_refuses_a_regressor(digits: Any) -> None:
 
     x_train, x_test, y_train, y_test = digits
     with pytest.raises(UsageError, match="not a classifier"):
-        profile_model(LinearRegression().fit(x_train, y_train), x_test, y_test, name="r",
-                      version="1", size_bytes=1, environ={})  # fmt: skip
+        profile_model(
+            LinearRegression().fit(x_train, y_train),
+            x_test,
+            y_test,
+            name="r",
+            version="1",
+            size_bytes=1,
+            environ={},
+        )
 
 
 def test_loading_models_and_data(tmp_path: Path, digits: Any) -> None:
@@ -287,6 +310,14 @@ class _Picky:
 def test_a_model_that_cannot_predict_is_a_data_error(digits: Any) -> None:
     _, x_test, _, y_test = digits
     with pytest.raises(DataError, match="cannot predict on the held-out set: X has 3") as info:
-        profile_model(_Picky(), x_test, y_test, name="p", version="1", size_bytes=1,
-                      meters=[FakeMeter(power_w={"cpu": 1.0})], environ={})  # fmt: skip
+        profile_model(
+            _Picky(),
+            x_test,
+            y_test,
+            name="p",
+            version="1",
+            size_bytes=1,
+            meters=[FakeMeter(power_w={"cpu": 1.0})],
+            environ={},
+        )
     assert "\n" not in str(info.value)

@@ -4,7 +4,7 @@ Registered through the ``mlflow.run_context_provider`` entry point, so ``mlflow.
 picks it up without code changes once ``lowcarb[mlflow]`` is installed::
 
     [project.entry-points."mlflow.run_context_provider"]
-    lowcarb = "lowcarb.governance.mlflow_context:LowcarbRunContextProvider"
+    lowcarb = "lowcarb.integrations.mlflow.mlflow_context:LowcarbRunContextProvider"
 
 The values come from lowcarb's settings (``LOWCARB_TEAM``, ``LOWCARB_PROJECT``, ``LOWCARB_ZONE``,
 or the config file; see :mod:`lowcarb._config`). The provider is in context when at least one is
