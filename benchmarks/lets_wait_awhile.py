@@ -133,10 +133,13 @@ def scenario_i_jobs(start: datetime, window: int) -> list[SimJob]:
     01:00 - window."""
     first_one_am = int((datetime(2020, 1, 1, 1) - start) / timedelta(minutes=STEP_MIN))
     return [
-        SimJob(first_one_am + PER_DAY * d - window, np.full(1, STEP_KWH),
-               first_one_am + PER_DAY * d + window + 1)
+        SimJob(
+            first_one_am + PER_DAY * d - window,
+            np.full(1, STEP_KWH),
+            first_one_am + PER_DAY * d + window + 1,
+        )
         for d in range(365)
-    ]  # fmt: skip
+    ]
 
 
 def past_only_models() -> list[Forecaster]:

@@ -69,9 +69,11 @@ def _make_tracker(mode: str, interval_s: float) -> object:
 
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     return OfflineEmissionsTracker(
-        country_iso_code="DEU", measure_power_secs=interval_s, save_to_file=False,
+        country_iso_code="DEU",
+        measure_power_secs=interval_s,
+        save_to_file=False,
         log_level="error",
-    )  # fmt: skip
+    )
 
 
 def trial(mode: str, iterations: int, interval_s: float) -> dict[str, float]:
@@ -124,11 +126,21 @@ def main() -> None:
     for _ in range(args.rounds):
         for mode in modes:
             out = subprocess.run(
-                [sys.executable, __file__, "--trial", mode, "--work", str(args.work),
-                 "--interval", str(args.interval)],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--trial",
+                    mode,
+                    "--work",
+                    str(args.work),
+                    "--interval",
+                    str(args.interval),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
                 env={**os.environ, "PYTHONWARNINGS": "ignore"},
-            )  # fmt: skip
+            )
             results[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     plain = results["plain"]
     plain_wall = [r["wall_s"] for r in plain]

@@ -179,11 +179,14 @@ def main(argv: list[str] | None = None) -> int:
                 agg["m"].append(r.missed_deadlines)
             if zone in ("DE", "GB", "FR", "US-CAL-CISO"):
                 per_zone.setdefault(zone, {})[workload.label] = {
-                    r.policy: {"savings_pct": round(r.savings_pct or 0, 2),
-                               "captured_pct": None if r.captured_pct is None
-                               else round(r.captured_pct, 1)}
+                    r.policy: {
+                        "savings_pct": round(r.savings_pct or 0, 2),
+                        "captured_pct": None
+                        if r.captured_pct is None
+                        else round(r.captured_pct, 1),
+                    }
                     for r in result.results
-                }  # fmt: skip
+                }
         print(f"[{i + 1}/{len(zones)}] {zone}", file=sys.stderr)
 
     # Planning time: the public path (forecast + plan_job) and whole rolling simulations.
@@ -211,14 +214,18 @@ def main(argv: list[str] | None = None) -> int:
             if label != workload.label:
                 continue
             mean_c = statistics.fmean(agg["c"]) if agg["c"] else None
-            rows.append({
-                "policy": policy,
-                "zones": len(agg["s"]),
-                "mean_captured_pct": None if mean_c is None else round(mean_c, 2),
-                "median_captured_pct": round(statistics.median(agg["c"]), 2) if agg["c"] else None,
-                "mean_savings_pct": round(statistics.fmean(agg["s"]), 2),
-                "missed_deadlines": int(sum(agg["m"])),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "policy": policy,
+                    "zones": len(agg["s"]),
+                    "mean_captured_pct": None if mean_c is None else round(mean_c, 2),
+                    "median_captured_pct": round(statistics.median(agg["c"]), 2)
+                    if agg["c"]
+                    else None,
+                    "mean_savings_pct": round(statistics.fmean(agg["s"]), 2),
+                    "missed_deadlines": int(sum(agg["m"])),
+                }
+            )
             reads_future = policy == "oracle" or policy.startswith("rolling:noisy-oracle")
             if not reads_future and mean_c is not None and mean_c > best[0]:
                 best = (mean_c, policy, label)

@@ -23,10 +23,16 @@ from lowcarb.ledger.testing import sample_draft
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE: dict[str, object] = {
-    "model": "fraud", "version": "6", "accuracy": 0.9, "latency_p95_ms": 10.0,
-    "energy_per_1k_j": 1000.0, "energy_method": "measured", "flops": 1000.0,
-    "size_bytes": 1000, "training_co2e_kg": 5.0,
-}  # fmt: skip
+    "model": "fraud",
+    "version": "6",
+    "accuracy": 0.9,
+    "latency_p95_ms": 10.0,
+    "energy_per_1k_j": 1000.0,
+    "energy_method": "measured",
+    "flops": 1000.0,
+    "size_bytes": 1000,
+    "training_co2e_kg": 5.0,
+}
 #: A trace with 20 days of hourly values from 2022-01-01 (enough for every forecaster).
 TRACE_START = datetime(2022, 1, 1, tzinfo=UTC)
 NOW = "2022-01-19T00:00Z"

@@ -36,8 +36,18 @@ def trace(tmp_path: Path) -> Path:
 
 
 def test_json_report_per_zone_and_policy(trace: Path) -> None:
-    code, out, err = _cli("backtest", "--trace", str(trace), "--duration", "1h", "--deadline",
-                          "24h", "--duration", "2h", "--json")  # fmt: skip
+    code, out, err = _cli(
+        "backtest",
+        "--trace",
+        str(trace),
+        "--duration",
+        "1h",
+        "--deadline",
+        "24h",
+        "--duration",
+        "2h",
+        "--json",
+    )
     assert code == 0, err
     report = json.loads(out)
     assert {z["zone"] for z in report["zones"]} == {"A", "B"}
@@ -62,8 +72,18 @@ def test_workload_file(tmp_path: Path, trace: Path) -> None:
         "2022-01-22T09:30Z,3h,20h,true\n"
         "2023-06-01T00:00Z,1h,5h,false\n"  # outside the trace: dropped, counted
     )
-    code, out, err = _cli("backtest", "--trace", str(trace), "--zone", "A", "--workload",
-                          str(work), "--policy", "forecast", "--json")  # fmt: skip
+    code, out, err = _cli(
+        "backtest",
+        "--trace",
+        str(trace),
+        "--zone",
+        "A",
+        "--workload",
+        str(work),
+        "--policy",
+        "forecast",
+        "--json",
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["dropped_jobs"] == 1
@@ -73,8 +93,19 @@ def test_workload_file(tmp_path: Path, trace: Path) -> None:
 
 
 def test_rich_table(trace: Path) -> None:
-    code, out, err = _cli("backtest", "--trace", str(trace), "--zone", "A", "--duration", "1h",
-                          "--deadline", "12h", "--every", "6h")  # fmt: skip
+    code, out, err = _cli(
+        "backtest",
+        "--trace",
+        str(trace),
+        "--zone",
+        "A",
+        "--duration",
+        "1h",
+        "--deadline",
+        "12h",
+        "--every",
+        "6h",
+    )
     assert code == 0, err
     assert "A: 1h job, deadline 12h" in out and "oracle" in out
 

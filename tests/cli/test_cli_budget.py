@@ -47,8 +47,9 @@ def setup(tmp_path: Path) -> tuple[str, str]:
 
 def test_status_json(setup: tuple[str, str]) -> None:
     policy, url = setup
-    rc, out, err = _run(["budget", "status", "--policy", policy, "--ledger", url, "--now", NOW,
-                         "--json"])  # fmt: skip
+    rc, out, err = _run(
+        ["budget", "status", "--policy", policy, "--ledger", url, "--now", NOW, "--json"]
+    )
     assert rc == 0, err
     month, year = json.loads(out)["budgets"]
     assert (month["period"], month["spent_co2e_kg"], month["state"]) == ("month", 6.0, "ok")
@@ -59,16 +60,28 @@ def test_status_json(setup: tuple[str, str]) -> None:
 
 def test_status_table_reads_the_ledger_from_the_environment(setup: tuple[str, str]) -> None:
     policy, url = setup
-    rc, out, _ = _run(["budget", "status", "--policy", policy, "--now", NOW],
-                      {"LOWCARB_LEDGER": url})  # fmt: skip
+    rc, out, _ = _run(
+        ["budget", "status", "--policy", policy, "--now", NOW], {"LOWCARB_LEDGER": url}
+    )
     assert rc == 0
     assert "team=vision" in out and "6.000" in out and "60.0%" in out
 
 
 def test_check_refuses_with_exit_1_and_allows_within_budget(setup: tuple[str, str]) -> None:
     policy, url = setup
-    base = ["budget", "check", "--policy", policy, "--ledger", url, "--team", "vision",
-            "--now", NOW, "--json"]  # fmt: skip
+    base = [
+        "budget",
+        "check",
+        "--policy",
+        policy,
+        "--ledger",
+        url,
+        "--team",
+        "vision",
+        "--now",
+        NOW,
+        "--json",
+    ]
     rc, out, _ = _run([*base, "--co2e-kg", "4"])
     assert rc == 0
     assert json.loads(out)["allowed"] is True
@@ -84,8 +97,23 @@ def test_soft_budget_warns_but_allows(tmp_path: Path, setup: tuple[str, str]) ->
     _, url = setup
     soft = tmp_path / "soft.yaml"
     soft.write_text("budgets: [{team: vision, period: year, co2e_kg: 20, on_exceed: warn}]\n")
-    rc, out, _ = _run(["budget", "check", "--policy", str(soft), "--ledger", url, "--team",
-                       "vision", "--co2e-kg", "6", "--now", NOW, "--json"])  # fmt: skip
+    rc, out, _ = _run(
+        [
+            "budget",
+            "check",
+            "--policy",
+            str(soft),
+            "--ledger",
+            url,
+            "--team",
+            "vision",
+            "--co2e-kg",
+            "6",
+            "--now",
+            NOW,
+            "--json",
+        ]
+    )
     assert rc == 0
     data = json.loads(out)
     assert data["allowed"] is True

@@ -13,10 +13,16 @@ from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 
 BASE: dict[str, Any] = {
-    "model": "clf", "version": "1", "accuracy": 0.9, "latency_p95_ms": 2.0,
-    "energy_per_1k_j": 100.0, "energy_method": "measured", "flops": 10.0, "size_bytes": 10,
+    "model": "clf",
+    "version": "1",
+    "accuracy": 0.9,
+    "latency_p95_ms": 2.0,
+    "energy_per_1k_j": 100.0,
+    "energy_method": "measured",
+    "flops": 10.0,
+    "size_bytes": 10,
     "training_co2e_kg": 1.5,
-}  # fmt: skip
+}
 
 
 def _files(tmp_path: Path) -> list[str]:

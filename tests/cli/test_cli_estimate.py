@@ -81,8 +81,9 @@ def test_json_gpt3_reproduces_patterson_2021() -> None:
 def test_hours_days_and_duration_agree() -> None:
     _, by_days, _ = _run("--hardware", "T4", "--days", "2", "--intensity", "100", "--json")
     _, by_hours, _ = _run("--hardware", "T4", "--hours", "48", "--intensity", "100", "--json")
-    _, by_duration, _ = _run("--hardware", "T4", "--duration", "1d24h", "--intensity", "100",
-                             "--json")  # fmt: skip
+    _, by_duration, _ = _run(
+        "--hardware", "T4", "--duration", "1d24h", "--intensity", "100", "--json"
+    )
     assert json.loads(by_days)["energy_kwh"] == json.loads(by_hours)["energy_kwh"] == 3.36
     assert json.loads(by_duration)["energy_kwh"] == pytest.approx(3.36)
 
@@ -135,9 +136,17 @@ def test_table_output() -> None:
 
 def test_embodied_json_and_table() -> None:
     code, out, _ = _run(
-        "--hardware", "A100-SXM4-80GB", "--count", "384", "--hours", "2820.286458",
-        "--intensity", "57", "--embodied", "--json",
-    )  # fmt: skip
+        "--hardware",
+        "A100-SXM4-80GB",
+        "--count",
+        "384",
+        "--hours",
+        "2820.286458",
+        "--intensity",
+        "57",
+        "--embodied",
+        "--json",
+    )
     assert code == 0
     data = json.loads(out)
     assert data["embodied_co2e_kg"] / 1000 == pytest.approx(3.64, rel=0.01)

@@ -43,10 +43,14 @@ def _write(tmp_path: Path, policy: str = POLICY, **candidate: Any) -> list[str]:
     (tmp_path / "candidate.json").write_text(json.dumps({**BASE, "version": "7", **candidate}))
     (tmp_path / "baseline.json").write_text(json.dumps(BASE))
     return [
-        "gate", "--policy", str(tmp_path / "policy.yaml"),
-        "--candidate", str(tmp_path / "candidate.json"),
-        "--baseline", str(tmp_path / "baseline.json"),
-    ]  # fmt: skip
+        "gate",
+        "--policy",
+        str(tmp_path / "policy.yaml"),
+        "--candidate",
+        str(tmp_path / "candidate.json"),
+        "--baseline",
+        str(tmp_path / "baseline.json"),
+    ]
 
 
 def _run(argv: list[str], environ: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -163,8 +167,12 @@ def test_the_installed_command(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LOWCARB_", "MLFLOW_"))}
     proc = subprocess.run(
         [sys.executable, "-m", "lowcarb.cli", *_write(tmp_path, flops=2000.0), "--json"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["violations"][0]["rule"] == "max_flops_increase_pct"
 
@@ -196,8 +204,10 @@ def test_ledger_in_a_parent_config_file_records_the_verdict(tmp_path: Path) -> N
     cwd = os.getcwd()
     os.chdir(sub)
     try:
-        rc = main([*argv, "--json"], ctx=CliContext(stdout=out, stderr=err,
-                                                   environ={"HOME": str(tmp_path)}))  # fmt: skip
+        rc = main(
+            [*argv, "--json"],
+            ctx=CliContext(stdout=out, stderr=err, environ={"HOME": str(tmp_path)}),
+        )
     finally:
         os.chdir(cwd)
     assert rc == 0, err.getvalue()

@@ -49,9 +49,12 @@ def test_help_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_python_dash_m_lowcarb_works(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "lowcarb", "--version"], capture_output=True, text=True,
-        cwd=tmp_path, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "-m", "lowcarb", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("lowcarb ")
 
 
@@ -100,11 +103,15 @@ def test_argparse_errors_are_one_line_without_control_characters(
         (["backtest", "--trace", "t.csv"], "--until", "--to", "end"),
         (["intensity", "history"], "--since", "--start", "start"),
         (["intensity", "history"], "--until", "--end", "end"),
-        (["plan", "--zone", "DE", "--duration", "1h", "--deadline", "2h"], "--forecaster",
-         "--model", "model"),
+        (
+            ["plan", "--zone", "DE", "--duration", "1h", "--deadline", "2h"],
+            "--forecaster",
+            "--model",
+            "model",
+        ),
         (["backtest", "--trace", "t.csv"], "--forecaster", "--model", "model"),
     ],
-)  # fmt: skip
+)
 def test_one_vocabulary_with_the_old_spellings_kept(
     argv: list[str], canonical: str, alias: str, dest: str
 ) -> None:

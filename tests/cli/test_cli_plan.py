@@ -44,8 +44,21 @@ def _write(path: Path, data: dict[str, np.ndarray]) -> Path:
 
 
 def _plan_json(trace: Path, *extra: str) -> dict:
-    code, out, err = _cli("plan", "--zone", "DE", "--duration", "3h", "--deadline", "30h",
-                          "--trace", str(trace), "--now", NOW, "--json", *extra)  # fmt: skip
+    code, out, err = _cli(
+        "plan",
+        "--zone",
+        "DE",
+        "--duration",
+        "3h",
+        "--deadline",
+        "30h",
+        "--trace",
+        str(trace),
+        "--now",
+        NOW,
+        "--json",
+        *extra,
+    )
     assert code == 0, err
     return json.loads(out)
 
@@ -101,23 +114,54 @@ def test_data_at_or_after_now_cannot_change_the_plan(
 
 def test_spatial_choice_and_penalty(tmp_path: Path, real: dict[str, np.ndarray]) -> None:
     trace = _write(tmp_path / "t.csv", real)
-    code, out, err = _cli("plan", "--zone", "PL", "--zone", "FR", "--duration", "2h",
-                          "--deadline", "12h", "--trace", str(trace), "--now", NOW,
-                          "--json")  # fmt: skip
+    code, out, err = _cli(
+        "plan",
+        "--zone",
+        "PL",
+        "--zone",
+        "FR",
+        "--duration",
+        "2h",
+        "--deadline",
+        "12h",
+        "--trace",
+        str(trace),
+        "--now",
+        NOW,
+        "--json",
+    )
     assert code == 0, err
     plan = json.loads(out)
     assert plan["zone"] == "FR" and plan["baseline_zone"] == "PL"
     assert {o["zone"] for o in plan["options"]} == {"PL", "FR"}
-    code, out, err = _cli("plan", "--zone", "PL", "--zone", "FR", "--duration", "2h",
-                          "--deadline", "12h", "--trace", str(trace), "--now", NOW, "--json",
-                          "--power-w", "1000", "--penalty", "FR=1e6")  # fmt: skip
+    code, out, err = _cli(
+        "plan",
+        "--zone",
+        "PL",
+        "--zone",
+        "FR",
+        "--duration",
+        "2h",
+        "--deadline",
+        "12h",
+        "--trace",
+        str(trace),
+        "--now",
+        NOW,
+        "--json",
+        "--power-w",
+        "1000",
+        "--penalty",
+        "FR=1e6",
+    )
     assert code == 0, err
     assert json.loads(out)["zone"] == "PL"
 
 
 def test_offline_profile_plan_and_rich_output() -> None:
-    code, out, err = _cli("plan", "--zone", "DE", "--duration", "1h", "--deadline", "24h",
-                          "--now", NOW)  # fmt: skip
+    code, out, err = _cli(
+        "plan", "--zone", "DE", "--duration", "1h", "--deadline", "24h", "--now", NOW
+    )
     assert code == 0, err
     assert "lowcarb plan: run in DE" in out and "profile:electricitymaps-2022" in out
 
@@ -159,17 +203,52 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
 
 def test_trace_errors_exit_2(tmp_path: Path, real: dict[str, np.ndarray]) -> None:
     trace = _write(tmp_path / "t.csv", real)
-    code, _, err = _cli("plan", "--zone", "ES", "--duration", "1h", "--deadline", "5h",
-                        "--trace", str(trace), "--now", NOW)  # fmt: skip
+    code, _, err = _cli(
+        "plan",
+        "--zone",
+        "ES",
+        "--duration",
+        "1h",
+        "--deadline",
+        "5h",
+        "--trace",
+        str(trace),
+        "--now",
+        NOW,
+    )
     assert code == 2 and "no zone 'ES'" in err
     # --now long after the trace ends: the forecast would be stale, so it is refused.
-    code, _, err = _cli("plan", "--zone", "DE", "--duration", "1h", "--deadline", "5h",
-                        "--trace", str(trace), "--now", "2022-12-01T00:00Z")  # fmt: skip
+    code, _, err = _cli(
+        "plan",
+        "--zone",
+        "DE",
+        "--duration",
+        "1h",
+        "--deadline",
+        "5h",
+        "--trace",
+        str(trace),
+        "--now",
+        "2022-12-01T00:00Z",
+    )
     assert code == 2 and "give recent data" in err
     # ...unless a labelled fallback is asked for.
-    code, out, err = _cli("plan", "--zone", "DE", "--duration", "1h", "--deadline", "5h",
-                          "--trace", str(trace), "--now", "2022-12-01T00:00Z", "--json",
-                          "--on-forecast-error", "latest-start")  # fmt: skip
+    code, out, err = _cli(
+        "plan",
+        "--zone",
+        "DE",
+        "--duration",
+        "1h",
+        "--deadline",
+        "5h",
+        "--trace",
+        str(trace),
+        "--now",
+        "2022-12-01T00:00Z",
+        "--json",
+        "--on-forecast-error",
+        "latest-start",
+    )
     assert code == 0, err
     plan = json.loads(out)
     assert plan["fallback"] and plan["start"] == "2022-12-01T04:00:00Z"
@@ -178,10 +257,27 @@ def test_trace_errors_exit_2(tmp_path: Path, real: dict[str, np.ndarray]) -> Non
 def test_real_binary(tmp_path: Path, real: dict[str, np.ndarray]) -> None:
     trace = _write(tmp_path / "t.csv", {"DE": real["DE"]})
     proc = subprocess.run(
-        [sys.executable, "-m", "lowcarb.cli", "plan", "--zone", "DE", "--duration", "90m",
-         "--deadline", "2022-03-11T06:00Z", "--trace", str(trace), "--now", NOW, "--json"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "lowcarb.cli",
+            "plan",
+            "--zone",
+            "DE",
+            "--duration",
+            "90m",
+            "--deadline",
+            "2022-03-11T06:00Z",
+            "--trace",
+            str(trace),
+            "--now",
+            NOW,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     plan = json.loads(proc.stdout)
     assert plan["deadline"] == "2022-03-11T06:00:00Z"

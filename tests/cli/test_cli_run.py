@@ -15,9 +15,16 @@ import pytest
 
 LOWCARB = [sys.executable, "-m", "lowcarb.cli"]
 CONTRACT_KEYS = {
-    "duration_s", "energy_kwh", "co2e_g", "zone", "intensity_g_per_kwh", "intensity_source",
-    "pue", "exit_code", "components",
-}  # fmt: skip
+    "duration_s",
+    "energy_kwh",
+    "co2e_g",
+    "zone",
+    "intensity_g_per_kwh",
+    "intensity_source",
+    "pue",
+    "exit_code",
+    "components",
+}
 BURN = "import time\nt=time.process_time()\nwhile time.process_time()-t<0.4: pass\n"
 
 
@@ -29,14 +36,29 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*LOWCARB, *args], capture_output=True, text=True, cwd=tmp_path, env=_env(tmp_path, **env),
+        [*LOWCARB, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(tmp_path, **env),
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_json_has_contract_keys_and_labelled_components(tmp_path: Path) -> None:
-    proc = _run(tmp_path, "run", "--zone", "DE", "--pue", "1.2", "--json", "--",
-                sys.executable, "-c", BURN + "print('hello from the command')")  # fmt: skip
+    proc = _run(
+        tmp_path,
+        "run",
+        "--zone",
+        "DE",
+        "--pue",
+        "1.2",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        BURN + "print('hello from the command')",
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)  # exactly one JSON object: the command's stdout went to stderr
     assert "hello from the command" in proc.stderr
@@ -54,15 +76,25 @@ def test_json_has_contract_keys_and_labelled_components(tmp_path: Path) -> None:
 
 
 def test_exit_code_is_kept_and_returned(tmp_path: Path) -> None:
-    proc = _run(tmp_path, "run", "--zone", "FR", "--json", "--", sys.executable, "-c",
-                "raise SystemExit(7)")  # fmt: skip
+    proc = _run(
+        tmp_path, "run", "--zone", "FR", "--json", "--", sys.executable, "-c", "raise SystemExit(7)"
+    )
     assert proc.returncode == 7
     assert json.loads(proc.stdout)["exit_code"] == 7
 
 
 def test_busier_command_costs_more_energy(tmp_path: Path) -> None:
-    idle = _run(tmp_path, "run", "--zone", "DE", "--json", "--", sys.executable, "-c",
-                "import time; time.sleep(0.4)")  # fmt: skip
+    idle = _run(
+        tmp_path,
+        "run",
+        "--zone",
+        "DE",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        "import time; time.sleep(0.4)",
+    )
     busy = _run(tmp_path, "run", "--zone", "DE", "--json", "--", sys.executable, "-c", BURN)
     e_idle = json.loads(idle.stdout)["energy_kwh"]
     e_busy = json.loads(busy.stdout)["energy_kwh"]
@@ -77,8 +109,11 @@ def test_no_zone_uses_labelled_world_average(tmp_path: Path) -> None:
 
 
 def test_zone_from_environment_and_config_file(tmp_path: Path) -> None:
-    out = json.loads(_run(tmp_path, "run", "--json", "--", sys.executable, "-c", "pass",
-                          LOWCARB_ZONE="FR").stdout)  # fmt: skip
+    out = json.loads(
+        _run(
+            tmp_path, "run", "--json", "--", sys.executable, "-c", "pass", LOWCARB_ZONE="FR"
+        ).stdout
+    )
     assert out["zone"] == "FR"
     (tmp_path / "lowcarb.toml").write_text('zone = "SE-SE1"\npue = 1.5\n')
     out = json.loads(_run(tmp_path, "run", "--json", "--", sys.executable, "-c", "pass").stdout)
@@ -94,9 +129,12 @@ def test_sigterm_is_forwarded_and_still_reports(tmp_path: Path) -> None:
     )
     proc = subprocess.Popen(
         [*LOWCARB, "run", "--zone", "DE", "--json", "--", sys.executable, "-c", script],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         env=_env(tmp_path),
-    )  # fmt: skip
+    )
     assert proc.stderr is not None
     assert proc.stderr.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)
@@ -117,9 +155,12 @@ def test_second_sigterm_kills_a_command_that_ignores_the_first(tmp_path: Path) -
     )
     proc = subprocess.Popen(
         [*LOWCARB, "run", "--zone", "DE", "--json", "--", sys.executable, "-c", script],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         env=_env(tmp_path),
-    )  # fmt: skip
+    )
     assert proc.stderr is not None
     assert proc.stderr.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)  # ignored by the command...
@@ -150,11 +191,25 @@ def test_grace_period_after_one_sigterm_is_a_flag(tmp_path: Path) -> None:
         "time.sleep(120)\n"
     )
     proc = subprocess.Popen(
-        [*LOWCARB, "run", "--zone", "DE", "--grace", "0.5s", "--json", "--", sys.executable,
-         "-c", script],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            *LOWCARB,
+            "run",
+            "--zone",
+            "DE",
+            "--grace",
+            "0.5s",
+            "--json",
+            "--",
+            sys.executable,
+            "-c",
+            script,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         env=_env(tmp_path),
-    )  # fmt: skip
+    )
     assert proc.stderr is not None
     assert proc.stderr.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)  # ignored by the command: the grace period ends it
@@ -167,9 +222,13 @@ def test_ctrl_c_to_process_group_reports_and_returns_130(tmp_path: Path) -> None
     script = "import time\nprint('ready', flush=True)\ntime.sleep(60)\n"
     proc = subprocess.Popen(
         [*LOWCARB, "run", "--zone", "DE", "--json", "--", sys.executable, "-c", script],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-        env=_env(tmp_path), start_new_session=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        start_new_session=True,
+    )
     assert proc.stderr is not None
     assert proc.stderr.readline().strip() == "ready"
     time.sleep(0.2)
@@ -182,8 +241,18 @@ def test_ctrl_c_to_process_group_reports_and_returns_130(tmp_path: Path) -> None
 
 def test_codecarbon_csv_is_written_and_appended(tmp_path: Path) -> None:
     for _ in range(2):
-        proc = _run(tmp_path, "run", "--zone", "DE", "--emissions-csv", "emissions.csv", "--",
-                    sys.executable, "-c", "pass")  # fmt: skip
+        proc = _run(
+            tmp_path,
+            "run",
+            "--zone",
+            "DE",
+            "--emissions-csv",
+            "emissions.csv",
+            "--",
+            sys.executable,
+            "-c",
+            "pass",
+        )
         assert proc.returncode == 0, proc.stderr
     with (tmp_path / "emissions.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -197,8 +266,18 @@ def test_codecarbon_csv_is_written_and_appended(tmp_path: Path) -> None:
 def test_foreign_csv_is_not_touched(tmp_path: Path) -> None:
     target = tmp_path / "emissions.csv"
     target.write_text("a,b\n1,2\n")
-    proc = _run(tmp_path, "run", "--zone", "DE", "--emissions-csv", str(target), "--",
-                sys.executable, "-c", "pass")  # fmt: skip
+    proc = _run(
+        tmp_path,
+        "run",
+        "--zone",
+        "DE",
+        "--emissions-csv",
+        str(target),
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+    )
     assert proc.returncode == 2
     assert target.read_text() == "a,b\n1,2\n"
 
@@ -291,8 +370,19 @@ MAKE_MARKER = "open('ran.txt', 'w').write('ok')"
     ],
 )
 def test_bad_ledger_fails_before_the_command_runs(tmp_path: Path, url: str, needle: str) -> None:
-    proc = _run(tmp_path, "run", "--zone", "DE", "--ledger", url, "--json", "--",
-                sys.executable, "-c", MAKE_MARKER)  # fmt: skip
+    proc = _run(
+        tmp_path,
+        "run",
+        "--zone",
+        "DE",
+        "--ledger",
+        url,
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        MAKE_MARKER,
+    )
     assert proc.returncode == 2, proc.stderr
     assert not (tmp_path / "ran.txt").exists()  # the work never started
     assert proc.stdout == "" and needle in proc.stderr and "Traceback" not in proc.stderr
@@ -325,8 +415,19 @@ def _breaker(url: str) -> str:
 def test_ledger_failing_after_the_work_keeps_exit_code_and_spools(
     tmp_path: Path, ledger_url: str
 ) -> None:
-    proc = _run(tmp_path, "run", "--zone", "DE", "--ledger", ledger_url, "--json", "--",
-                sys.executable, "-c", _breaker(ledger_url))  # fmt: skip
+    proc = _run(
+        tmp_path,
+        "run",
+        "--zone",
+        "DE",
+        "--ledger",
+        ledger_url,
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        _breaker(ledger_url),
+    )
     assert proc.returncode == 3, proc.stderr  # the command's own status, not lowcarb's
     out = json.loads(proc.stdout)
     assert out["exit_code"] == 3 and out["record_id"] is None and out["ledger_error"]
@@ -343,8 +444,12 @@ def test_ledger_from_a_parent_config_file(tmp_path: Path) -> None:
     sub.mkdir()
     proc = subprocess.run(
         [*LOWCARB, "run", "--zone", "DE", "--json", "--", sys.executable, "-c", "pass"],
-        capture_output=True, text=True, cwd=sub, env=_env(tmp_path), timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=sub,
+        env=_env(tmp_path),
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["ledger"] == f"sqlite:///{tmp_path / 'team.db'}" and out["record_id"]
@@ -360,16 +465,37 @@ def test_ledger_from_a_parent_config_file(tmp_path: Path) -> None:
 def test_emissions_csv_path_is_checked_before_the_command_runs(
     tmp_path: Path, path: str, needle: str
 ) -> None:
-    proc = _run(tmp_path, "run", "--zone", "DE", "--emissions-csv", path, "--",
-                sys.executable, "-c", MAKE_MARKER)  # fmt: skip
+    proc = _run(
+        tmp_path,
+        "run",
+        "--zone",
+        "DE",
+        "--emissions-csv",
+        path,
+        "--",
+        sys.executable,
+        "-c",
+        MAKE_MARKER,
+    )
     assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
     assert not (tmp_path / "ran.txt").exists()
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_project_name_in_csv_comes_from_the_project_setting(tmp_path: Path) -> None:
-    proc = _run(tmp_path, "run", "--zone", "DE", "--emissions-csv", "e.csv", "--",
-                sys.executable, "-c", "pass", LOWCARB_PROJECT="detector")  # fmt: skip
+    proc = _run(
+        tmp_path,
+        "run",
+        "--zone",
+        "DE",
+        "--emissions-csv",
+        "e.csv",
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+        LOWCARB_PROJECT="detector",
+    )
     assert proc.returncode == 0, proc.stderr
     with (tmp_path / "e.csv").open() as fh:
         (row,) = list(csv.DictReader(fh))
@@ -380,8 +506,18 @@ def test_corrupt_ledger_file_is_never_overwritten(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.db"
     garbage = b"this is not a sqlite database" * 100
     ledger.write_bytes(garbage)
-    proc = _run(tmp_path, "run", "--zone", "DE", "--ledger", f"sqlite:///{ledger}", "--",
-                sys.executable, "-c", MAKE_MARKER)  # fmt: skip
+    proc = _run(
+        tmp_path,
+        "run",
+        "--zone",
+        "DE",
+        "--ledger",
+        f"sqlite:///{ledger}",
+        "--",
+        sys.executable,
+        "-c",
+        MAKE_MARKER,
+    )
     assert proc.returncode == 2
     assert ledger.read_bytes() == garbage
     assert not (tmp_path / "ran.txt").exists()  # refused before acting

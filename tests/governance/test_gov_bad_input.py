@@ -54,8 +54,15 @@ def gate_argv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     Path("policy.yaml").write_text(POLICY, encoding="utf-8")
     Path("candidate.json").write_text(json.dumps({**PROFILE, "version": "7"}))
     Path("baseline.json").write_text(json.dumps(PROFILE))
-    return ["gate", "--policy", "policy.yaml", "--candidate", "candidate.json",
-            "--baseline", "baseline.json"]  # fmt: skip
+    return [
+        "gate",
+        "--policy",
+        "policy.yaml",
+        "--candidate",
+        "candidate.json",
+        "--baseline",
+        "baseline.json",
+    ]
 
 
 POLICY_CASES: list[tuple[bytes, str]] = [
@@ -235,8 +242,9 @@ def test_budget_table_shows_hostile_team_names_literally(
 
     with open_ledger("sqlite:///ledger.db", environ={}):
         pass
-    rc, out, err = _run(["budget", "status", "--policy", "policy.yaml", "--ledger",
-                         "sqlite:///ledger.db"])  # fmt: skip
+    rc, out, err = _run(
+        ["budget", "status", "--policy", "policy.yaml", "--ledger", "sqlite:///ledger.db"]
+    )
     assert rc == 0, err
     assert "[/]" in out and "[b]OK" in out and "\x1b" not in out
     assert max(len(line) for line in out.splitlines()) <= 60, out

@@ -56,8 +56,12 @@ def _run_step(tmp_path: Path, candidate: dict[str, Any]) -> subprocess.Completed
     env["LOWCARB_LEDGER"] = f"sqlite:///{tmp_path / 'ledger.db'}"  # the secret
     return subprocess.run(
         ["bash", "-e", "-c", _gate_step()["run"]],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_lowcarb_is_installed_from_a_pinned_commit_never_by_name() -> None:
@@ -77,12 +81,19 @@ def test_lowcarb_is_installed_from_a_pinned_commit_never_by_name() -> None:
 
 
 def test_the_bare_name_check_catches_the_forms_people_write() -> None:
-    bad = ("pip install lowcarb", 'pip install "lowcarb[postgres]"', "pip install -U lowcarb",
-           "pip install lowcarb==0.1.0", "pip3 install 'lowcarb[postgres]>=0.1'")  # fmt: skip
+    bad = (
+        "pip install lowcarb",
+        'pip install "lowcarb[postgres]"',
+        "pip install -U lowcarb",
+        "pip install lowcarb==0.1.0",
+        "pip3 install 'lowcarb[postgres]>=0.1'",
+    )
     for line in bad:
         assert BARE_INSTALL.search(line), line
-    for line in ('pip install "lowcarb[postgres] @ git+https://x/lowcarb@' + "0" * 40 + '"',
-                 "pip install dist/lowcarb-0.1.0-py3-none-any.whl"):  # fmt: skip
+    for line in (
+        'pip install "lowcarb[postgres] @ git+https://x/lowcarb@' + "0" * 40 + '"',
+        "pip install dist/lowcarb-0.1.0-py3-none-any.whl",
+    ):
         assert not BARE_INSTALL.search(line), line
 
 

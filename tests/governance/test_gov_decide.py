@@ -124,8 +124,9 @@ def test_budgets_fail_closed(tmp_path: Path, sqlite_url: str) -> None:
     assert info.value.exit_code == 2
     assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()  # not created empty
     with pytest.raises(LedgerUnreachableError, match="cannot check the carbon budget"):
-        gate_files(**files, ledger_url="postgresql+psycopg://nobody@127.0.0.1:1/none", now=NOW,
-                   environ={})  # fmt: skip
+        gate_files(
+            **files, ledger_url="postgresql+psycopg://nobody@127.0.0.1:1/none", now=NOW, environ={}
+        )
 
 
 def test_bad_inputs_raise_before_anything_is_recorded(tmp_path: Path, sqlite_url: str) -> None:

@@ -34,8 +34,11 @@ def test_the_example_policy_is_valid_and_complete() -> None:
     }
     vision, chatbot = policy.budgets
     assert (vision.team, vision.project, vision.period, vision.co2e_kg) == (
-        "vision", None, "month", 200.0,
-    )  # fmt: skip
+        "vision",
+        None,
+        "month",
+        200.0,
+    )
     assert (vision.on_exceed, vision.warn_at_pct) == ("refuse", 80.0)
     assert (chatbot.team, chatbot.project, chatbot.on_exceed) == (None, "chatbot", "warn")
     (override,) = policy.overrides

@@ -206,14 +206,23 @@ def test_totals_json_keeps_names_as_data(sqlite_url: str) -> None:
 def test_csv_export_neutralises_formulas_and_is_atomic(sqlite_url: str, tmp_path: Path) -> None:
     fill(sqlite_url, 1, **HOSTILE)
     target = tmp_path / "out.csv"
-    rc, _, err = cli("ledger", "export", "--ledger", sqlite_url, "--format", "csv",
-                     "--output", str(target))  # fmt: skip
+    rc, _, err = cli(
+        "ledger", "export", "--ledger", sqlite_url, "--format", "csv", "--output", str(target)
+    )
     assert rc == 0, err
     with target.open(newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert row["model"] == '\'=HYPERLINK("http://x")' and row["team"] == "[/]"
-    rc, _, err = cli("ledger", "export", "--ledger", sqlite_url, "--format", "csv",
-                     "--output", str(tmp_path / "missing" / "x.csv"))  # fmt: skip
+    rc, _, err = cli(
+        "ledger",
+        "export",
+        "--ledger",
+        sqlite_url,
+        "--format",
+        "csv",
+        "--output",
+        str(tmp_path / "missing" / "x.csv"),
+    )
     assert rc == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
 
 
@@ -221,8 +230,9 @@ def test_keygen_refuses_to_overwrite_or_reuse_one_path(tmp_path: Path) -> None:
     key = str(tmp_path / "k.pem")
     rc, _, err = cli("ledger", "keygen", "--private-key", key, "--public-key", key)
     assert rc == 2 and "same file" in err
-    rc, _, err = cli("ledger", "keygen", "--private-key", key, "--public-key",
-                     str(tmp_path / "no" / "pub.pem"))  # fmt: skip
+    rc, _, err = cli(
+        "ledger", "keygen", "--private-key", key, "--public-key", str(tmp_path / "no" / "pub.pem")
+    )
     assert rc == 2 and "does not exist" in err
     assert list(tmp_path.iterdir()) == []
 

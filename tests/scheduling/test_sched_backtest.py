@@ -47,9 +47,14 @@ def de_2022(grid_data_dir: Path) -> IntensitySeries:
 def _policies() -> list:
     naive, blend = SeasonalNaiveForecaster, ProfileBlendForecaster
     return [
-        RunNow(), Threshold(), ForecastWindow(naive()), ForecastWindow(blend()),
-        RollingReplan(naive()), RollingReplan(blend()), OraclePolicy(),
-    ]  # fmt: skip
+        RunNow(),
+        Threshold(),
+        ForecastWindow(naive()),
+        ForecastWindow(blend()),
+        RollingReplan(naive()),
+        RollingReplan(blend()),
+        OraclePolicy(),
+    ]
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda w: w.label)

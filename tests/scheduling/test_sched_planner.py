@@ -24,9 +24,13 @@ H = timedelta(hours=1)
 
 def _fc(values: list[float] | np.ndarray, zone: str = "DE", start: datetime = T0) -> ZoneForecast:
     return ZoneForecast(
-        zone=zone, start=start, step_s=3600, values_g_per_kwh=np.asarray(values, dtype=float),
-        model="test", issued_at=start,
-    )  # fmt: skip
+        zone=zone,
+        start=start,
+        step_s=3600,
+        values_g_per_kwh=np.asarray(values, dtype=float),
+        model="test",
+        issued_at=start,
+    )
 
 
 def test_contiguous_plan_picks_the_cheapest_window_before_the_deadline() -> None:
@@ -59,13 +63,16 @@ def test_interruptible_plan_uses_cheapest_slots_with_min_chunk() -> None:
     job = JobSpec(duration_h=3, deadline=T0 + 8 * H, interruptible=True)
     plan = plan_job(job, _fc(values), now=T0)
     assert [(s.start, s.end) for s in plan.slots] == [
-        (T0 + H, T0 + 2 * H), (T0 + 3 * H, T0 + 4 * H), (T0 + 5 * H, T0 + 6 * H),
-    ]  # fmt: skip
+        (T0 + H, T0 + 2 * H),
+        (T0 + 3 * H, T0 + 4 * H),
+        (T0 + 5 * H, T0 + 6 * H),
+    ]
     assert plan.expected_intensity_g_per_kwh == 100
     chunked = plan_job(
         JobSpec(duration_h=3, deadline=T0 + 8 * H, interruptible=True, min_chunk_h=2),
-        _fc(values), now=T0,
-    )  # fmt: skip
+        _fc(values),
+        now=T0,
+    )
     assert all(s.end - s.start >= 2 * H for s in chunked.slots)
     assert sum((s.end - s.start for s in chunked.slots), timedelta()) == 3 * H
     assert "slots" in plan.to_dict() and len(plan.to_dict()["slots"]) == 3
@@ -97,9 +104,12 @@ def test_random_plans_never_miss_the_deadline(seed: int) -> None:
         duration = float(rng.choice([0.5, 1, 2.5, 4, 7]))
         deadline = now + timedelta(hours=duration + float(rng.integers(0, 30)))
         job = JobSpec(
-            duration_h=duration, deadline=deadline, interruptible=bool(rng.random() < 0.5),
-            min_chunk_h=float(rng.choice([1, 2])), pause_overhead_h=float(rng.choice([0, 0.25])),
-        )  # fmt: skip
+            duration_h=duration,
+            deadline=deadline,
+            interruptible=bool(rng.random() < 0.5),
+            min_chunk_h=float(rng.choice([1, 2])),
+            pause_overhead_h=float(rng.choice([0, 0.25])),
+        )
         plan = plan_job(job, _fc(rng.random(40) * 500), now=now)
         assert plan.start >= now and plan.end <= deadline
         total = sum((s.end - s.start for s in plan.slots), timedelta())

@@ -30,10 +30,15 @@ def _codecarbon_tracker_row(path: Path) -> None:
     from codecarbon.output_methods.base_output import OutputMethod
 
     tracker = OfflineEmissionsTracker(
-        country_iso_code="DEU", output_dir=str(path.parent), output_file=path.name,
-        project_name="cc", log_level="error", measure_power_secs=1, tracking_mode="process",
+        country_iso_code="DEU",
+        output_dir=str(path.parent),
+        output_file=path.name,
+        project_name="cc",
+        log_level="error",
+        measure_power_secs=1,
+        tracking_mode="process",
         output_methods=[OutputMethod.CSV],
-    )  # fmt: skip
+    )
     tracker.start()
     tracker.stop()
 
@@ -49,8 +54,11 @@ def _codecarbon_rereads(path: Path) -> None:
         values[f.name] = 0.0 if f.type in ("float", float) else 0 if f.type in ("int", int) else ""
     values.update(
         timestamp=datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
-        project_name="cc", run_id="cc-update", on_cloud="N", tracking_mode="machine",
-    )  # fmt: skip
+        project_name="cc",
+        run_id="cc-update",
+        on_cloud="N",
+        tracking_mode="machine",
+    )
     output = FileOutput(path.name, str(path.parent), on_csv_write="update")
     data = EmissionsData(**values)  # type: ignore[arg-type]
     assert output.has_valid_headers(data)

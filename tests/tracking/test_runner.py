@@ -77,9 +77,13 @@ def _driver(tmp_path: Path, child: str, grace_s: float) -> subprocess.Popen[str]
     script = tmp_path / "driver.py"
     script.write_text(DRIVER.format(child=child, grace=grace_s))
     proc = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, cwd=tmp_path,
-    )  # fmt: skip
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        cwd=tmp_path,
+    )
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the child is running, its SIGTERM handler set
     assert line.strip() == "ready", line

@@ -53,9 +53,13 @@ def _run(tmp_path: Path, **kwargs: object) -> Tracker:
     clock = _Clock()
     meters = [FakeMeter(power_w={"cpu": 100.0}, clock=clock)]
     tracker = Tracker(
-        "block", zone="FR", meters=meters, environ={"HOME": str(tmp_path)}, cwd=tmp_path,
+        "block",
+        zone="FR",
+        meters=meters,
+        environ={"HOME": str(tmp_path)},
+        cwd=tmp_path,
         **kwargs,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
     with tracker:
         assert tracker.wait_ready(timeout_s=10)
         clock.now += 36.0
@@ -69,9 +73,13 @@ def test_a_custom_sink_is_checked_first_and_gets_the_footprint_after_the_ledger(
     sink = _Recorder()
     assert isinstance(sink, Sink)
     tracker = _run(
-        tmp_path, ledger=url, sinks=[sink], kind="trial",
-        attribution=attribution(team="search", project="p1"), metadata={"trial": 3},
-    )  # fmt: skip
+        tmp_path,
+        ledger=url,
+        sinks=[sink],
+        kind="trial",
+        attribution=attribution(team="search", project="p1"),
+        metadata={"trial": 3},
+    )
     assert sink.checked == 1
     ((footprint, context),) = sink.got
     assert footprint is tracker.footprint
@@ -88,9 +96,11 @@ def test_codecarbon_csv_sink_writes_one_row_with_the_ledger_record_id(tmp_path: 
     url = f"sqlite:///{tmp_path / 'l.db'}"
     path = tmp_path / "emissions.csv"
     tracker = _run(
-        tmp_path, ledger=url, sinks=[CodeCarbonCsvSink(path)],
+        tmp_path,
+        ledger=url,
+        sinks=[CodeCarbonCsvSink(path)],
         attribution=attribution(project="digits"),
-    )  # fmt: skip
+    )
     with path.open(encoding="utf-8") as f:
         (row,) = csv.DictReader(f)
     assert row["run_id"] == tracker.record_id and row["project_name"] == "digits"
@@ -111,9 +121,12 @@ def test_a_failing_ledger_is_spooled_and_reported_not_raised(tmp_path: Path) -> 
     tracker_dir.mkdir()
     clock = _Clock()
     tracker = Tracker(
-        zone="FR", ledger=url, meters=[FakeMeter(power_w={"cpu": 1.0}, clock=clock)],
-        environ={"HOME": str(tmp_path)}, cwd=tracker_dir,
-    )  # fmt: skip
+        zone="FR",
+        ledger=url,
+        meters=[FakeMeter(power_w={"cpu": 1.0}, clock=clock)],
+        environ={"HOME": str(tmp_path)},
+        cwd=tracker_dir,
+    )
     (tmp_path / "l.db").write_bytes(b"not a database any more")
     with tracker:
         assert tracker.wait_ready(timeout_s=10)

@@ -250,9 +250,13 @@ def test_markup_in_names_is_kept_as_data(tmp_path: Path, sqlite_url: str) -> Non
     clock = StepClock()
     names = attribution(team="[/]", project="[bold red]APPROVED")
     t = Tracker(
-        zone="DE", ledger=sqlite_url, attribution=names,
-        meters=_meters(clock), environ=_env(tmp_path), cwd=tmp_path,
-    )  # fmt: skip
+        zone="DE",
+        ledger=sqlite_url,
+        attribution=names,
+        meters=_meters(clock),
+        environ=_env(tmp_path),
+        cwd=tmp_path,
+    )
     with t:
         assert t.wait_ready(timeout_s=10)
         clock.now += 1.0

@@ -52,27 +52,40 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--duration", action="append", default=[], metavar="D", help="job length(s), e.g. 1h 8h"
     )
     p.add_argument(
-        "--deadline", action="append", default=[], metavar="D",
+        "--deadline",
+        action="append",
+        default=[],
+        metavar="D",
         help="deadline(s) after submission, e.g. 24h (every duration x deadline is run)",
-    )  # fmt: skip
+    )
     p.add_argument("--interruptible", action="store_true", help="jobs may pause and resume")
     p.add_argument(
-        "--workload", metavar="FILE",
+        "--workload",
+        metavar="FILE",
         help="CSV of submissions (submit,duration,deadline[,interruptible]) instead of --every",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--policy", action="append", choices=POLICY_NAMES, default=[],
+        "--policy",
+        action="append",
+        choices=POLICY_NAMES,
+        default=[],
         help="policies to compare (default: all); run-now and oracle are always included",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--forecaster", "--model", dest="model",
+        "--forecaster",
+        "--model",
+        dest="model",
         choices=forecaster_names(),
-        default="profile-blend", help="forecast behind the forecast and rolling policies",
-    )  # fmt: skip
+        default="profile-blend",
+        help="forecast behind the forecast and rolling policies",
+    )
     p.add_argument(
-        "--threshold-quantile", type=float, default=0.25, metavar="Q",
+        "--threshold-quantile",
+        type=float,
+        default=0.25,
+        metavar="Q",
         help="threshold policy: run below this quantile of the trailing week (default 0.25)",
-    )  # fmt: skip
+    )
     p.add_argument("--every", default="1h", metavar="D", help="submission interval (default 1h)")
     p.add_argument(
         "--since", "--from", dest="start", metavar="T", help="first submission (ISO 8601)"
@@ -214,9 +227,14 @@ def _render(ctx: CliContext, results: list[ZoneBacktest], summary: list[dict[str
             table.add_column(col, justify="left" if col == "policy" else "right")
         for p in r.results:
             table.add_row(
-                safe(p.policy), str(p.jobs), f"{p.emissions_g / 1000:.1f}", _pct(p.savings_pct),
-                _pct(p.captured_pct), str(p.missed_deadlines), f"{p.mean_wait_h:.1f} h",
-            )  # fmt: skip
+                safe(p.policy),
+                str(p.jobs),
+                f"{p.emissions_g / 1000:.1f}",
+                _pct(p.savings_pct),
+                _pct(p.captured_pct),
+                str(p.missed_deadlines),
+                f"{p.mean_wait_h:.1f} h",
+            )
         console.print(table)
     if len(results) > 1:
         table = Table(title="over zones")
@@ -224,8 +242,11 @@ def _render(ctx: CliContext, results: list[ZoneBacktest], summary: list[dict[str
             table.add_column(col)
         for row in summary:
             table.add_row(
-                safe(row["workload"]), safe(row["policy"]), str(row["zones"]),
-                _pct(row["mean_savings_pct"]), _pct(row["mean_captured_pct"]),
+                safe(row["workload"]),
+                safe(row["policy"]),
+                str(row["zones"]),
+                _pct(row["mean_savings_pct"]),
+                _pct(row["mean_captured_pct"]),
                 _pct(row["median_captured_pct"]),
-            )  # fmt: skip
+            )
         console.print(table)

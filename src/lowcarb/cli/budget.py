@@ -36,9 +36,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         a = actions.add_parser(name, help=help_text, description=help_text)
         a.add_argument("--policy", required=True, type=Path, help="policy YAML with `budgets:`")
         a.add_argument(
-            "--ledger", help="ledger URL (default: LOWCARB_LEDGER, the config file, or "
-            "sqlite:///.lowcarb/ledger.db)"
-        )  # fmt: skip
+            "--ledger",
+            help="ledger URL (default: LOWCARB_LEDGER, the config file, or "
+            "sqlite:///.lowcarb/ledger.db)",
+        )
         a.add_argument("--team", help="only budgets of this team" if name == "status" else "team")
         a.add_argument(
             "--project", help="only budgets of this project" if name == "status" else "project"

@@ -79,13 +79,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             )
         if name == "history":
             p.add_argument(
-                "--since", "--start", dest="start", metavar="TIMESTAMP",
+                "--since",
+                "--start",
+                dest="start",
+                metavar="TIMESTAMP",
                 help="first hour (ISO 8601)",
-            )  # fmt: skip
+            )
             p.add_argument(
-                "--until", "--end", dest="end", metavar="TIMESTAMP",
+                "--until",
+                "--end",
+                dest="end",
+                metavar="TIMESTAMP",
                 help="end, exclusive (ISO 8601)",
-            )  # fmt: skip
+            )
         if name == "forecast":
             p.add_argument("--horizon", default="24h", help="e.g. 24h, 48h, 2d (default 24h)")
             p.add_argument(

@@ -47,46 +47,68 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     p.add_argument(
-        "--zone", action="append", required=True, metavar="Z",
+        "--zone",
+        action="append",
+        required=True,
+        metavar="Z",
         help="candidate zone (repeat for a spatial choice; the first is the baseline)",
-    )  # fmt: skip
+    )
     p.add_argument("--duration", required=True, metavar="D", help="job length: 90m, 2h, 1d")
     p.add_argument(
-        "--deadline", required=True, metavar="D",
+        "--deadline",
+        required=True,
+        metavar="D",
         help="finish by: a duration after --now (24h) or an ISO time (2022-03-02T09:00Z)",
-    )  # fmt: skip
+    )
     p.add_argument("--interruptible", action="store_true", help="the job may pause and resume")
     p.add_argument(
-        "--min-chunk", default="1h", metavar="D",
+        "--min-chunk",
+        default="1h",
+        metavar="D",
         help="interruptible: shortest run between pauses (default 1h)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--pause-overhead", default="0", metavar="D",
+        "--pause-overhead",
+        default="0",
+        metavar="D",
         help="interruptible: extra run time each resume costs (default 0)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--power-w", metavar="W",
+        "--power-w",
+        metavar="W",
         help="job power in watts, or a comma-separated curve spread over the run (300,250,200)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--penalty", action="append", default=[], metavar="ZONE=GRAMS",
+        "--penalty",
+        action="append",
+        default=[],
+        metavar="ZONE=GRAMS",
         help="extra gCO2e of running in ZONE (e.g. data transfer); needs --power-w",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--trace", action="append", default=[], metavar="FILE",
+        "--trace",
+        action="append",
+        default=[],
+        metavar="FILE",
         help="trace CSV (one for all zones, or one per --zone in order)",
-    )  # fmt: skip
+    )
     p.add_argument("--now", metavar="TIMESTAMP", help="decision time, ISO 8601 (default: now)")
     add_provider_flag(p)
     p.add_argument(
-        "--forecaster", "--model", dest="model", choices=forecaster_names(), default=None,
+        "--forecaster",
+        "--model",
+        dest="model",
+        choices=forecaster_names(),
+        default=None,
         help="forecast model for --trace (default profile-blend)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--on-forecast-error", choices=("start-now", "latest-start", "error"), default=None,
+        "--on-forecast-error",
+        choices=("start-now", "latest-start", "error"),
+        default=None,
         help="when no forecast can be had: a labelled fallback plan, or exit 2 "
         "(default: error with --trace, start-now otherwise)",
-    )  # fmt: skip
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=_plan)
 
@@ -94,10 +116,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 def add_provider_flag(p: argparse.ArgumentParser) -> None:
     """``--provider``: a live forecast source (shared with ``lowcarb worker``)."""
     p.add_argument(
-        "--provider", choices=PROVIDER_NAMES,
+        "--provider",
+        choices=PROVIDER_NAMES,
         help="live forecasts (ELECTRICITYMAPS_API_TOKEN, WATTTIME_USERNAME/PASSWORD; ukci needs "
         "no key); failures fall back to the embedded profile, labelled",
-    )  # fmt: skip
+    )
 
 
 def _power(text: str | None) -> float | tuple[float, ...] | None:

@@ -128,9 +128,13 @@ def merge_series(parts: list[IntensitySeries]) -> IntensitySeries:
         (p.start + i * _HOUR, float(v)) for p in parts for i, v in enumerate(p.values_g_per_kwh)
     ]
     merged = points_to_series(
-        points, zone=first.zone, source=first.source, signal=first.signal, scope=first.scope,
+        points,
+        zone=first.zone,
+        source=first.source,
+        signal=first.signal,
+        scope=first.scope,
         kind=first.kind,
-    )  # fmt: skip
+    )
     notes = tuple(dict.fromkeys(n for p in parts for n in p.notes))
     return merged.replace(notes=(*notes, f"fetched in {len(parts)} requests and merged"))
 

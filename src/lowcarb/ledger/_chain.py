@@ -237,9 +237,13 @@ def verify_chain(
             "deleted; compare it with a published checkpoint)"
         )
         return VerifyResult(
-            ok=True, entries=0, first_bad=None, reason=reason, unanchored=unanchored,
+            ok=True,
+            entries=0,
+            first_bad=None,
+            reason=reason,
+            unanchored=unanchored,
             limits=limits,
-        )  # fmt: skip
+        )
     checks = ["chain intact"]
     if signed:
         checks.append("every record signed by a trusted key")

@@ -32,6 +32,7 @@ from lowcarb.tracking._place import place_of
 
 __all__ = ["CODECARBON_COLUMNS", "append_emissions_csv", "check_emissions_csv", "emissions_row"]
 
+# fmt: skip below: the columns stay in CodeCarbon's order and wrapping, easy to diff against it.
 CODECARBON_COLUMNS: tuple[str, ...] = (
     "timestamp", "project_name", "run_id", "experiment_id", "duration", "emissions",
     "emissions_rate", "cpu_power", "gpu_power", "ram_power", "cpu_energy", "gpu_energy",
