@@ -77,6 +77,7 @@ def _table() -> dict[str, AnnualFactor]:
         signal, scope = row["signal"], row["scope"]
         if signal not in ("average", "marginal") or scope not in ("lifecycle", "direct"):
             raise RuntimeError(f"annual_intensity.csv: bad row {row!r}")
+        # cast below: mypy does not narrow a str to a Literal through `in`; checked just above.
         table[row["zone_id"]] = AnnualFactor(
             zone_id=row["zone_id"],
             intensity_g_per_kwh=float(row["intensity_g_per_kwh"]),

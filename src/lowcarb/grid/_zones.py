@@ -91,6 +91,7 @@ def _zone_table() -> dict[str, Zone]:
         kind = row["kind"]
         if kind not in ("world", "country", "region", "balancing-area"):
             raise RuntimeError(f"zones.csv: bad kind {kind!r} for {row['zone_id']!r}")
+        # cast: mypy does not narrow a str to a Literal through `in`; checked just above.
         table[row["zone_id"]] = Zone(
             row["zone_id"], row["name"], row["country"], cast(ZoneKind, kind)
         )
