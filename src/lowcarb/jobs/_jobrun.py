@@ -12,7 +12,7 @@ import psutil
 from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import Footprint, Intensity, IntensitySource
-from lowcarb.scheduling._queue import Job
+from lowcarb.jobs._job import Job
 from lowcarb.tracking import Tracker
 
 __all__ = [

@@ -29,6 +29,7 @@ from lowcarb.ledger._engines import DEFAULT_URL, ENV_VAR
 from lowcarb.ledger._export import EXPORT_FORMATS, FLAT_COLUMNS
 from lowcarb.ledger._ledger import SIGNING_KEY_ENV_VAR, Ledger, open_ledger
 from lowcarb.ledger._query import GroupBy, RecordFilter, TotalRow, Totals
+from lowcarb.ledger._setup import open_engine
 from lowcarb.ledger._record import (
     KNOWN_KINDS,
     Attribution,
@@ -63,5 +64,6 @@ __all__ = [
     "TrustedKey",
     "VerifyResult",
     "draft_from_footprint",
+    "open_engine",
     "open_ledger",
 ]

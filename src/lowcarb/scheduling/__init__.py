@@ -11,9 +11,10 @@
   :class:`Oracle`, :class:`NoisyOracle`, adapters to and from :mod:`lowcarb.grid` forecasters.
 * Policies and backtests: :class:`RunNow`, :class:`Threshold`, :class:`ForecastWindow`,
   :class:`RollingReplan`, :class:`OraclePolicy`; :func:`backtest_workload`, :func:`backtest_jobs`.
-* The job queue and worker: :func:`open_queue` (jobs in the ledger database; exactly-once claims,
-  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), :class:`Worker` (plans, starts on time, pauses and
-  resumes interruptible jobs through the checkpoint protocol, survives restarts).
+* :func:`build_job_spec`: the one builder of a :class:`JobSpec` from user input (``lowcarb plan``
+  and ``lowcarb submit``).
+
+The job store and its worker live in :mod:`lowcarb.jobs`, which builds on this package.
 """
 
 from lowcarb.scheduling._adapters import (
@@ -39,9 +40,9 @@ from lowcarb.scheduling._forecasts import (
     SeasonalNaive,
     SeriesForecaster,
 )
-from lowcarb.scheduling._jobrun import ReplayClock
 from lowcarb.scheduling._planner import (
     FallbackMode,
+    build_job_spec,
     check_feasible,
     fallback_plan,
     plan_job,
@@ -58,7 +59,6 @@ from lowcarb.scheduling._policies import (
     Threshold,
     realised_cost,
 )
-from lowcarb.scheduling._queue import ACTIVE_STATES, Job, JobQueue, JobState, open_queue
 from lowcarb.scheduling._sourced import (
     OnForecastError,
     ProfileSource,
@@ -68,7 +68,6 @@ from lowcarb.scheduling._sourced import (
 from lowcarb.scheduling._timeparse import parse_duration_h, parse_time
 from lowcarb.scheduling._types import JobSpec, Plan, Slot, ZoneForecast, ZoneOption
 from lowcarb.scheduling._window import best_slots, best_window, window_costs, work_weights
-from lowcarb.scheduling._worker import Worker, WorkerConfig
 from lowcarb.scheduling._workload import (
     POLICY_NAMES,
     Submission,
@@ -78,7 +77,6 @@ from lowcarb.scheduling._workload import (
 )
 
 __all__ = [
-    "ACTIVE_STATES",
     "MODEL_NAMES",
     "POLICY_NAMES",
     "BlendForecaster",
@@ -86,10 +84,7 @@ __all__ = [
     "ForecastModel",
     "ForecastWindow",
     "GridForecastModel",
-    "Job",
-    "JobQueue",
     "JobSpec",
-    "JobState",
     "ModelName",
     "NoisyOracle",
     "OnForecastError",
@@ -100,7 +95,6 @@ __all__ = [
     "PolicyResult",
     "ProfileBlend",
     "ProfileSource",
-    "ReplayClock",
     "RollingReplan",
     "RunNow",
     "SeasonalNaive",
@@ -110,8 +104,6 @@ __all__ = [
     "Slot",
     "Submission",
     "Threshold",
-    "Worker",
-    "WorkerConfig",
     "Workload",
     "ZoneBacktest",
     "ZoneForecast",
@@ -121,12 +113,12 @@ __all__ = [
     "backtest_workload",
     "best_slots",
     "best_window",
+    "build_job_spec",
     "check_feasible",
     "fallback_plan",
     "load_workload",
     "make_forecaster",
     "make_policies",
-    "open_queue",
     "parse_duration_h",
     "parse_time",
     "plan_from_source",
