@@ -16,12 +16,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lowcarb.energy import FakeMeter
-from lowcarb.ledger import open_ledger
+from lowcarb.jobs import JobStore, Worker, WorkerConfig, open_job_store
 from lowcarb.jobs._jobwrap import RESULT_FILE, SCRIPT, read_result
-from lowcarb.scheduling import JobSpec
-from lowcarb.jobs import JobStore, open_job_store
 from lowcarb.jobs._reconcile import record_unwatched_run
-from lowcarb.jobs import Worker, WorkerConfig
+from lowcarb.ledger import open_ledger
+from lowcarb.scheduling import JobSpec
 
 T0 = datetime(2022, 3, 1, 10, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -80,10 +79,10 @@ def test_jobs_that_end_while_the_worker_is_down_are_recorded_once(
         jobs.append(
             queue.submit(
                 [sys.executable, "-c", body],
-                JobSpec(duration_h=1, deadline=T0 + 4 * H),
-                zones=["DE"], now=T0,
+                JobSpec(duration_h=1, deadline=T0 + 4 * H, power_w=50.0),
+                zones=["DE"],
+                now=T0,
                 cwd=tmp_path,
-                power_w=50.0,
             )
         )
     script = tmp_path / "worker.py"
@@ -130,7 +129,9 @@ def _ended_run(
     queue: JobStore, tmp_path: Path, *, attempt: int = 1
 ) -> tuple[str, dict[str, object]]:
     """A job claimed by a worker that died (elsewhere), whose wrapper left its result."""
-    job = queue.submit(["true"], JobSpec(duration_h=1, deadline=T0 + 4 * H), zones=["DE"], now=T0, cwd=tmp_path)
+    job = queue.submit(
+        ["true"], JobSpec(duration_h=1, deadline=T0 + 4 * H), zones=["DE"], now=T0, cwd=tmp_path
+    )
     claimed = queue.claim(job.id, worker_id="dead:1:x", lease_until=T0 - H, now=T0)
     assert claimed is not None
     taken = queue.update(claimed, child_pid=2**22 - 7, worker_host="elsewhere")

@@ -35,10 +35,10 @@ import psutil
 from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
+from lowcarb.jobs._job import Job
 from lowcarb.jobs._jobrun import JobTracker, alive, append_note, hours, kill_tree, parse_iso
 from lowcarb.jobs._jobwrap import SCRIPT as JOBWRAP
 from lowcarb.jobs._jobwrap import read_exit_status
-from lowcarb.jobs._job import Job
 from lowcarb.jobs._store import JobStore
 from lowcarb.tracking import run_command
 

@@ -39,11 +39,11 @@ import psutil
 from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
+from lowcarb.jobs._job import ACTIVE_STATES, Job
 from lowcarb.jobs._jobrun import alive, append_note, find_wrapper, iso, parse_iso, start_key
 from lowcarb.jobs._jobwrap import read_result
-from lowcarb.jobs._job import ACTIVE_STATES, Job
-from lowcarb.jobs._store import JobStore
 from lowcarb.jobs._reconcile import record_unwatched_run
+from lowcarb.jobs._store import JobStore
 from lowcarb.jobs._supervisor import Supervisor
 from lowcarb.scheduling import FallbackMode, plan_from_source
 

@@ -29,7 +29,6 @@ from lowcarb.ledger._engines import DEFAULT_URL, ENV_VAR
 from lowcarb.ledger._export import EXPORT_FORMATS, FLAT_COLUMNS
 from lowcarb.ledger._ledger import SIGNING_KEY_ENV_VAR, Ledger, open_ledger
 from lowcarb.ledger._query import GroupBy, RecordFilter, TotalRow, Totals
-from lowcarb.ledger._setup import open_engine
 from lowcarb.ledger._record import (
     KNOWN_KINDS,
     Attribution,
@@ -38,6 +37,7 @@ from lowcarb.ledger._record import (
     RecordDraft,
     draft_from_footprint,
 )
+from lowcarb.ledger._setup import open_engine
 from lowcarb.ledger._signing import Ed25519Signer, TrustedKey
 from lowcarb.ledger._sql import SqlLedgerStore
 
