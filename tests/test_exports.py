@@ -21,7 +21,7 @@ def test_top_level_all_is_exactly_the_public_surface() -> None:
 
 
 def test_every_package_all_names_resolve() -> None:
-    for pkg in ("energy", "grid", "ledger", "reporting"):
+    for pkg in ("energy", "grid", "jobs", "ledger", "reporting"):
         mod = importlib.import_module(f"lowcarb.{pkg}")
         for name in mod.__all__:
             assert hasattr(mod, name), f"lowcarb.{pkg}.{name}"
