@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lowcarb.errors import LedgerCorruptError
+from lowcarb.errors import LedgerCorruptError, LedgerError
 from lowcarb.jobs import open_job_store
 from lowcarb.jobs.testing import JobStoreConformance
 
@@ -31,3 +31,12 @@ def test_a_bare_path_is_a_sqlite_ledger(tmp_path: Path) -> None:
     with open_job_store(str(tmp_path / "jobs.db"), environ={}) as store:
         assert store.dialect == "sqlite" and store.list_jobs() == []
     assert (tmp_path / "jobs.db").is_file()
+
+
+def test_database_errors_are_one_line_ledger_errors(tmp_path: Path) -> None:
+    with open_job_store(f"sqlite:///{tmp_path / 'l.db'}", environ={}) as store:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE lowcarb_jobs")
+        with pytest.raises(LedgerError, match=r"job store at .* failed: no such table") as info:
+            store.list_jobs()
+        assert "\n" not in str(info.value)

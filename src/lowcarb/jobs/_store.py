@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from lowcarb._text import plain
-from lowcarb.errors import UsageError
+from lowcarb.errors import LedgerError, UsageError
 from lowcarb.grid import lookup_zone
 from lowcarb.jobs._job import JOBS, Job, JobState, encode_column
 from lowcarb.ledger import open_engine
@@ -80,10 +81,20 @@ class JobStore:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        options = {"lowcarb_begin": "IMMEDIATE"} if self.dialect == "sqlite" else {}
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            yield conn
+    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
+        """One transaction (SQLite: holding the write lock from its start when ``write``).
+
+        A database error (a read-only file, a lost server, a dropped table) becomes a
+        :class:`LedgerError` of one line naming the store.
+        """
+        options = {"lowcarb_begin": "IMMEDIATE"} if write and self.dialect == "sqlite" else {}
+        try:
+            with self.engine.connect().execution_options(**options) as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"]
+            raise LedgerError(f"job store at {where!r} failed: {cause[0]}") from exc
 
     # -- writes ---------------------------------------------------------------------------------
     def submit(
@@ -252,7 +263,7 @@ class JobStore:
         Raises:
             UsageError: No such job, or an ambiguous prefix.
         """
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(select(JOBS).where(JOBS.c.id.startswith(job_id))).mappings().all()
         if len(rows) != 1:
             what = "no job" if not rows else "more than one job"
@@ -264,7 +275,7 @@ class JobStore:
         query = select(JOBS).order_by(JOBS.c.created_at, JOBS.c.id)
         if states:
             query = query.where(JOBS.c.state.in_(list(states)))
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             return [Job._from_row(r) for r in conn.execute(query).mappings().all()]
 
 

@@ -203,9 +203,10 @@ class Worker:
             late = "late: the deadline can no longer be met; starting at once"
             plan_dict = {"zone": job.zones[0], "start": iso(now), "fallback": late, "slots": []}
             return self.queue.update(job, plan=plan_dict, planned_start=now, planned_at=now)
+        spec = job.remaining_spec()
         try:
             plan = plan_from_source(
-                job.remaining_spec(), list(job.zones), self.source, now=now,
+                spec, list(job.zones), self.source, now=now,
                 on_forecast_error=self.config.on_forecast_error,
             )  # fmt: skip
         except LowcarbError as exc:
