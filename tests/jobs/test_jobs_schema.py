@@ -40,14 +40,30 @@ CREATE TABLE lowcarb_jobs (
 """
 OLD_JOBS_INDEX = "CREATE INDEX ix_lowcarb_jobs_state ON lowcarb_jobs (state)"
 OLD_JOB = {
-    "id": "0123456789ab", "version": 3, "state": "paused", "created_at": T0, "updated_at": T0,
-    "command": '["python", "train.py"]', "cwd": "/srv", "state_dir": "/srv/.lowcarb/jobs/0123",
-    "zones": '["DE", "FR"]', "duration_h": 4.0, "deadline": datetime(2022, 3, 2, 9, tzinfo=UTC),
-    "interruptible": True, "min_chunk_h": 1.0, "pause_overhead_h": 0.25, "power_w": "300.0",
-    "team": "vision", "project": None, "work_done_h": 1.5, "attempts": 1, "pause_requested": False,
-    "plan": '{"zone": "DE", "start": "2022-03-01T13:00:00Z"}', "record_ids": '["rec-1"]',
+    "id": "0123456789ab",
+    "version": 3,
+    "state": "paused",
+    "created_at": T0,
+    "updated_at": T0,
+    "command": '["python", "train.py"]',
+    "cwd": "/srv",
+    "state_dir": "/srv/.lowcarb/jobs/0123",
+    "zones": '["DE", "FR"]',
+    "duration_h": 4.0,
+    "deadline": datetime(2022, 3, 2, 9, tzinfo=UTC),
+    "interruptible": True,
+    "min_chunk_h": 1.0,
+    "pause_overhead_h": 0.25,
+    "power_w": "300.0",
+    "team": "vision",
+    "project": None,
+    "work_done_h": 1.5,
+    "attempts": 1,
+    "pause_requested": False,
+    "plan": '{"zone": "DE", "start": "2022-03-01T13:00:00Z"}',
+    "record_ids": '["rec-1"]',
     "note": "paused at the end of its slot",
-}  # fmt: skip
+}
 
 
 def _plain_engine(url: str) -> Engine:

@@ -157,13 +157,23 @@ def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError("give --zone Z (or set LOWCARB_ZONE / zone in lowcarb.toml)")
     zones = [lookup_zone(z).zone_id for z in zones]  # checked before the ledger is opened
     spec = build_job_spec(
-        duration=args.duration or "1h", deadline=args.deadline, now=now,
-        interruptible=args.interruptible, min_chunk=args.min_chunk,
-        pause_overhead=args.pause_overhead, power_w=args.power_w,
-    )  # fmt: skip
+        duration=args.duration or "1h",
+        deadline=args.deadline,
+        now=now,
+        interruptible=args.interruptible,
+        min_chunk=args.min_chunk,
+        pause_overhead=args.pause_overhead,
+        power_w=args.power_w,
+    )
     with open_job_store(url, environ=ctx.environ) as store:
-        job = store.submit(argv, spec, zones=zones, now=now, team=team or settings.team,
-                           project=project or settings.project)  # fmt: skip
+        job = store.submit(
+            argv,
+            spec,
+            zones=zones,
+            now=now,
+            team=team or settings.team,
+            project=project or settings.project,
+        )
     if args.duration is None:
         print("lowcarb: no --duration given: planned as 1h", file=ctx.stderr)
     if args.json:

@@ -61,13 +61,22 @@ class JobStoreConformance:
 
     def test_submit_stores_a_queued_job_as_given(self, store: JobStore, tmp_path: Path) -> None:
         spec = JobSpec(
-            duration_h=2, deadline=T0 + 9 * _H, interruptible=True, min_chunk_h=0.5,
-            pause_overhead_h=0.25, power_w=(300.0, 200.0),
-        )  # fmt: skip
+            duration_h=2,
+            deadline=T0 + 9 * _H,
+            interruptible=True,
+            min_chunk_h=0.5,
+            pause_overhead_h=0.25,
+            power_w=(300.0, 200.0),
+        )
         job = store.submit(
-            ["echo", "hi there"], spec, zones=["DE", "FR"], now=T0, cwd=tmp_path, team="vision",
+            ["echo", "hi there"],
+            spec,
+            zones=["DE", "FR"],
+            now=T0,
+            cwd=tmp_path,
+            team="vision",
             project="det",
-        )  # fmt: skip
+        )
         assert job.state == "queued" and job.version == 0 and job.attempts == 0
         assert job.command == ("echo", "hi there") and job.zones == ("DE", "FR")
         assert job.deadline == T0 + 9 * _H and job.deadline.tzinfo is not None
