@@ -21,6 +21,8 @@ Modules: ``_record`` (types), ``_canonical`` (serialisation and hash, documented
 ``_chain`` (verification, checkpoints), ``_signing``, ``_schema`` + ``_migrations`` (Alembic),
 ``_engines`` + ``_setup`` + ``_sql`` (stores), ``_query`` (filters, totals), ``_export``,
 ``_ledger`` (the :class:`Ledger`); ``testing`` has sample footprints and drafts for tests.
+:func:`open_engine` opens the ledger database the same way for tables kept beside the ledger
+(the job store's ``lowcarb_jobs``, created by the migrations like the ledger's own tables).
 """
 
 from lowcarb.ledger._canonical import GENESIS_HASH
