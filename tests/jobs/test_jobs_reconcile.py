@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lowcarb.energy import FakeMeter
 from lowcarb.jobs import JobStore, Worker, WorkerConfig, open_job_store
+from lowcarb.jobs._jobrun import alive
 from lowcarb.jobs._jobwrap import RESULT_FILE, SCRIPT, read_result
 from lowcarb.jobs._reconcile import record_unwatched_run
 from lowcarb.ledger import open_ledger
@@ -107,6 +108,17 @@ def test_jobs_that_end_while_the_worker_is_down_are_recorded_once(
     _until(
         lambda: all(read_result(queue.get(j.id).state_dir) is not None for j in jobs),
         "the jobs' wrappers to leave their results",
+    )
+    # A wrapper writes its result just before it exits: until it has exited, a new worker
+    # rightly adopts the run instead (a busy machine made that window visible).
+    _until(
+        lambda: (
+            not any(
+                alive(now.child_pid, now.child_create_time)
+                for now in map(queue.get, (j.id for j in jobs))
+            )
+        ),
+        "the jobs' wrappers to exit",
     )
     assert all(queue.get(j.id).state == "running" for j in jobs)  # nobody recorded them yet
     worker = _new_worker(queue, ledger_url, T0 + 3 * H)
