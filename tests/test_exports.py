@@ -24,10 +24,13 @@ def test_every_package_all_names_resolve() -> None:
     for pkg in (
         "energy",
         "grid",
+        "jobs",
         "ledger",
         "reporting",
         "profiling",
         "governance",
+        "scheduling",
+        "tracking",
         "integrations",
         "integrations.mlflow",
     ):

@@ -75,6 +75,7 @@ def test_public_names_are_exactly_exported() -> None:
             "TrustedKey",
             "VerifyResult",
             "draft_from_footprint",
+            "open_engine",
             "open_ledger",
             "record_dict",
         ]

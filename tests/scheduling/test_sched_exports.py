@@ -10,4 +10,4 @@ def test_all_names_resolve_and_nothing_else_is_public() -> None:
         assert hasattr(scheduling, name), name
     public = {n for n in vars(scheduling) if not n.startswith("_")}
     assert public == set(scheduling.__all__)
-    assert {"Plan", "Job", "JobSpec", "plan_job", "plan_spatial", "open_queue", "Worker"} <= public
+    assert {"Plan", "JobSpec", "build_job_spec", "plan_job", "plan_spatial"} <= public

@@ -22,17 +22,11 @@ from lowcarb.grid import (
     TraceIntensitySource,
     load_trace_table,
     lookup_zone,
+    make_forecaster,
     open_provider,
 )
-from lowcarb.scheduling import (
-    JobSpec,
-    ProfileSource,
-    check_feasible,
-    make_forecaster,
-)
-from lowcarb.scheduling._jobrun import ReplayClock
-from lowcarb.scheduling._queue import Job, JobState, open_queue
-from lowcarb.scheduling._worker import Worker, WorkerConfig
+from lowcarb.jobs import Job, JobState, ReplayClock, Worker, WorkerConfig, open_job_store
+from lowcarb.scheduling import ProfileSource, build_job_spec
 from lowcarb.units import parse_duration_h, parse_timestamp
 
 #: The fastest replay clock (3600 replays an hour a second; a million, 11 days a second).
@@ -158,30 +152,29 @@ def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
     team = check_name(args.team, what="--team")
     project = check_name(args.project, what="--project")
     now = parse_timestamp(args.now, what="--now") if args.now else datetime.now(UTC)
-    zones = [z.strip() for z in args.zone] or [load_settings(environ=ctx.environ).zone or ""]
+    settings = load_settings(environ=ctx.environ)
+    zones = [z.strip() for z in args.zone] or [settings.zone or ""]
     if not zones[0]:
         raise UsageError("give --zone Z (or set LOWCARB_ZONE / zone in lowcarb.toml)")
-    zones = [lookup_zone(z).zone_id for z in zones]
-    overhead = 0.0
-    if args.pause_overhead.strip() not in {"0", "0h", "0m", "0s"}:
-        overhead = parse_duration_h(args.pause_overhead, what="--pause-overhead")
-    spec = JobSpec(
-        duration_h=parse_duration_h(args.duration or "1h", what="--duration"),
-        deadline=parse_timestamp(args.deadline, now=now, what="--deadline"),
+    zones = [lookup_zone(z).zone_id for z in zones]  # checked before the ledger is opened
+    spec = build_job_spec(
+        duration=args.duration or "1h",
+        deadline=args.deadline,
+        now=now,
         interruptible=args.interruptible,
-        min_chunk_h=parse_duration_h(args.min_chunk, what="--min-chunk"),
-        pause_overhead_h=overhead,
+        min_chunk=args.min_chunk,
+        pause_overhead=args.pause_overhead,
         power_w=args.power_w,
     )
-    check_feasible(spec, now)
-    settings = load_settings(environ=ctx.environ)
-    with open_queue(url, environ=ctx.environ) as queue:
-        job = queue.submit(
-            argv, zones=zones, duration_h=spec.duration_h, deadline=spec.deadline,
-            interruptible=spec.interruptible, min_chunk_h=spec.min_chunk_h,
-            pause_overhead_h=spec.pause_overhead_h, power_w=args.power_w,
-            team=team or settings.team, project=project or settings.project,
-        )  # fmt: skip
+    with open_job_store(url, environ=ctx.environ) as store:
+        job = store.submit(
+            argv,
+            spec,
+            zones=zones,
+            now=now,
+            team=team or settings.team,
+            project=project or settings.project,
+        )
     if args.duration is None:
         print("lowcarb: no --duration given: planned as 1h", file=ctx.stderr)
     if args.json:
@@ -208,14 +201,14 @@ def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
     clock = ReplayClock(parse_timestamp(args.now, what="--now"), speed=speed) if args.now else None
     url = _ledger_url(args, ctx)
     # Opened before anything else runs: a bad ledger fails here, with no job started.
-    queue = open_queue(url, environ=ctx.environ)
+    store = open_job_store(url, environ=ctx.environ)
     try:
         source = _worker_source(args, ctx)
-        worker = Worker(queue, source, ledger_url=url, config=config, clock=clock,
+        worker = Worker(store, source, ledger_url=url, config=config, clock=clock,
                         environ=ctx.environ)  # fmt: skip
         signals = _run_worker(worker, args)
     finally:
-        queue.close()
+        store.close()
     if args.json:
         emit_json(ctx, {"worker": worker.id, "stopped_by_signal": signals > 0})
     return 0
@@ -260,16 +253,10 @@ def _run_worker(worker: Worker, args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace, ctx: CliContext) -> int:
-    with open_queue(_ledger_url(args, ctx), environ=ctx.environ) as queue:
+    with open_job_store(_ledger_url(args, ctx), environ=ctx.environ) as store:
         if args.cancel:
-            job = queue.get(args.cancel)
-            if job.state not in ("queued", "paused"):
-                raise UsageError(
-                    f"job {plain(job.id)} is {job.state}; only queued or paused jobs cancel"
-                )
-            if queue.update(job, state="cancelled") is None:
-                raise UsageError(f"job {job.id} changed while cancelling it; try again")
-        jobs = queue.jobs(args.state or None)
+            store.cancel(args.cancel)
+        jobs = store.list_jobs(args.state or None)
     if args.json:
         emit_json(ctx, {"jobs": [j.to_dict() for j in jobs]})
         return 0

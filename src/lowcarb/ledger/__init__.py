@@ -21,6 +21,8 @@ Modules: ``_record`` (types), ``_canonical`` (serialisation and hash, documented
 ``_chain`` (verification, checkpoints), ``_signing``, ``_schema`` + ``_migrations`` (Alembic),
 ``_engines`` + ``_setup`` + ``_sql`` (stores), ``_query`` (filters, totals), ``_export``,
 ``_ledger`` (the :class:`Ledger`); ``testing`` has sample footprints and drafts for tests.
+:func:`open_engine` opens the ledger database the same way for tables kept beside the ledger
+(the job store's ``lowcarb_jobs``, created by the migrations like the ledger's own tables).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from lowcarb.ledger._export import EXPORT_FORMATS, FLAT_COLUMNS
     from lowcarb.ledger._ledger import SIGNING_KEY_ENV_VAR, Ledger, open_ledger
     from lowcarb.ledger._query import GroupBy, RecordFilter, TotalRow, Totals
+    from lowcarb.ledger._setup import open_engine
     from lowcarb.ledger._signing import Ed25519Signer, TrustedKey
     from lowcarb.ledger._sql import SqlLedgerStore
 
@@ -63,6 +66,7 @@ _LAZY: dict[str, str] = {
     "RecordFilter": "lowcarb.ledger._query",
     "TotalRow": "lowcarb.ledger._query",
     "Totals": "lowcarb.ledger._query",
+    "open_engine": "lowcarb.ledger._setup",
     "Ed25519Signer": "lowcarb.ledger._signing",
     "TrustedKey": "lowcarb.ledger._signing",
     "SqlLedgerStore": "lowcarb.ledger._sql",
@@ -105,6 +109,7 @@ __all__ = [
     "TrustedKey",
     "VerifyResult",
     "draft_from_footprint",
+    "open_engine",
     "open_ledger",
     "record_dict",
 ]

@@ -18,6 +18,7 @@ __all__ = [
     "LEDGER_FORMAT",
     "LEDGER_TABLE",
     "META_TABLE",
+    "READABLE_REVISIONS",
     "VERSION_TABLE",
     "Dialect",
     "field_sql",
@@ -33,8 +34,11 @@ VERSION_TABLE = "lowcarb_ledger_version"
 #: Value of the ``format`` key in the meta table: how a lowcarb ledger recognises itself.
 LEDGER_FORMAT = "lowcarb-ledger"
 #: Alembic revisions this lowcarb knows, oldest first; the last one is the current schema.
-KNOWN_REVISIONS = ("0001",)
+KNOWN_REVISIONS = ("0001", "0002")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
+#: Revisions whose ledger tables are the head's (later revisions only added tables beside them,
+#: such as the job store's ``lowcarb_jobs`` in 0002): a reader opens them without an upgrade.
+READABLE_REVISIONS = ("0001", "0002")
 
 #: Body fields that filters use, as JSON paths.
 FIELDS: dict[str, tuple[str, ...]] = {

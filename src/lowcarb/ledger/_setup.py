@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from lowcarb.errors import LedgerCorruptError, LedgerError, LedgerSchemaError
 from lowcarb.ledger._engines import (
@@ -32,11 +32,12 @@ from lowcarb.ledger._schema import (
     LEDGER_FORMAT,
     LEDGER_TABLE,
     META_TABLE,
+    READABLE_REVISIONS,
     VERSION_TABLE,
 )
 from lowcarb.ledger._sql import SqlLedgerStore
 
-__all__ = ["ensure_schema", "open_store"]
+__all__ = ["ensure_schema", "open_engine", "open_store"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _raise_for(store: SqlLedgerStore, state: str, rev: str | None, *, create: bo
             f"ledger {where} has schema revision {rev!r}, newer than this lowcarb understands "
             f"({HEAD_REVISION!r}); upgrade lowcarb"
         )
-    if state == "ours" and rev != HEAD_REVISION and not create:
+    if state == "ours" and rev not in READABLE_REVISIONS and not create:
         raise LedgerSchemaError(
             f"ledger {where} has schema revision {rev!r}; open it once as a writer to upgrade "
             f"it to {HEAD_REVISION!r}"
@@ -103,7 +104,7 @@ def ensure_schema(store: SqlLedgerStore, *, create: bool) -> dict[str, str]:
     with store.errors():
         with store.engine.connect() as conn, conn.begin():
             state, rev, meta = _state(store, conn)
-        if state == "ours" and rev == HEAD_REVISION:
+        if state == "ours" and (rev == HEAD_REVISION or (not create and rev in READABLE_REVISIONS)):
             return meta
         _raise_for(store, state, rev, create=create)
         with store.locked() as conn:
@@ -183,3 +184,33 @@ def open_store(
         store.close()
         raise
     return store, meta
+
+
+def open_engine(
+    url: str | None = None,
+    *,
+    environ: Mapping[str, str],
+    create: bool = True,
+    busy_timeout_s: float = 30.0,
+    connect_timeout_s: float = 3.0,
+) -> Engine:
+    """A SQLAlchemy engine on the ledger database at ``url``, for tables kept beside the ledger.
+
+    The database is opened exactly as :func:`lowcarb.ledger.open_ledger` opens it (the same URL
+    resolution, SQLite look-before-touching, pragmas and read-only handling, PostgreSQL
+    timeouts) and its schema is created or upgraded to the head revision first (when
+    ``create``), so every table of the migrations exists. On SQLite, lowcarb begins transactions
+    itself: ``DEFERRED``, or what the connection's ``lowcarb_begin`` execution option says
+    (``"IMMEDIATE"`` takes the write lock before the first read). The caller disposes of it.
+
+    Raises:
+        LedgerError: As :func:`lowcarb.ledger.open_ledger` (not a ledger, unreachable, newer).
+    """
+    store, _meta = open_store(
+        url,
+        environ=environ,
+        create=create,
+        busy_timeout_s=busy_timeout_s,
+        connect_timeout_s=connect_timeout_s,
+    )
+    return store.engine

@@ -12,14 +12,12 @@
 * Policies (:class:`SchedulingPolicy`) and backtests: :class:`RunNow`, :class:`Threshold`,
   :class:`ForecastWindow`, :class:`RollingReplan`, :class:`OraclePolicy`; :func:`backtest_workload`,
   :func:`backtest_jobs`.
-* The job queue and worker: :func:`open_queue` (jobs in the ledger database; exactly-once claims,
-  ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), :class:`Worker` (plans, starts on time, pauses and
-  resumes interruptible jobs through the checkpoint protocol, survives restarts).
+* :func:`build_job_spec`: the one builder of a :class:`JobSpec` from user input (``lowcarb plan``
+  and ``lowcarb submit``).
+
+The job store and its worker live in :mod:`lowcarb.jobs`, which builds on this package.
 """
 
-# Re-exported for lowcarb.cli.jobs until it moves with the job worker (issue 13); new code
-# imports it from lowcarb.grid.
-from lowcarb.grid import make_forecaster
 from lowcarb.scheduling._backtest import (
     PolicyResult,
     Workload,
@@ -28,9 +26,9 @@ from lowcarb.scheduling._backtest import (
     backtest_workload,
     history_needed,
 )
-from lowcarb.scheduling._jobrun import ReplayClock
 from lowcarb.scheduling._planner import (
     FallbackMode,
+    build_job_spec,
     check_feasible,
     fallback_plan,
     plan_job,
@@ -47,7 +45,6 @@ from lowcarb.scheduling._policies import (
     Threshold,
     realised_cost,
 )
-from lowcarb.scheduling._queue import ACTIVE_STATES, Job, JobQueue, JobState, open_queue
 from lowcarb.scheduling._sourced import (
     OnForecastError,
     ProfileSource,
@@ -57,7 +54,6 @@ from lowcarb.scheduling._sourced import (
 )
 from lowcarb.scheduling._types import JobSpec, Plan, Slot, ZoneForecast, ZoneOption
 from lowcarb.scheduling._window import best_slots, best_window, window_costs, work_weights
-from lowcarb.scheduling._worker import Worker, WorkerConfig
 from lowcarb.scheduling._workload import (
     POLICY_NAMES,
     Submission,
@@ -67,20 +63,15 @@ from lowcarb.scheduling._workload import (
 )
 
 __all__ = [
-    "ACTIVE_STATES",
     "POLICY_NAMES",
     "FallbackMode",
     "ForecastWindow",
-    "Job",
-    "JobQueue",
     "JobSpec",
-    "JobState",
     "OnForecastError",
     "OraclePolicy",
     "Plan",
     "PolicyResult",
     "ProfileSource",
-    "ReplayClock",
     "RollingReplan",
     "RunNow",
     "SchedulingPolicy",
@@ -89,8 +80,6 @@ __all__ = [
     "Slot",
     "Submission",
     "Threshold",
-    "Worker",
-    "WorkerConfig",
     "Workload",
     "ZoneBacktest",
     "ZoneForecast",
@@ -100,13 +89,12 @@ __all__ = [
     "backtest_workload",
     "best_slots",
     "best_window",
+    "build_job_spec",
     "check_feasible",
     "fallback_plan",
     "history_needed",
     "load_workload",
-    "make_forecaster",
     "make_policies",
-    "open_queue",
     "plan_from_source",
     "plan_job",
     "plan_spatial",

@@ -29,12 +29,62 @@ from lowcarb.scheduling._window import (
     window_costs,
     work_weights,
 )
-from lowcarb.units import MAX_DURATION
+from lowcarb.units import MAX_DURATION, parse_duration_h, parse_timestamp
 
-__all__ = ["FallbackMode", "check_feasible", "fallback_plan", "plan_job", "plan_spatial"]
+__all__ = [
+    "FallbackMode",
+    "build_job_spec",
+    "check_feasible",
+    "fallback_plan",
+    "plan_job",
+    "plan_spatial",
+]
 
 FallbackMode = Literal["start-now", "latest-start"]
 _FALLBACK_WHAT = {"start-now": "starting at once", "latest-start": "starting at the latest start"}
+
+
+def build_job_spec(
+    *,
+    duration: str,
+    deadline: str,
+    now: datetime,
+    interruptible: bool = False,
+    min_chunk: str = "1h",
+    pause_overhead: str = "0",
+    power_w: float | tuple[float, ...] | None = None,
+) -> JobSpec:
+    """The job described by text values (as given to ``lowcarb plan`` or ``lowcarb submit``).
+
+    The one builder of a :class:`JobSpec` from user input: durations and times are parsed by
+    :mod:`lowcarb.units` (errors name the flag), and the deadline is checked against ``now`` by
+    :func:`check_feasible`.
+
+    Args:
+        duration: Run time (``90m``, ``2h``, ``1d`` or hours).
+        deadline: An ISO 8601 time, or a duration after ``now``.
+        now: The time relative deadlines count from (timezone-aware).
+        interruptible: Whether the job may be paused and resumed.
+        min_chunk: Shortest run between pauses.
+        pause_overhead: Extra run time per resume (``0`` for none).
+        power_w: Watts, a curve of watts, or None (unknown).
+
+    Raises:
+        InvalidValueError: A value that does not parse, or a deadline that leaves no room.
+    """
+    overhead = 0.0
+    if pause_overhead.strip() not in {"0", "0h", "0m", "0s"}:
+        overhead = parse_duration_h(pause_overhead, what="--pause-overhead")
+    spec = JobSpec(
+        duration_h=parse_duration_h(duration, what="--duration"),
+        deadline=parse_timestamp(deadline, now=now, what="--deadline"),
+        interruptible=interruptible,
+        min_chunk_h=parse_duration_h(min_chunk, what="--min-chunk"),
+        pause_overhead_h=overhead,
+        power_w=power_w,
+    )
+    check_feasible(spec, now)
+    return spec
 
 
 def check_feasible(job: JobSpec, now: datetime) -> None:

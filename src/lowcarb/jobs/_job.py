@@ -1,4 +1,9 @@
-"""A queued job: its table (``lowcarb_jobs``, in the ledger database) and its row snapshot."""
+"""A stored job: the description of its table and its row snapshot.
+
+The table, ``lowcarb_jobs`` in the ledger database, is created by the ledger's migrations
+(revision 0002, ``lowcarb/ledger/_migrations/versions/v0002_jobs.py``), never by this module;
+:data:`JOBS` describes it for queries and must agree with the migration (a test compares them).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text
+
+from lowcarb.scheduling import JobSpec
 
 __all__ = ["ACTIVE_STATES", "JOBS", "Job", "JobState", "encode_column"]
 
@@ -115,6 +122,17 @@ class Job:
     def remaining_h(self) -> float:
         """Run time still to do, hours."""
         return max(0.0, self.duration_h - self.work_done_h)
+
+    def remaining_spec(self) -> JobSpec:
+        """The job as the planner sees it now: its remaining run time, by its deadline."""
+        return JobSpec(
+            duration_h=self.remaining_h,
+            deadline=self.deadline,
+            interruptible=self.interruptible,
+            min_chunk_h=self.min_chunk_h,
+            pause_overhead_h=self.pause_overhead_h,
+            power_w=self.power_w,
+        )
 
     @classmethod
     def _from_row(cls, row: Mapping[Any, Any]) -> Job:

@@ -17,9 +17,9 @@ import pytest
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import ProviderError
 from lowcarb.grid import Intensity, IntensitySeries, IntensitySource
+from lowcarb.jobs import JobStore, Worker, WorkerConfig, open_job_store
 from lowcarb.ledger import open_ledger
-from lowcarb.scheduling._queue import JobQueue, open_queue
-from lowcarb.scheduling._worker import Worker, WorkerConfig
+from lowcarb.scheduling import JobSpec
 
 T0 = datetime(2022, 3, 1, 10, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -63,7 +63,7 @@ class Clock:
         return self.t
 
 
-def _worker(queue: JobQueue, source: IntensitySource, clock: Clock, url: str) -> Worker:
+def _worker(queue: JobStore, source: IntensitySource, clock: Clock, url: str) -> Worker:
     # A fake meter: the tests do not depend on this machine's energy counters.
     return Worker(
         queue, source, ledger_url=url, clock=clock, environ={},
@@ -81,12 +81,17 @@ def _wait(worker: Worker, cond, timeout: float = 30.0) -> None:  # type: ignore[
     raise AssertionError("condition not reached")
 
 
-def test_job_starts_at_its_planned_hour_and_is_recorded(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    queue = open_queue(url, environ={})
+def test_job_starts_at_its_planned_hour_and_is_recorded(ledger_url: str, tmp_path: Path) -> None:
+    url = ledger_url
+    queue = open_job_store(url, environ={})
     out = tmp_path / "ran.txt"
-    job = queue.submit([sys.executable, "-c", f"open({str(out)!r}, 'a').write('ran\\n')"],
-                       zones=["DE"], duration_h=1, deadline=T0 + 5 * H, cwd=tmp_path)  # fmt: skip
+    job = queue.submit(
+        [sys.executable, "-c", f"open({str(out)!r}, 'a').write('ran\\n')"],
+        JobSpec(duration_h=1, deadline=T0 + 5 * H),
+        zones=["DE"],
+        now=T0,
+        cwd=tmp_path,
+    )
     clock = Clock(T0)
     worker = _worker(queue, OracleSource(_series()), clock, url)
     worker.tick()
@@ -112,11 +117,18 @@ def test_job_starts_at_its_planned_hour_and_is_recorded(tmp_path: Path) -> None:
     queue.close()
 
 
-def test_failed_forecast_starts_no_later_than_the_latest_feasible_start(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    queue = open_queue(url, environ={})
-    job = queue.submit([sys.executable, "-c", "pass"], zones=["DE"], duration_h=2,
-                       deadline=T0 + 6 * H, cwd=tmp_path)  # fmt: skip
+def test_failed_forecast_starts_no_later_than_the_latest_feasible_start(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    url = ledger_url
+    queue = open_job_store(url, environ={})
+    job = queue.submit(
+        [sys.executable, "-c", "pass"],
+        JobSpec(duration_h=2, deadline=T0 + 6 * H),
+        zones=["DE"],
+        now=T0,
+        cwd=tmp_path,
+    )
     source = OracleSource(_series())
     source.fail = True
     clock = Clock(T0)
@@ -155,15 +167,17 @@ with log.open("a") as fh:
 """
 
 
-def test_interruptible_job_pauses_and_resumes_from_its_checkpoint(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    queue = open_queue(url, environ={})
+def test_interruptible_job_pauses_and_resumes_from_its_checkpoint(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    url = ledger_url
+    queue = open_job_store(url, environ={})
     script = tmp_path / "train.py"
     script.write_text(CHECKPOINTING)
     log = tmp_path / "log.txt"
     argv = [sys.executable, str(script), str(log), "100000"]
-    job = queue.submit(argv, zones=["DE"], duration_h=2, deadline=T0 + 8 * H,
-                       interruptible=True, cwd=tmp_path)  # fmt: skip
+    spec = JobSpec(duration_h=2, deadline=T0 + 8 * H, interruptible=True)
+    job = queue.submit(argv, spec, zones=["DE"], now=T0, cwd=tmp_path)
     clock = Clock(T0)
     worker = _worker(queue, OracleSource(_series()), clock, url)
     worker.tick()
@@ -195,20 +209,20 @@ def test_interruptible_job_pauses_and_resumes_from_its_checkpoint(tmp_path: Path
 WORKER_SCRIPT = r"""
 import sys
 from datetime import datetime, timedelta, UTC
-from lowcarb.scheduling._queue import open_queue
-from lowcarb.scheduling._worker import Worker, WorkerConfig
+from lowcarb.jobs import open_job_store
+from lowcarb.jobs import Worker, WorkerConfig
 sys.path.insert(0, {tests!r})
-from test_sched_worker import OracleSource, _series
-queue = open_queue({url!r}, environ={{}})
+from test_jobs_worker import OracleSource, _series
+queue = open_job_store({url!r}, environ={{}})
 w = Worker(queue, OracleSource(_series()), ledger_url={url!r}, environ={{}},
            clock=lambda: datetime(2022, 3, 1, 13, tzinfo=UTC), config=WorkerConfig(poll_s=0.1))
 w.run()
 """
 
 
-def test_killed_worker_loses_no_job_and_runs_none_twice(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    queue = open_queue(url, environ={})
+def test_killed_worker_loses_no_job_and_runs_none_twice(ledger_url: str, tmp_path: Path) -> None:
+    url = ledger_url
+    queue = open_job_store(url, environ={})
     marks = tmp_path / "marks.txt"
     gate = tmp_path / "gate"
 
@@ -218,10 +232,20 @@ def test_killed_worker_loses_no_job_and_runs_none_twice(tmp_path: Path) -> None:
             body += f"while not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
         return [sys.executable, "-c", body]
 
-    long_job = queue.submit(cmd("long", True), zones=["DE"], duration_h=1,
-                            deadline=T0 + 4 * H, cwd=tmp_path)  # fmt: skip
-    later = queue.submit(cmd("later", False), zones=["DE"], duration_h=1,
-                         deadline=T0 + 7 * H, cwd=tmp_path)  # fmt: skip
+    long_job = queue.submit(
+        cmd("long", True),
+        JobSpec(duration_h=1, deadline=T0 + 4 * H),
+        zones=["DE"],
+        now=T0,
+        cwd=tmp_path,
+    )
+    later = queue.submit(
+        cmd("later", False),
+        JobSpec(duration_h=1, deadline=T0 + 7 * H),
+        zones=["DE"],
+        now=T0,
+        cwd=tmp_path,
+    )
     script = tmp_path / "worker.py"
     script.write_text(WORKER_SCRIPT.format(tests=str(Path(__file__).parent), url=url))
     proc = subprocess.Popen(
@@ -252,10 +276,14 @@ def test_killed_worker_loses_no_job_and_runs_none_twice(tmp_path: Path) -> None:
     queue.close()
 
 
-def test_job_that_finished_while_no_worker_ran_is_not_run_again(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'l.db'}"
-    queue = open_queue(url, environ={})
-    job = queue.submit(["false"], zones=["DE"], duration_h=1, deadline=T0 + 4 * H, cwd=tmp_path)
+def test_job_that_finished_while_no_worker_ran_is_not_run_again(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    url = ledger_url
+    queue = open_job_store(url, environ={})
+    job = queue.submit(
+        ["false"], JobSpec(duration_h=1, deadline=T0 + 4 * H), zones=["DE"], now=T0, cwd=tmp_path
+    )
     claimed = queue.claim(job.id, worker_id="dead:1:x", lease_until=T0 - H, now=T0)
     assert claimed is not None
     state = Path(claimed.state_dir)
@@ -269,7 +297,9 @@ def test_job_that_finished_while_no_worker_ran_is_not_run_again(tmp_path: Path) 
     assert done.state == "succeeded" and done.exit_code == 0 and done.attempts == 1
     assert "finished while its worker was down" in done.note
     # One whose run was killed with its worker (no exit status) is re-queued, not lost.
-    job2 = queue.submit(["true"], zones=["DE"], duration_h=1, deadline=T0 + 4 * H, cwd=tmp_path)
+    job2 = queue.submit(
+        ["true"], JobSpec(duration_h=1, deadline=T0 + 4 * H), zones=["DE"], now=T0, cwd=tmp_path
+    )
     c2 = queue.claim(job2.id, worker_id="dead:2:y", lease_until=T0 - H, now=T0)
     assert c2 is not None and queue.update(c2, worker_host="elsewhere") is not None
     worker.tick()
@@ -278,7 +308,7 @@ def test_job_that_finished_while_no_worker_ran_is_not_run_again(tmp_path: Path) 
     queue.close()
 
 
-def test_jobs_json_roundtrip(tmp_path: Path) -> None:
-    with open_queue(f"sqlite:///{tmp_path / 'l.db'}", environ={}) as queue:
-        job = queue.submit(["true"], zones=["DE"], duration_h=1, deadline=T0 + H)
+def test_jobs_json_roundtrip(ledger_url: str) -> None:
+    with open_job_store(ledger_url, environ={}) as queue:
+        job = queue.submit(["true"], JobSpec(duration_h=1, deadline=T0 + H), zones=["DE"], now=T0)
         assert json.loads(json.dumps(job.to_dict()))["zones"] == ["DE"]

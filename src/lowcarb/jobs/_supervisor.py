@@ -2,7 +2,7 @@
 
 A :class:`Supervisor` holds the jobs one worker runs (a :class:`Running` each). It runs a claimed
 job's command under the job wrapper (:mod:`._jobwrap`) on a thread, measured by a
-:class:`~lowcarb.scheduling._jobrun.JobTracker` through :func:`lowcarb.tracking.run_command`;
+:class:`~lowcarb.jobs._jobrun.JobTracker` through :func:`lowcarb.tracking.run_command`;
 watches a process adopted from a dead worker to its end; pauses an interruptible job at the end of
 its planned slot with SIGTERM (SIGKILL after ``grace_s``); and saves how each run ended in the
 queue. Which job to start, and when, the worker decides (:mod:`._worker`).
@@ -35,10 +35,11 @@ import psutil
 from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
-from lowcarb.scheduling._jobrun import JobTracker, alive, append_note, hours, kill_tree, parse_iso
-from lowcarb.scheduling._jobwrap import SCRIPT as JOBWRAP
-from lowcarb.scheduling._jobwrap import read_exit_status
-from lowcarb.scheduling._queue import Job, JobQueue
+from lowcarb.jobs._job import Job
+from lowcarb.jobs._jobrun import JobTracker, alive, append_note, hours, kill_tree, parse_iso
+from lowcarb.jobs._jobwrap import SCRIPT as JOBWRAP
+from lowcarb.jobs._jobwrap import read_exit_status
+from lowcarb.jobs._store import JobStore
 from lowcarb.tracking import run_command
 
 __all__ = ["Running", "Supervisor"]
@@ -85,7 +86,7 @@ class Supervisor:
 
     def __init__(
         self,
-        queue: JobQueue,
+        queue: JobStore,
         source: IntensitySource,
         *,
         clock: Callable[[], datetime],

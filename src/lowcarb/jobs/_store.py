@@ -1,8 +1,9 @@
-"""The job queue: jobs stored next to the ledger, claimed by one worker at a time.
+"""The job store: jobs kept beside the ledger, claimed by one worker at a time.
 
-Jobs live in a ``lowcarb_jobs`` table of the ledger database (SQLite by default; PostgreSQL for a
-team sharing workers). The ledger is opened (and created) first, so the file stays a lowcarb
-ledger that the ledger's own checks accept.
+Jobs live in the ``lowcarb_jobs`` table of the ledger database (SQLite by default; PostgreSQL for
+a team sharing workers). The table belongs to the ledger's schema (Alembic revision 0002), so the
+database is opened through :func:`lowcarb.ledger.open_engine`: the ledger is created or upgraded
+first and the file stays a lowcarb ledger that the ledger's own checks accept.
 
 Claiming is exactly-once: a worker moves a job from ``queued``/``paused`` to ``running`` with a
 conditional update on the row's ``version`` inside one transaction (``BEGIN IMMEDIATE`` on SQLite;
@@ -25,108 +26,136 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    create_engine,
-    event,
-    select,
-    update,
-)
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from lowcarb.errors import LedgerError, LowcarbError, UsageError
-from lowcarb.scheduling._job import ACTIVE_STATES, JOBS, Job, JobState, encode_column
+from lowcarb._text import plain
+from lowcarb.errors import LedgerError, UsageError
+from lowcarb.grid import lookup_zone
+from lowcarb.jobs._job import JOBS, Job, JobState, encode_column
+from lowcarb.ledger import open_engine
+from lowcarb.scheduling import JobSpec, check_feasible
 
-__all__ = ["ACTIVE_STATES", "Job", "JobQueue", "JobState", "open_queue"]
+__all__ = ["CANCELLABLE_STATES", "JobStore", "open_job_store"]
 
-DEFAULT_URL = "sqlite:///.lowcarb/ledger.db"  # the ledger's default (lowcarb.ledger.DEFAULT_URL)
+#: States from which a job may be cancelled (a running job is stopped by its worker).
+CANCELLABLE_STATES: tuple[JobState, ...] = ("queued", "paused")
 
 
-class JobQueue:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobStore:
     """Jobs in a SQL database (see the module docstring). Safe to share between threads.
 
+    Contract (every backend, checked by :mod:`lowcarb.jobs.testing`): a claim succeeds for
+    exactly one caller; every change bumps ``version`` and applies only to the version read;
+    times are stored and returned as timezone-aware UTC; listing is oldest first.
+
     Args:
-        engine: A SQLAlchemy engine (SQLite with ``BEGIN IMMEDIATE`` transactions, or PostgreSQL).
+        engine: A SQLAlchemy engine from :func:`lowcarb.ledger.open_engine` (SQLite honouring
+            the ``lowcarb_begin`` execution option, or PostgreSQL), holding ``lowcarb_jobs``.
         clock: Returns the current time (timezone-aware).
     """
 
-    def __init__(self, engine: Engine, *, clock: Any = None) -> None:
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._clock = clock or (lambda: datetime.now(UTC))
-        JOBS.metadata.create_all(engine, tables=[JOBS], checkfirst=True)
+        self._clock = clock or _utc_now
 
     def close(self) -> None:
         """Release the connections."""
         self.engine.dispose()
 
-    def __enter__(self) -> JobQueue:
+    def __enter__(self) -> JobStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        options = {"lowcarb_begin": "IMMEDIATE"} if self.dialect == "sqlite" else {}
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            yield conn
+    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
+        """One transaction (SQLite: holding the write lock from its start when ``write``).
+
+        A database error (a read-only file, a lost server, a dropped table) becomes a
+        :class:`LedgerError` of one line naming the store.
+        """
+        options = {"lowcarb_begin": "IMMEDIATE"} if write and self.dialect == "sqlite" else {}
+        try:
+            with self.engine.connect().execution_options(**options) as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"]
+            raise LedgerError(f"job store at {where!r} failed: {cause[0]}") from exc
 
     # -- writes ---------------------------------------------------------------------------------
     def submit(
         self,
         command: Sequence[str],
+        spec: JobSpec,
         *,
         zones: Sequence[str],
-        duration_h: float,
-        deadline: datetime,
-        interruptible: bool = False,
-        min_chunk_h: float = 1.0,
-        pause_overhead_h: float = 0.0,
-        power_w: float | tuple[float, ...] | None = None,
+        now: datetime | None = None,
         cwd: str | Path | None = None,
         state_root: str | Path | None = None,
         team: str | None = None,
         project: str | None = None,
     ) -> Job:
-        """Store a new ``queued`` job and return it.
+        """Store a new ``queued`` job running ``command`` as ``spec`` describes; return it.
+
+        Args:
+            command: The program and its arguments.
+            spec: Duration, deadline and pausing of the job, as the planner takes it (build one
+                from text with :func:`lowcarb.scheduling.build_job_spec`).
+            zones: Candidate zones, the first being home (names or ids; stored as zone ids).
+            now: The submission time the deadline must leave room after (default: the store's
+                clock); ``created_at`` is always the store's clock.
+            cwd: Directory the command runs in (default: the current one).
+            state_root: Where job state directories go (default: ``CWD/.lowcarb/jobs``).
+            team: Team the runs are attributed to.
+            project: Project the runs are attributed to.
 
         Raises:
             UsageError: Empty command or no zone.
+            UnknownNameError: A zone that does not exist.
+            InvalidValueError: A deadline that leaves no room for the job after ``now``.
         """
         if not command:
             raise UsageError("no command given; usage: lowcarb submit [OPTIONS] -- COMMAND ...")
         if not zones:
             raise UsageError("give the job a zone (--zone Z)")
-        now = self._clock().astimezone(UTC)
-        deadline = deadline.astimezone(UTC)
+        zone_ids = [lookup_zone(z).zone_id for z in zones]
+        created = self._clock().astimezone(UTC)
+        check_feasible(spec, (now or created).astimezone(UTC))
         job_id = uuid.uuid4().hex[:12]
-        root = Path(state_root or Path(cwd or os.getcwd()) / ".lowcarb" / "jobs").resolve()
+        workdir = Path(cwd or os.getcwd()).resolve()
+        root = Path(state_root or workdir / ".lowcarb" / "jobs").resolve()
         with self._tx() as conn:
             conn.execute(
                 JOBS.insert().values(
                     id=job_id,
                     version=0,
                     state="queued",
-                    created_at=now,
-                    updated_at=now,
+                    created_at=created,
+                    updated_at=created,
                     command=json.dumps(list(command)),
-                    cwd=str(Path(cwd or os.getcwd()).resolve()),
+                    cwd=str(workdir),
                     state_dir=str(root / job_id),
-                    zones=json.dumps(list(zones)),
-                    duration_h=duration_h,
-                    deadline=deadline,
-                    interruptible=interruptible,
-                    min_chunk_h=min_chunk_h,
-                    pause_overhead_h=pause_overhead_h,
-                    power_w=json.dumps(power_w) if power_w is not None else None,
+                    zones=json.dumps(zone_ids),
+                    duration_h=spec.duration_h,
+                    deadline=spec.deadline.astimezone(UTC),
+                    interruptible=spec.interruptible,
+                    min_chunk_h=spec.min_chunk_h,
+                    pause_overhead_h=spec.pause_overhead_h,
+                    power_w=encode_column("power_w", spec.power_w),
                     team=team,
                     project=project,
                     work_done_h=0.0,
@@ -137,6 +166,22 @@ class JobQueue:
                 )
             )
         return self.get(job_id)
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a ``queued`` or ``paused`` job (a unique id prefix is enough); return it.
+
+        Raises:
+            UsageError: No such job, or it is in another state, or it changed meanwhile.
+        """
+        job = self.get(job_id)
+        if job.state not in CANCELLABLE_STATES:
+            raise UsageError(
+                f"job {plain(job.id)} is {job.state}; only queued or paused jobs cancel"
+            )
+        cancelled = self.update(job, state="cancelled")
+        if cancelled is None:
+            raise UsageError(f"job {job.id} changed while cancelling it; try again")
+        return cancelled
 
     def update(self, job: Job, **changes: Any) -> Job | None:
         """Apply ``changes`` if the row is still at ``job.version``; None if someone else
@@ -218,67 +263,38 @@ class JobQueue:
         Raises:
             UsageError: No such job, or an ambiguous prefix.
         """
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(select(JOBS).where(JOBS.c.id.startswith(job_id))).mappings().all()
         if len(rows) != 1:
             what = "no job" if not rows else "more than one job"
             raise UsageError(f"{what} with id {job_id!r}; run `lowcarb jobs` to list them")
         return Job._from_row(rows[0])
 
-    def jobs(self, states: Sequence[str] | None = None) -> list[Job]:
+    def list_jobs(self, states: Sequence[str] | None = None) -> list[Job]:
         """Jobs in ``states`` (all when None), oldest first."""
         query = select(JOBS).order_by(JOBS.c.created_at, JOBS.c.id)
         if states:
             query = query.where(JOBS.c.state.in_(list(states)))
-        with self.engine.connect() as conn:
+        with self._tx(write=False) as conn:
             return [Job._from_row(r) for r in conn.execute(query).mappings().all()]
 
 
-def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30.0, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # lowcarb issues BEGIN itself
-        dbapi_conn.execute("PRAGMA busy_timeout = 30000")
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("lowcarb_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
-
-    return engine
-
-
-def open_queue(
-    url: str | None = None, *, environ: Mapping[str, str] = os.environ, clock: Any = None
-) -> JobQueue:
-    """Open the job queue in the ledger database at ``url`` (creating both if needed).
+def open_job_store(
+    url: str | None = None,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    clock: Callable[[], datetime] | None = None,
+) -> JobStore:
+    """Open the job store in the ledger database at ``url`` (creating both if needed).
 
     Args:
-        url: Ledger URL (``sqlite:///PATH`` or ``postgresql+psycopg://...``); default
-            ``$LOWCARB_LEDGER``, else ``sqlite:///.lowcarb/ledger.db``.
+        url: Ledger URL (``sqlite:///PATH``, ``postgresql+psycopg://...`` or a bare path);
+            default ``$LOWCARB_LEDGER``, else the config file's, else
+            ``sqlite:///.lowcarb/ledger.db``.
         environ: Environment (for ``LOWCARB_LEDGER``).
         clock: Current-time function (tests).
 
     Raises:
         LedgerError: The database cannot be opened or is not a lowcarb ledger.
     """
-    from lowcarb.ledger import open_ledger
-
-    text = url or environ.get("LOWCARB_LEDGER") or DEFAULT_URL
-    if "://" not in text:
-        text = f"sqlite:///{text}"
-    with open_ledger(text, environ=environ):
-        pass  # creates the ledger first, and refuses files that are not lowcarb ledgers
-    parsed = make_url(text)
-    try:
-        if parsed.get_backend_name() == "sqlite":
-            engine = _sqlite_engine(text)
-        else:
-            engine = create_engine(parsed.set(drivername="postgresql+psycopg"))
-        return JobQueue(engine, clock=clock)
-    except LowcarbError:
-        raise
-    except Exception as exc:  # SQLAlchemy errors: one line, with the cause
-        raise LedgerError(f"cannot open the job queue at {text!r}: {exc}".splitlines()[0]) from exc
+    return JobStore(open_engine(url, environ=environ), clock=clock)

@@ -12,8 +12,8 @@ import psutil
 from lowcarb.energy import Measurement, Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import Footprint, Intensity, IntensitySource
+from lowcarb.jobs._job import Job
 from lowcarb.ledger import Attribution
-from lowcarb.scheduling._queue import Job
 from lowcarb.tracking import Tracker, intensity_for_hours
 
 __all__ = [

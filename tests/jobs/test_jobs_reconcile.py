@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from lowcarb.energy import FakeMeter
+from lowcarb.jobs import JobStore, Worker, WorkerConfig, open_job_store
+from lowcarb.jobs._jobrun import alive
+from lowcarb.jobs._jobwrap import RESULT_FILE, SCRIPT, read_result
+from lowcarb.jobs._reconcile import record_unwatched_run
 from lowcarb.ledger import open_ledger
-from lowcarb.scheduling._jobwrap import RESULT_FILE, SCRIPT, read_result
-from lowcarb.scheduling._queue import JobQueue, open_queue
-from lowcarb.scheduling._reconcile import record_unwatched_run
-from lowcarb.scheduling._worker import Worker, WorkerConfig
+from lowcarb.scheduling import JobSpec
 
 T0 = datetime(2022, 3, 1, 10, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -29,11 +30,11 @@ TESTS = Path(__file__).parent
 WORKER_SCRIPT = r"""
 import sys
 from datetime import datetime, UTC
-from lowcarb.scheduling._queue import open_queue
-from lowcarb.scheduling._worker import Worker, WorkerConfig
+from lowcarb.jobs import open_job_store
+from lowcarb.jobs import Worker, WorkerConfig
 sys.path.insert(0, {tests!r})
-from test_sched_worker import OracleSource, _series
-queue = open_queue({url!r}, environ={{}})
+from test_jobs_worker import OracleSource, _series
+queue = open_job_store({url!r}, environ={{}})
 w = Worker(queue, OracleSource(_series()), ledger_url={url!r}, environ={{}},
            clock=lambda: datetime(2022, 3, 1, 13, tzinfo=UTC), config=WorkerConfig(poll_s=0.1))
 w.run()
@@ -48,9 +49,9 @@ def _until(cond, what: str, timeout_s: float = 60.0) -> None:  # type: ignore[no
         time.sleep(0.05)
 
 
-def _new_worker(queue: JobQueue, url: str, clock_at: datetime) -> Worker:
+def _new_worker(queue: JobStore, url: str, clock_at: datetime) -> Worker:
     sys.path.insert(0, str(TESTS))
-    from test_sched_worker import OracleSource, _series
+    from test_jobs_worker import OracleSource, _series
 
     return Worker(
         queue, OracleSource(_series()), ledger_url=url, clock=lambda: clock_at, environ={},
@@ -68,7 +69,7 @@ def _records_per_job(url: str) -> Counter[str]:
 def test_jobs_that_end_while_the_worker_is_down_are_recorded_once(
     ledger_url: str, tmp_path: Path
 ) -> None:
-    queue = open_queue(ledger_url, environ={})
+    queue = open_job_store(ledger_url, environ={})
     marks, gate = tmp_path / "marks.txt", tmp_path / "gate"
     jobs = []
     for n in range(3):
@@ -79,11 +80,10 @@ def test_jobs_that_end_while_the_worker_is_down_are_recorded_once(
         jobs.append(
             queue.submit(
                 [sys.executable, "-c", body],
+                JobSpec(duration_h=1, deadline=T0 + 4 * H, power_w=50.0),
                 zones=["DE"],
-                duration_h=1,
-                deadline=T0 + 4 * H,
+                now=T0,
                 cwd=tmp_path,
-                power_w=50.0,
             )
         )
     script = tmp_path / "worker.py"
@@ -109,6 +109,17 @@ def test_jobs_that_end_while_the_worker_is_down_are_recorded_once(
         lambda: all(read_result(queue.get(j.id).state_dir) is not None for j in jobs),
         "the jobs' wrappers to leave their results",
     )
+    # A wrapper writes its result just before it exits: until it has exited, a new worker
+    # rightly adopts the run instead (a busy machine made that window visible).
+    _until(
+        lambda: (
+            not any(
+                alive(now.child_pid, now.child_create_time)
+                for now in map(queue.get, (j.id for j in jobs))
+            )
+        ),
+        "the jobs' wrappers to exit",
+    )
     assert all(queue.get(j.id).state == "running" for j in jobs)  # nobody recorded them yet
     worker = _new_worker(queue, ledger_url, T0 + 3 * H)
     worker.tick()
@@ -127,10 +138,12 @@ def test_jobs_that_end_while_the_worker_is_down_are_recorded_once(
 
 
 def _ended_run(
-    queue: JobQueue, tmp_path: Path, *, attempt: int = 1
+    queue: JobStore, tmp_path: Path, *, attempt: int = 1
 ) -> tuple[str, dict[str, object]]:
     """A job claimed by a worker that died (elsewhere), whose wrapper left its result."""
-    job = queue.submit(["true"], zones=["DE"], duration_h=1, deadline=T0 + 4 * H, cwd=tmp_path)
+    job = queue.submit(
+        ["true"], JobSpec(duration_h=1, deadline=T0 + 4 * H), zones=["DE"], now=T0, cwd=tmp_path
+    )
     claimed = queue.claim(job.id, worker_id="dead:1:x", lease_until=T0 - H, now=T0)
     assert claimed is not None
     taken = queue.update(claimed, child_pid=2**22 - 7, worker_host="elsewhere")
@@ -150,7 +163,7 @@ def _ended_run(
 def test_a_crash_between_ledger_append_and_queue_update_does_not_double_record(
     ledger_url: str, tmp_path: Path
 ) -> None:
-    queue = open_queue(ledger_url, environ={})
+    queue = open_job_store(ledger_url, environ={})
     job_id, result = _ended_run(queue, tmp_path)
     # A first reconciler appended the record, then died before updating the queue.
     first = record_unwatched_run(queue.get(job_id), result, ledger_url=ledger_url, environ={})
@@ -167,7 +180,7 @@ def test_a_crash_between_ledger_append_and_queue_update_does_not_double_record(
 def test_an_earlier_attempts_result_is_not_taken_for_this_one(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    queue = open_queue(sqlite_url, environ={})
+    queue = open_job_store(sqlite_url, environ={})
     job_id, _ = _ended_run(queue, tmp_path, attempt=0)  # left by a paused earlier run
     worker = _new_worker(queue, sqlite_url, T0)
     worker.tick()

@@ -21,8 +21,8 @@ from typing import Any
 
 from lowcarb.energy import ComponentEnergy, Measurement
 from lowcarb.grid import price, static_intensity
-from lowcarb.scheduling._jobrun import iso
-from lowcarb.scheduling._queue import Job
+from lowcarb.jobs._job import Job
+from lowcarb.jobs._jobrun import iso
 
 __all__ = ["find_run_record", "record_unwatched_run"]
 

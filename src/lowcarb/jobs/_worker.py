@@ -11,13 +11,13 @@ Each :meth:`Worker.tick`:
    forecast fails, a job keeps its previous plan, or gets a labelled fallback that starts it no
    later than its latest feasible start.
 3. **Starts** every job whose planned start (or latest feasible start) has come, claiming it
-   atomically (see :mod:`._queue`), under a :class:`lowcarb.Tracker` through
+   atomically (see :mod:`._store`), under a :class:`lowcarb.Tracker` through
    :func:`lowcarb.tracking.run_command`.
 4. **Pauses** interruptible jobs at the end of their planned slot with SIGTERM (SIGKILL after
    ``grace_s``); they are re-planned and resumed later.
 
 Running, pausing and recording each job (and the checkpoint protocol a job sees) is the
-:class:`~lowcarb.scheduling._supervisor.Supervisor`'s (:mod:`._supervisor`); this module holds the
+:class:`~lowcarb.jobs._supervisor.Supervisor`'s (:mod:`._supervisor`); this module holds the
 loop that decides what to recover, plan and start, and when.
 """
 
@@ -39,14 +39,13 @@ import psutil
 from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
-from lowcarb.scheduling._jobrun import alive, append_note, find_wrapper, iso, parse_iso, start_key
-from lowcarb.scheduling._jobwrap import read_result
-from lowcarb.scheduling._planner import FallbackMode
-from lowcarb.scheduling._queue import ACTIVE_STATES, Job, JobQueue
-from lowcarb.scheduling._reconcile import record_unwatched_run
-from lowcarb.scheduling._sourced import plan_from_source
-from lowcarb.scheduling._supervisor import Supervisor
-from lowcarb.scheduling._types import JobSpec
+from lowcarb.jobs._job import ACTIVE_STATES, Job
+from lowcarb.jobs._jobrun import alive, append_note, find_wrapper, iso, parse_iso, start_key
+from lowcarb.jobs._jobwrap import read_result
+from lowcarb.jobs._reconcile import record_unwatched_run
+from lowcarb.jobs._store import JobStore
+from lowcarb.jobs._supervisor import Supervisor
+from lowcarb.scheduling import FallbackMode, plan_from_source
 
 __all__ = ["Worker", "WorkerConfig"]
 
@@ -101,7 +100,7 @@ class Worker:
 
     def __init__(
         self,
-        queue: JobQueue,
+        queue: JobStore,
         source: IntensitySource,
         *,
         ledger_url: str | None = None,
@@ -136,7 +135,7 @@ class Worker:
             ticks += 1
             if max_ticks is not None and ticks >= max_ticks:
                 break
-            if until_idle and len(self._runs) == 0 and not self.queue.jobs(ACTIVE_STATES):
+            if until_idle and len(self._runs) == 0 and not self.queue.list_jobs(ACTIVE_STATES):
                 break
             self.stopping.wait(wait_s)
 
@@ -146,7 +145,7 @@ class Worker:
         self._runs.reap()
         self._recover(now)
         wake = now + timedelta(seconds=self.config.poll_s)
-        for waiting in sorted(self.queue.jobs(["queued", "paused"]), key=start_key):
+        for waiting in sorted(self.queue.list_jobs(["queued", "paused"]), key=start_key):
             job = self._ensure_plan(waiting, now)
             if job is None or job.planned_start is None or job.state not in ("queued", "paused"):
                 continue
@@ -204,11 +203,7 @@ class Worker:
             late = "late: the deadline can no longer be met; starting at once"
             plan_dict = {"zone": job.zones[0], "start": iso(now), "fallback": late, "slots": []}
             return self.queue.update(job, plan=plan_dict, planned_start=now, planned_at=now)
-        spec = JobSpec(
-            duration_h=remaining, deadline=job.deadline, interruptible=job.interruptible,
-            min_chunk_h=job.min_chunk_h, pause_overhead_h=job.pause_overhead_h,
-            power_w=job.power_w,
-        )  # fmt: skip
+        spec = job.remaining_spec()
         try:
             plan = plan_from_source(
                 spec, list(job.zones), self.source, now=now,
@@ -237,7 +232,7 @@ class Worker:
     # -- recovery -------------------------------------------------------------------------------
     def _recover(self, now: datetime) -> None:
         host = socket.gethostname()
-        for job in self.queue.jobs(["running"]):
+        for job in self.queue.list_jobs(["running"]):
             if job.worker_id == self.id:
                 continue
             owner_dead = job.worker_host == host and not alive(job.worker_pid, None)

@@ -1,6 +1,6 @@
 """The process a worker starts for a job: runs the command, forwards signals, records the exit.
 
-``python .../lowcarb/scheduling/_jobwrap.py --state-dir DIR --cwd DIR [--env K=V ...] -- CMD``
+``python .../lowcarb/jobs/_jobwrap.py --state-dir DIR --cwd DIR [--env K=V ...] -- CMD``
 
 It is run as a plain script (standard library only, so it starts in milliseconds and never
 imports lowcarb, numpy or a database driver). It starts a new session (so a Ctrl-C meant for
