@@ -46,9 +46,23 @@ def _trace(path: Path) -> Path:
 
 
 def test_submit_and_list(env: dict[str, str], tmp_path: Path) -> None:
-    code, out, err = _cli(env, "submit", "--now", NOW, "--deadline", "8h", "--duration", "2h",
-                          "--zone", "DE", "--interruptible", "--json",
-                          "--", "echo", "hi")  # fmt: skip
+    code, out, err = _cli(
+        env,
+        "submit",
+        "--now",
+        NOW,
+        "--deadline",
+        "8h",
+        "--duration",
+        "2h",
+        "--zone",
+        "DE",
+        "--interruptible",
+        "--json",
+        "--",
+        "echo",
+        "hi",
+    )
     assert code == 0, err
     job = json.loads(out)
     assert job["state"] == "queued" and job["command"] == ["echo", "hi"]
@@ -92,18 +106,51 @@ def test_worker_replays_a_trace_runs_the_job_at_the_clean_hour(
 ) -> None:
     trace = _trace(tmp_path / "de.csv")
     marker = tmp_path / "ran.txt"
-    code, out, err = _cli(env, "submit", "--now", NOW, "--deadline", "6h", "--duration", "1h",
-                          "--zone", "DE", "--json", "--", sys.executable, "-c",
-                          f"open({str(marker)!r}, 'w').write('ok')")  # fmt: skip
+    code, out, err = _cli(
+        env,
+        "submit",
+        "--now",
+        NOW,
+        "--deadline",
+        "6h",
+        "--duration",
+        "1h",
+        "--zone",
+        "DE",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        f"open({str(marker)!r}, 'w').write('ok')",
+    )
     assert code == 0, err
     job_id = json.loads(out)["id"]
     # Hours pass 1800x faster than real time: 13:00 comes ~6 s after 10:00.
     proc = subprocess.run(
-        [sys.executable, "-m", "lowcarb.cli", "worker", "--trace", str(trace), "--model",
-         "seasonal-naive", "--now", NOW, "--speed", "1800", "--until-idle", "--poll", "30m",
-         "--json"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, **env},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "lowcarb.cli",
+            "worker",
+            "--trace",
+            str(trace),
+            "--model",
+            "seasonal-naive",
+            "--now",
+            NOW,
+            "--speed",
+            "1800",
+            "--until-idle",
+            "--poll",
+            "30m",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, **env},
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["stopped_by_signal"] is False
     assert marker.read_text() == "ok"
@@ -140,17 +187,45 @@ def test_sigterm_to_the_worker_pauses_interruptible_jobs(
     trace = _trace(tmp_path / "de.csv")
     script = tmp_path / "train.py"
     script.write_text(CHECKPOINTING)
-    code, out, err = _cli(env, "submit", "--now", NOW, "--deadline", "3h", "--duration", "3h",
-                          "--zone", "DE", "--interruptible", "--json", "--",
-                          sys.executable, str(script))  # fmt: skip
+    code, out, err = _cli(
+        env,
+        "submit",
+        "--now",
+        NOW,
+        "--deadline",
+        "3h",
+        "--duration",
+        "3h",
+        "--zone",
+        "DE",
+        "--interruptible",
+        "--json",
+        "--",
+        sys.executable,
+        str(script),
+    )
     assert code == 0, err
     job_id = json.loads(out)["id"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lowcarb.cli", "worker", "--trace", str(trace), "--now", NOW,
-         "--poll", "1s", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "lowcarb.cli",
+            "worker",
+            "--trace",
+            str(trace),
+            "--now",
+            NOW,
+            "--poll",
+            "1s",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         env={**os.environ, **env},
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -187,8 +262,15 @@ def _bad_ledgers(tmp_path: Path) -> dict[str, str]:
     }
 
 
-BAD_LEDGERS = ["postgres-scheme", "typo-dialect", "in-memory", "one-slash", "unreachable", "fifo",
-               "directory"]  # fmt: skip
+BAD_LEDGERS = [
+    "postgres-scheme",
+    "typo-dialect",
+    "in-memory",
+    "one-slash",
+    "unreachable",
+    "fifo",
+    "directory",
+]
 
 
 def _tree(root: Path) -> set[str]:
@@ -204,11 +286,26 @@ def test_a_bad_ledger_fails_before_acting(
     marker = tmp_path / "ran.txt"
     before = _tree(tmp_path)
     args = (
-        ["submit", "--now", NOW, "--deadline", "2h", "--duration", "1h", "--zone", "DE",
-         "--ledger", url, "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')"]
+        [
+            "submit",
+            "--now",
+            NOW,
+            "--deadline",
+            "2h",
+            "--duration",
+            "1h",
+            "--zone",
+            "DE",
+            "--ledger",
+            url,
+            "--",
+            sys.executable,
+            "-c",
+            f"open({str(marker)!r}, 'w')",
+        ]
         if command == "submit"
         else ["worker", "--ledger", url, "--once"]
-    )  # fmt: skip
+    )
     code, out, err = _cli(env, *args)
     assert code == 2 and out == ""
     assert err.startswith("lowcarb: error: ") and err.count("\n") == 1, err
@@ -219,8 +316,20 @@ def test_a_bad_ledger_fails_before_acting(
 def test_the_ledger_setting_of_the_config_file_is_used(env: dict[str, str], tmp_path: Path) -> None:
     del env["LOWCARB_LEDGER"]
     (tmp_path / "lowcarb.toml").write_text(f'ledger = "sqlite:///{tmp_path / "cfg.db"}"\n')
-    code, _, err = _cli(env, "submit", "--now", NOW, "--deadline", "2h", "--duration", "1h",
-                        "--zone", "DE", "--", "true")  # fmt: skip
+    code, _, err = _cli(
+        env,
+        "submit",
+        "--now",
+        NOW,
+        "--deadline",
+        "2h",
+        "--duration",
+        "1h",
+        "--zone",
+        "DE",
+        "--",
+        "true",
+    )
     assert code == 0, err
     assert (tmp_path / "cfg.db").exists() and not (tmp_path / ".lowcarb" / "ledger.db").exists()
 
@@ -288,8 +397,21 @@ def test_flags_with_a_fixed_range_refuse_others(
 
 
 def test_jobs_shows_markup_in_a_command_as_text(env: dict[str, str]) -> None:
-    code, _, err = _cli(env, "submit", "--now", NOW, "--deadline", "8h", "--duration", "1h",
-                        "--zone", "DE", "--", "echo", "[bold red]OK[/]\x1b[2J")  # fmt: skip
+    code, _, err = _cli(
+        env,
+        "submit",
+        "--now",
+        NOW,
+        "--deadline",
+        "8h",
+        "--duration",
+        "1h",
+        "--zone",
+        "DE",
+        "--",
+        "echo",
+        "[bold red]OK[/]\x1b[2J",
+    )
     assert code == 0, err
     code, out, err = _cli(env, "jobs")
     assert code == 0, err
@@ -305,18 +427,46 @@ def test_a_second_sigterm_to_the_worker_ends_its_jobs_and_records_them(
     env: dict[str, str], tmp_path: Path, ledger_url: str
 ) -> None:
     env["LOWCARB_LEDGER"] = ledger_url
-    code, out, err = _cli(env, "submit", "--now", NOW, "--deadline", "1h", "--duration", "1h",
-                          "--zone", "DE", "--json", "--",
-                          sys.executable, "-c", IGNORES_SIGTERM)  # fmt: skip
+    code, out, err = _cli(
+        env,
+        "submit",
+        "--now",
+        NOW,
+        "--deadline",
+        "1h",
+        "--duration",
+        "1h",
+        "--zone",
+        "DE",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        IGNORES_SIGTERM,
+    )
     assert code == 0, err
     job_id = json.loads(out)["id"]
     # The grace period is far longer than the test may take: only a second SIGTERM ends it.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lowcarb.cli", "worker", "--now", NOW, "--poll", "1s",
-         "--grace", "10m", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "lowcarb.cli",
+            "worker",
+            "--now",
+            NOW,
+            "--poll",
+            "1s",
+            "--grace",
+            "10m",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         env={**os.environ, **env},
-    )  # fmt: skip
+    )
     try:
         end = time.monotonic() + 60
         job = json.loads(_cli(env, "jobs", "--json")[1])["jobs"][0]
@@ -357,16 +507,45 @@ def test_a_first_sigterm_lets_running_jobs_finish_within_the_grace_period(
         "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
         f"while not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
     )
-    code, out, err = _cli(env, "submit", "--now", NOW, "--deadline", "1h", "--duration", "1h",
-                          "--zone", "DE", "--json", "--", sys.executable, "-c", body)  # fmt: skip
+    code, out, err = _cli(
+        env,
+        "submit",
+        "--now",
+        NOW,
+        "--deadline",
+        "1h",
+        "--duration",
+        "1h",
+        "--zone",
+        "DE",
+        "--json",
+        "--",
+        sys.executable,
+        "-c",
+        body,
+    )
     assert code == 0, err
     job_id = json.loads(out)["id"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lowcarb.cli", "worker", "--now", NOW, "--poll", "1s",
-         "--grace", "10m", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "lowcarb.cli",
+            "worker",
+            "--now",
+            NOW,
+            "--poll",
+            "1s",
+            "--grace",
+            "10m",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         env={**os.environ, **env},
-    )  # fmt: skip
+    )
     try:
         end = time.monotonic() + 60
         job = json.loads(_cli(env, "jobs", "--json")[1])["jobs"][0]

@@ -54,9 +54,14 @@ def _new_worker(queue: JobStore, url: str, clock_at: datetime) -> Worker:
     from test_jobs_worker import OracleSource, _series
 
     return Worker(
-        queue, OracleSource(_series()), ledger_url=url, clock=lambda: clock_at, environ={},
-        config=WorkerConfig(grace_s=10), meters=[FakeMeter(power_w={"cpu": 100.0})],
-    )  # fmt: skip
+        queue,
+        OracleSource(_series()),
+        ledger_url=url,
+        clock=lambda: clock_at,
+        environ={},
+        config=WorkerConfig(grace_s=10),
+        meters=[FakeMeter(power_w={"cpu": 100.0})],
+    )
 
 
 def _records_per_job(url: str) -> Counter[str]:
@@ -152,10 +157,14 @@ def _ended_run(
     state.mkdir(parents=True)
     now = datetime.now(UTC)
     result: dict[str, object] = {
-        "job_id": job.id, "attempt": attempt, "exit_code": 3,
-        "started_at": (now - timedelta(seconds=30)).isoformat(), "ended_at": now.isoformat(),
-        "wall_s": 30.0, "cpu_s": 1.0,
-    }  # fmt: skip
+        "job_id": job.id,
+        "attempt": attempt,
+        "exit_code": 3,
+        "started_at": (now - timedelta(seconds=30)).isoformat(),
+        "ended_at": now.isoformat(),
+        "wall_s": 30.0,
+        "cpu_s": 1.0,
+    }
     (state / RESULT_FILE).write_text(json.dumps(result))
     return job.id, result
 
@@ -193,11 +202,25 @@ def test_an_earlier_attempts_result_is_not_taken_for_this_one(
 def test_the_wrapper_leaves_a_durable_result(tmp_path: Path) -> None:
     state = tmp_path / "state"
     proc = subprocess.run(
-        [sys.executable, SCRIPT, "--state-dir", str(state), "--cwd", str(tmp_path),
-         "--env", "LOWCARB_JOB_ID=j1", "--env", "LOWCARB_JOB_ATTEMPT=2", "--",
-         sys.executable, "-c", "raise SystemExit(5)"],
-        check=False, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            SCRIPT,
+            "--state-dir",
+            str(state),
+            "--cwd",
+            str(tmp_path),
+            "--env",
+            "LOWCARB_JOB_ID=j1",
+            "--env",
+            "LOWCARB_JOB_ATTEMPT=2",
+            "--",
+            sys.executable,
+            "-c",
+            "raise SystemExit(5)",
+        ],
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 5
     result = read_result(state)
     assert result is not None

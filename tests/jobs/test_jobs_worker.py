@@ -66,9 +66,14 @@ class Clock:
 def _worker(queue: JobStore, source: IntensitySource, clock: Clock, url: str) -> Worker:
     # A fake meter: the tests do not depend on this machine's energy counters.
     return Worker(
-        queue, source, ledger_url=url, clock=clock, environ={},
-        config=WorkerConfig(grace_s=10), meters=[FakeMeter(power_w={"cpu": 100.0})],
-    )  # fmt: skip
+        queue,
+        source,
+        ledger_url=url,
+        clock=clock,
+        environ={},
+        config=WorkerConfig(grace_s=10),
+        meters=[FakeMeter(power_w={"cpu": 100.0})],
+    )
 
 
 def _wait(worker: Worker, cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]

@@ -53,9 +53,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     s.add_argument(
-        "--deadline", required=True, metavar="T",
+        "--deadline",
+        required=True,
+        metavar="T",
         help="finish by: an ISO time (2022-03-02T09:00Z) or a duration after now (24h)",
-    )  # fmt: skip
+    )
     s.add_argument("--duration", metavar="D", help="expected run time (default 1h; give it)")
     s.add_argument("--zone", action="append", default=[], metavar="Z", help="candidate zone(s)")
     s.add_argument("--interruptible", action="store_true", help="may be paused and resumed")
@@ -85,10 +87,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     w.add_argument("--trace", metavar="FILE", help="replay this trace as the intensity source")
     add_provider_flag(w)
     w.add_argument(
-        "--forecaster", "--model", dest="model", default="profile-blend",
+        "--forecaster",
+        "--model",
+        dest="model",
+        default="profile-blend",
         choices=("profile-blend", "lag-ridge", "seasonal-naive", "profile"),
         help="forecast model for --trace",
-    )  # fmt: skip
+    )
     w.add_argument("--now", metavar="T", help="start a replay clock at T (with --speed)")
     w.add_argument("--speed", type=float, default=1.0, help="replay clock speed (3600: 1 h/s)")
     w.add_argument("--poll", default="30s", metavar="D", help="longest sleep between passes")
@@ -97,9 +102,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--max-parallel", type=_max_parallel, default=4, help=f"jobs at once (1..{MAX_PARALLEL})"
     )
     w.add_argument(
-        "--on-forecast-error", choices=("latest-start", "start-now"), default="latest-start",
+        "--on-forecast-error",
+        choices=("latest-start", "start-now"),
+        default="latest-start",
         help="start of a job that cannot be planned (default: its latest feasible start)",
-    )  # fmt: skip
+    )
     w.add_argument("--once", action="store_true", help="one pass, then exit")
     w.add_argument("--until-idle", action="store_true", help="exit when no job is left")
     w.set_defaults(func=_worker)
@@ -107,9 +114,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     j = sub.add_parser("jobs", help="list queued, running and finished jobs")
     _common(j)
     j.add_argument(
-        "--state", action="append", default=[], choices=get_args(JobState),
+        "--state",
+        action="append",
+        default=[],
+        choices=get_args(JobState),
         help="only jobs in this state (repeatable)",
-    )  # fmt: skip
+    )
     j.add_argument("--cancel", metavar="ID", help="cancel a queued or paused job")
     j.set_defaults(func=_jobs)
 
@@ -181,8 +191,10 @@ def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
         emit_json(ctx, job.to_dict())
     else:
         command = plain(" ".join(argv))
-        print(f"queued job {job.id}: {command} (deadline {job.to_dict()['deadline']})",
-              file=ctx.stdout)  # fmt: skip
+        print(
+            f"queued job {job.id}: {command} (deadline {job.to_dict()['deadline']})",
+            file=ctx.stdout,
+        )
     return 0
 
 
@@ -204,8 +216,9 @@ def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
     store = open_job_store(url, environ=ctx.environ)
     try:
         source = _worker_source(args, ctx)
-        worker = Worker(store, source, ledger_url=url, config=config, clock=clock,
-                        environ=ctx.environ)  # fmt: skip
+        worker = Worker(
+            store, source, ledger_url=url, config=config, clock=clock, environ=ctx.environ
+        )
         signals = _run_worker(worker, args)
     finally:
         store.close()
@@ -279,9 +292,15 @@ def _render(ctx: CliContext, jobs: list[Job]) -> None:
         planned = plan.get("expected_intensity_g_per_kwh")
         real = job.realised_intensity_g_per_kwh
         table.add_row(
-            safe(job.id), job.state, safe(plan.get("zone") or job.zones[0]), _short(job.deadline),
-            _short(job.planned_start), "-" if planned is None else f"{planned:.0f}",
-            "-" if real is None else f"{real:.0f}", str(job.attempts),
-            "-" if job.exit_code is None else str(job.exit_code), safe(" ".join(job.command)),
-        )  # fmt: skip
+            safe(job.id),
+            job.state,
+            safe(plan.get("zone") or job.zones[0]),
+            _short(job.deadline),
+            _short(job.planned_start),
+            "-" if planned is None else f"{planned:.0f}",
+            "-" if real is None else f"{real:.0f}",
+            str(job.attempts),
+            "-" if job.exit_code is None else str(job.exit_code),
+            safe(" ".join(job.command)),
+        )
     ctx.console().print(table)

@@ -22,14 +22,14 @@ from lowcarb.grid import (
     open_provider,
 )
 from lowcarb.scheduling import (
-    JobSpec,
     OnForecastError,
     Plan,
     ProfileSource,
     ZoneSources,
+    build_job_spec,
     plan_from_source,
 )
-from lowcarb.units import parse_duration_h, parse_timestamp
+from lowcarb.units import parse_timestamp
 
 __all__ = ["register"]
 
@@ -176,28 +176,18 @@ def _source(args: argparse.Namespace, zones: list[str], ctx: CliContext) -> Inte
     )
 
 
-def build_job(args: argparse.Namespace, now: datetime) -> JobSpec:
-    """The job described by the flags (shared with ``lowcarb submit``)."""
-    return JobSpec(
-        duration_h=parse_duration_h(args.duration, what="--duration"),
-        deadline=parse_timestamp(args.deadline, now=now, what="--deadline"),
-        interruptible=bool(args.interruptible),
-        min_chunk_h=parse_duration_h(args.min_chunk, what="--min-chunk"),
-        pause_overhead_h=_overhead(args.pause_overhead),
-        power_w=_power(args.power_w),
-    )
-
-
-def _overhead(text: str) -> float:
-    if text.strip() in {"0", "0h", "0m", "0s"}:
-        return 0.0
-    return parse_duration_h(text, what="--pause-overhead")
-
-
 def _plan(args: argparse.Namespace, ctx: CliContext) -> int:
     now = parse_timestamp(args.now, what="--now") if args.now else datetime.now(UTC)
     zones = [z.strip() for z in args.zone]
-    job = build_job(args, now)
+    job = build_job_spec(
+        duration=args.duration,
+        deadline=args.deadline,
+        now=now,
+        interruptible=bool(args.interruptible),
+        min_chunk=args.min_chunk,
+        pause_overhead=args.pause_overhead,
+        power_w=_power(args.power_w),
+    )
     mode = args.on_forecast_error or ("error" if args.trace else "start-now")
     on_error: OnForecastError = (
         "raise" if mode == "error" else "latest-start" if mode == "latest-start" else "start-now"

@@ -25,7 +25,6 @@ __all__ = [
     "hours",
     "iso",
     "kill_tree",
-    "parse_iso",
     "start_key",
 ]
 
@@ -90,16 +89,23 @@ class JobTracker(Tracker):
         self.realised: float | None = None
         self._end = started
         super().__init__(
-            f"job:{job.id}", zone=plan.get("zone") or job.zones[0], ledger=ledger_url,
-            attribution=Attribution(team=job.team, project=job.project), environ=environ,
+            f"job:{job.id}",
+            zone=plan.get("zone") or job.zones[0],
+            ledger=ledger_url,
+            attribution=Attribution(team=job.team, project=job.project),
+            environ=environ,
             meters=meters,
             metadata={
-                "job_id": job.id, "command": list(job.command), "attempt": job.attempts,
-                "planned_start": plan.get("start"), "deadline": iso(job.deadline),
+                "job_id": job.id,
+                "command": list(job.command),
+                "attempt": job.attempts,
+                "planned_start": plan.get("start"),
+                "deadline": iso(job.deadline),
                 "planned_intensity_g_per_kwh": plan.get("expected_intensity_g_per_kwh"),
-                "forecast_model": plan.get("forecast_model"), "fallback": plan.get("fallback"),
+                "forecast_model": plan.get("forecast_model"),
+                "fallback": plan.get("fallback"),
             },
-        )  # fmt: skip
+        )
 
     def start(self, *, pid: int | None = None) -> Tracker:
         if pid is not None and self._job.child_pid != pid:
@@ -127,10 +133,15 @@ class JobTracker(Tracker):
             if len(series) and series.kind != "forecast":
                 self.realised = series.mean_g_per_kwh()
                 return Intensity(
-                    zone=zone, intensity_g_per_kwh=self.realised, source=series.source,
-                    signal=series.signal, scope=series.scope, kind=series.kind, time=first,
+                    zone=zone,
+                    intensity_g_per_kwh=self.realised,
+                    source=series.source,
+                    signal=series.signal,
+                    scope=series.scope,
+                    kind=series.kind,
+                    time=first,
                     note=f"mean of the {len(series)} hour(s) the job ran in",
-                )  # fmt: skip
+                )
         except LowcarbError as exc:
             log.info("no realised intensity for %s: %s", zone, exc)
         duration_s = max(0.0, (end - self._started).total_seconds())
@@ -179,11 +190,6 @@ def kill_tree(pid: int, sig: int, *, children: bool = True) -> None:
 def iso(t: datetime) -> str:
     """ISO 8601 UTC with a Z."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str) -> datetime:
-    """Parse what :func:`iso` writes."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def hours(delta: timedelta) -> float:

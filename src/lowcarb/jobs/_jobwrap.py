@@ -120,10 +120,14 @@ def _record(state: Path, run: dict[str, str | None], status: int, started: float
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     attempt = run["attempt"] or ""
     data = {
-        "job_id": run["job_id"], "attempt": int(attempt) if attempt.isdigit() else None,
-        "exit_code": status, "started_at": _iso(started), "ended_at": _iso(ended),
-        "wall_s": round(ended - started, 6), "cpu_s": round(usage.ru_utime + usage.ru_stime, 6),
-    }  # fmt: skip
+        "job_id": run["job_id"],
+        "attempt": int(attempt) if attempt.isdigit() else None,
+        "exit_code": status,
+        "started_at": _iso(started),
+        "ended_at": _iso(ended),
+        "wall_s": round(ended - started, 6),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 6),
+    }
     tmp = state / f".{RESULT_FILE}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(json.dumps(data) + "\n")

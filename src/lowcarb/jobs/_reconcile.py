@@ -23,6 +23,7 @@ from lowcarb.energy import ComponentEnergy, Measurement
 from lowcarb.grid import price, static_intensity
 from lowcarb.jobs._job import Job
 from lowcarb.jobs._jobrun import iso
+from lowcarb.units import parse_timestamp
 
 __all__ = ["find_run_record", "record_unwatched_run"]
 
@@ -32,10 +33,9 @@ log = logging.getLogger(__name__)
 def _when(text: object, default: datetime) -> datetime:
     if isinstance(text, str):
         try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return parse_timestamp(text, what="result time")
         except ValueError:
             return default
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return default
 
 
@@ -102,9 +102,12 @@ def record_unwatched_run(
         power_w = sum(power_w) / len(power_w) if power_w else None
     if power_w is not None:
         component = ComponentEnergy(
-            "job", power_w * wall_s, "estimated", "model:declared-power",
+            "job",
+            power_w * wall_s,
+            "estimated",
+            "model:declared-power",
             f"{power_w:g} W (--power-w) x {wall_s:.1f} s wall time",
-        )  # fmt: skip
+        )
         note = "not measured: it ended while no worker watched it; energy from its --power-w"
     else:
         component = ComponentEnergy("job", 0.0, "estimated", "model:none", "no --power-w")
@@ -116,12 +119,19 @@ def record_unwatched_run(
     footprint = price(measurement, intensity=static_intensity(zone))
     plan = job.plan or {}
     metadata = {
-        "job_id": job.id, "command": list(job.command), "attempt": job.attempts,
-        "planned_start": plan.get("start"), "deadline": iso(job.deadline),
-        "fallback": plan.get("fallback"), "exit_code": result.get("exit_code"),
-        "cpu_s": result.get("cpu_s"), "run_start": iso(started), "run_end": iso(ended),
-        "measured": False, "reconciled": True,
-    }  # fmt: skip
+        "job_id": job.id,
+        "command": list(job.command),
+        "attempt": job.attempts,
+        "planned_start": plan.get("start"),
+        "deadline": iso(job.deadline),
+        "fallback": plan.get("fallback"),
+        "exit_code": result.get("exit_code"),
+        "cpu_s": result.get("cpu_s"),
+        "run_start": iso(started),
+        "run_end": iso(ended),
+        "measured": False,
+        "reconciled": True,
+    }
     attribution = Attribution(team=job.team, project=job.project)
     with open_ledger(ledger_url, environ=environ) as ledger:
         record = ledger.append(

@@ -36,11 +36,12 @@ from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
 from lowcarb.jobs._job import Job
-from lowcarb.jobs._jobrun import JobTracker, alive, append_note, hours, kill_tree, parse_iso
+from lowcarb.jobs._jobrun import JobTracker, alive, append_note, hours, kill_tree
 from lowcarb.jobs._jobwrap import SCRIPT as JOBWRAP
 from lowcarb.jobs._jobwrap import read_exit_status
 from lowcarb.jobs._store import JobStore
 from lowcarb.tracking import run_command
+from lowcarb.units import parse_timestamp
 
 __all__ = ["Running", "Supervisor"]
 
@@ -120,8 +121,12 @@ class Supervisor:
         slot_end = None
         if job.interruptible and job.plan:
             for slot in job.plan.get("slots", []):
-                if parse_iso(slot["start"]) <= now + timedelta(seconds=1) < parse_iso(slot["end"]):
-                    slot_end = parse_iso(slot["end"])
+                if (
+                    parse_timestamp(slot["start"])
+                    <= now + timedelta(seconds=1)
+                    < parse_timestamp(slot["end"])
+                ):
+                    slot_end = parse_timestamp(slot["end"])
                     break
         thread = threading.Thread(target=self._execute, args=(job, now), daemon=True)
         run = Running(job_id=job.id, thread=thread, slot_end=slot_end)
@@ -135,12 +140,23 @@ class Supervisor:
         state = job.state_dir
         resumed = job.work_done_h > 0 or job.attempts > 1
         argv = [
-            sys.executable, JOBWRAP, "--state-dir", state,
-            "--cwd", job.cwd, "--env", f"LOWCARB_JOB_ID={job.id}",
-            "--env", f"LOWCARB_CHECKPOINT_DIR={os.path.join(state, 'checkpoint')}",
-            "--env", f"LOWCARB_JOB_RESUMED={1 if resumed else 0}",
-            "--env", f"LOWCARB_JOB_ATTEMPT={job.attempts}", "--", *job.command,
-        ]  # fmt: skip
+            sys.executable,
+            JOBWRAP,
+            "--state-dir",
+            state,
+            "--cwd",
+            job.cwd,
+            "--env",
+            f"LOWCARB_JOB_ID={job.id}",
+            "--env",
+            f"LOWCARB_CHECKPOINT_DIR={os.path.join(state, 'checkpoint')}",
+            "--env",
+            f"LOWCARB_JOB_RESUMED={1 if resumed else 0}",
+            "--env",
+            f"LOWCARB_JOB_ATTEMPT={job.attempts}",
+            "--",
+            *job.command,
+        ]
         os.makedirs(os.path.join(state, "checkpoint"), exist_ok=True)
         tracker = self._tracker(job, started)
         status: int | None = None
@@ -198,12 +214,16 @@ class Supervisor:
         if done_h >= job.duration_h - 1e-6:
             return  # its work should be done: let it finish
         nxt = [
-            parse_iso(s["start"]) for s in (job.plan or {}).get("slots", [])
-            if parse_iso(s["start"]) >= run.slot_end
-        ]  # fmt: skip
+            parse_timestamp(s["start"])
+            for s in (job.plan or {}).get("slots", [])
+            if parse_timestamp(s["start"]) >= run.slot_end
+        ]
         if nxt and min(nxt) <= run.slot_end:
-            run.slot_end = next(parse_iso(s["end"]) for s in job.plan["slots"]  # type: ignore[index]
-                                if parse_iso(s["start"]) == min(nxt))  # fmt: skip
+            run.slot_end = next(
+                parse_timestamp(s["end"])
+                for s in job.plan["slots"]  # type: ignore[index]
+                if parse_timestamp(s["start"]) == min(nxt)
+            )
             return  # the next slot follows at once: keep running
         self.signal_pause(run, job)
 
@@ -255,9 +275,13 @@ class Supervisor:
         if record_id is not None and record_id not in records:
             records.append(record_id)
         changes: dict[str, Any] = {
-            "record_ids": records, "child_pid": None, "child_create_time": None,
-            "lease_until": None, "worker_id": None, "pause_requested": False,
-        }  # fmt: skip
+            "record_ids": records,
+            "child_pid": None,
+            "child_create_time": None,
+            "lease_until": None,
+            "worker_id": None,
+            "pause_requested": False,
+        }
         if tracker is not None and tracker.realised is not None:
             changes["realised_intensity_g_per_kwh"] = tracker.realised
         if not measured:
@@ -270,9 +294,11 @@ class Supervisor:
             log.info("job %s: paused after %.2f h of work", job_id, done)
         else:
             changes.update(
-                state="succeeded" if status == 0 else "failed", exit_code=status,
-                finished_at=now, work_done_h=job.duration_h if status == 0 else done,
-            )  # fmt: skip
+                state="succeeded" if status == 0 else "failed",
+                exit_code=status,
+                finished_at=now,
+                work_done_h=job.duration_h if status == 0 else done,
+            )
             log.info("job %s: %s (exit %s)", job_id, changes["state"], status)
         self._save(job_id, **changes)
         with self._lock:
@@ -295,10 +321,15 @@ class Supervisor:
 
     def _tracker(self, job: Job, started: datetime) -> JobTracker:
         return JobTracker(
-            job, started, source=self.source, clock=self.clock, ledger_url=self.ledger_url,
-            environ=self.environ, on_child=lambda pid: self._child_started(job.id, pid),
+            job,
+            started,
+            source=self.source,
+            clock=self.clock,
+            ledger_url=self.ledger_url,
+            environ=self.environ,
+            on_child=lambda pid: self._child_started(job.id, pid),
             meters=self.meters,
-        )  # fmt: skip
+        )
 
     def _child_started(self, job_id: str, pid: int) -> None:
         try:

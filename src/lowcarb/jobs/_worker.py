@@ -40,12 +40,13 @@ from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
 from lowcarb.jobs._job import ACTIVE_STATES, Job
-from lowcarb.jobs._jobrun import alive, append_note, find_wrapper, iso, parse_iso, start_key
+from lowcarb.jobs._jobrun import alive, append_note, find_wrapper, iso, start_key
 from lowcarb.jobs._jobwrap import read_result
 from lowcarb.jobs._reconcile import record_unwatched_run
 from lowcarb.jobs._store import JobStore
 from lowcarb.jobs._supervisor import Supervisor
 from lowcarb.scheduling import FallbackMode, plan_from_source
+from lowcarb.units import parse_timestamp
 
 __all__ = ["Worker", "WorkerConfig"]
 
@@ -118,9 +119,14 @@ class Worker:
         self.environ = dict(os.environ if environ is None else environ)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._runs = Supervisor(
-            queue, source, clock=self.clock, grace_s=self.config.grace_s,
-            ledger_url=ledger_url, environ=self.environ, meters=meters,
-        )  # fmt: skip
+            queue,
+            source,
+            clock=self.clock,
+            grace_s=self.config.grace_s,
+            ledger_url=ledger_url,
+            environ=self.environ,
+            meters=meters,
+        )
         #: Set to stop claiming jobs (a first SIGTERM).
         self.stopping = threading.Event()
         #: Set to kill the running jobs at once (a second SIGTERM); see :meth:`shutdown`.
@@ -206,14 +212,17 @@ class Worker:
         spec = job.remaining_spec()
         try:
             plan = plan_from_source(
-                spec, list(job.zones), self.source, now=now,
+                spec,
+                list(job.zones),
+                self.source,
+                now=now,
                 on_forecast_error=self.config.on_forecast_error,
-            )  # fmt: skip
+            )
         except LowcarbError as exc:
             log.error("job %s cannot be planned: %s", job.id, exc)
             return self.queue.update(job, state="failed", note=f"cannot be planned: {exc}")
         if plan.fallback and job.plan is not None and not job.plan.get("fallback"):
-            old_start = parse_iso(job.plan["start"])
+            old_start = parse_timestamp(job.plan["start"])
             if old_start + timedelta(hours=remaining) <= job.deadline:
                 log.warning("job %s: forecast failed; keeping its plan (%s)", job.id, plan.fallback)
                 return job
@@ -256,10 +265,14 @@ class Worker:
                 )
                 continue
             self.queue.update(
-                job, state="paused" if job.interruptible else "queued", plan=None, worker_id=None,
-                child_pid=None, lease_until=None,
+                job,
+                state="paused" if job.interruptible else "queued",
+                plan=None,
+                worker_id=None,
+                child_pid=None,
+                lease_until=None,
                 note=append_note(job.note, f"{note}; re-queued"),
-            )  # fmt: skip
+            )
             log.warning("job %s: %s; re-queued", job.id, note)
 
     def _reconcile(self, job: Job, result: Mapping[str, Any]) -> None:
@@ -288,10 +301,13 @@ class Worker:
         except psutil.Error:
             return
         taken = self.queue.update(
-            job, worker_id=self.id, lease_until=now + timedelta(seconds=self.config.lease_s),
-            child_pid=pid, child_create_time=created,
+            job,
+            worker_id=self.id,
+            lease_until=now + timedelta(seconds=self.config.lease_s),
+            child_pid=pid,
+            child_create_time=created,
             note=append_note(job.note, "adopted by a new worker after its worker died"),
-        )  # fmt: skip
+        )
         if taken is None:
             return
         self._runs.watch(taken, now, pid, created)

@@ -247,9 +247,15 @@ def backtest_workload(
         slots = None
         if vectorised:
             slots = schedule_batch(
-                policy, env, s, weights, slack, interruptible=workload.interruptible,
-                min_chunk=chunk, resume_overhead_kwh=overhead,
-            )  # fmt: skip
+                policy,
+                env,
+                s,
+                weights,
+                slack,
+                interruptible=workload.interruptible,
+                min_chunk=chunk,
+                resume_overhead_kwh=overhead,
+            )
         if slots is not None:
             costs = (x[slots] * weights[None, :]).sum(axis=1)
             missed = int(((slots < 0) | (slots >= (s + span)[:, None])).any(axis=1).sum())
