@@ -14,6 +14,7 @@ from lowcarb.grid import (
     IntensitySeries,
     StaticIntensitySource,
     profile_series,
+    profile_values,
     static_intensity,
 )
 from lowcarb.tracking import hour_weights, intensity_for_hours
@@ -108,3 +109,25 @@ def test_a_zone_without_a_profile_falls_back_to_the_annual_factor() -> None:
     assert priced.intensity_g_per_kwh == annual.intensity_g_per_kwh
     assert priced.source == annual.source and priced.year == annual.year
     assert "no hourly profile" in priced.note
+
+
+def test_pricing_a_run_does_not_load_numpy() -> None:
+    # Every Tracker.stop() prices its run: that must stay as light as the tracker itself.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from datetime import datetime, UTC; "
+        "from lowcarb.tracking import intensity_for_hours; "
+        "intensity_for_hours('DE', start=datetime(2024, 6, 3, 12, tzinfo=UTC), duration_s=60); "
+        "print('numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_plain_table_and_the_numpy_series_agree() -> None:
+    zone, first, values = profile_values("FR", start=NOON, hours=30)
+    series = profile_series("FR", start=NOON, hours=30)
+    assert (zone, first) == (series.zone, series.start)
+    assert list(values) == series.values_g_per_kwh.tolist()

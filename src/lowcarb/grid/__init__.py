@@ -19,6 +19,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from lowcarb.grid._profile_table import (
+    PROFILE_NOTE,
+    PROFILE_SOURCE,
+    profile_values,
+    profile_zones,
+)
 from lowcarb.grid._static import (
     CITATIONS,
     AnnualFactor,
@@ -83,10 +89,8 @@ if TYPE_CHECKING:
         LiveIntensitySource,
     )
     from lowcarb.grid._profiles import (
-        PROFILE_SOURCE,
         ProfileForecaster,
         profile_series,
-        profile_zones,
     )
     from lowcarb.grid._providers import (
         PROVIDER_NAMES,
@@ -129,7 +133,6 @@ _LAZY: dict[str, str] = {
     "MAX_HORIZON_H": "lowcarb.grid._forecast",
     "NoisyOracleForecaster": "lowcarb.grid._forecast_blend",
     "OracleForecaster": "lowcarb.grid._forecast_blend",
-    "PROFILE_SOURCE": "lowcarb.grid._profiles",
     "PROVIDER_NAMES": "lowcarb.grid._providers",
     "ProfileBlendForecaster": "lowcarb.grid._forecast_blend",
     "ProfileForecaster": "lowcarb.grid._profiles",
@@ -152,7 +155,6 @@ _LAZY: dict[str, str] = {
     "make_forecaster": "lowcarb.grid._forecast_registry",
     "open_provider": "lowcarb.grid._providers",
     "profile_series": "lowcarb.grid._profiles",
-    "profile_zones": "lowcarb.grid._profiles",
 }
 
 
@@ -173,6 +175,7 @@ __all__ = [
     "CITATIONS",
     "FORECAST_MODELS",
     "MAX_HORIZON_H",
+    "PROFILE_NOTE",
     "PROFILE_SOURCE",
     "PROVIDER_NAMES",
     "AnchoredForecaster",
@@ -222,6 +225,7 @@ __all__ = [
     "open_provider",
     "price",
     "profile_series",
+    "profile_values",
     "profile_zones",
     "resolve_name",
     "resolve_zone",

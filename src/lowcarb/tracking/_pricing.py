@@ -3,7 +3,7 @@
 In order, each labelled in the :class:`~lowcarb.grid.Intensity` it returns:
 
 1. a live provider's history for those hours, when a source is configured;
-2. the shipped month-by-hour profile of the zone (:func:`lowcarb.grid.profile_series`);
+2. the shipped month-by-hour profile of the zone (:func:`lowcarb.grid.profile_values`);
 3. the zone's annual factor (:func:`lowcarb.grid.static_intensity`), only as the last resort
    (no zone configured, or a zone without a profile).
 
@@ -18,9 +18,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from lowcarb import grid
 from lowcarb.errors import LowcarbError
-from lowcarb.grid import Intensity, static_intensity
+from lowcarb.grid import (
+    PROFILE_NOTE,
+    PROFILE_SOURCE,
+    Intensity,
+    profile_values,
+    profile_zones,
+    static_intensity,
+)
 
 if TYPE_CHECKING:  # numpy-backed; loaded on first use, so importing lowcarb stays light
     from lowcarb.grid import IntensitySeries, IntensitySource
@@ -103,21 +109,17 @@ def intensity_for_hours(
         except LowcarbError as exc:
             log.warning("live history for %s unavailable (%s); using the profile", zone, exc)
             fallback_note = f"{source.name} history unavailable ({exc}); "
-    if annual.zone in grid.profile_zones():
-        series = grid.profile_series(annual.zone, start=first, hours=count)
-        priced = _weighted(series, weights, hours=hours)
-        note = fallback_note + priced.note
-        if annual.note:
-            note = f"{annual.note}; {note}"
+    if annual.zone in profile_zones():
+        # The plain-Python table, not profile_series: pricing every run must not load numpy.
+        zone_id, first, values = profile_values(annual.zone, start=first, hours=count)
+        note = f"{fallback_note}{PROFILE_NOTE}; weighted over {hours}; {_EVENLY}"
         return Intensity(
-            zone=priced.zone,
-            intensity_g_per_kwh=priced.intensity_g_per_kwh,
-            source=priced.source,
-            signal=priced.signal,
-            scope=priced.scope,
+            zone=zone_id,
+            intensity_g_per_kwh=sum(v * w for v, w in zip(values, weights, strict=True)),
+            source=PROFILE_SOURCE,
             kind="estimated",
-            time=priced.time,
-            note=note,
+            time=first,
+            note=f"{annual.note}; {note}" if annual.note else note,
         )
     note = f"no hourly profile for zone {annual.zone!r}: annual factor"
     return Intensity(
