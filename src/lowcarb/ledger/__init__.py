@@ -27,9 +27,9 @@ Modules: ``_record`` (types), ``_canonical`` (serialisation and hash, documented
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lowcarb._lazy import lazy_attributes as _lazy_attributes
 from lowcarb.ledger._canonical import GENESIS_HASH, record_dict
 from lowcarb.ledger._record import (
     KNOWN_KINDS,
@@ -73,17 +73,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, globals())
 
 
 __all__ = [
