@@ -248,6 +248,21 @@ class EnergyMonitor:
             self._result = self._measure(self._run, end_s, readings)
             return self._result
 
+    def peek(self) -> Measurement:
+        """The whole run's measurement so far, without stopping (a budget watchdog reads this).
+
+        Before meter discovery has finished it is zero joules (and says so in ``notes``).
+
+        Raises:
+            UsageError: Not started, or already stopped.
+        """
+        with self._lock:
+            if self._run is None or self._stopping:
+                raise UsageError("EnergyMonitor.peek() needs a running monitor")
+            end_s = self._clock()
+            readings = self._read_all(end_s) if self._ready_event.is_set() else {}
+            return self._measure(self._run, end_s, readings)
+
     def __enter__(self) -> EnergyMonitor:
         return self.start()
 

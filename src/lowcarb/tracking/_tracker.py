@@ -241,6 +241,16 @@ class Tracker:
             context = with_record_id(context, delivery)
         return tuple(deliveries)
 
+    def peek(self) -> Measurement:
+        """The measurement of the block so far, without stopping it (for budgets and watchdogs).
+
+        Raises:
+            UsageError: The tracker is not running.
+        """
+        if self._monitor is None:
+            raise UsageError(f"tracker {self.name!r} is not running; call start() first")
+        return self._monitor.peek()
+
     def wait_ready(self, timeout_s: float | None = None) -> bool:
         """Block until meter discovery has finished (True) or ``timeout_s`` passed (False).
 
