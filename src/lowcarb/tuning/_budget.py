@@ -133,13 +133,13 @@ class BudgetStore(ABC):
     def reserve(
         self, study: str, amount: float, *, worker: str, now: float, minimum: float = 0.0
     ) -> Reservation | None:
-        """Set aside ``min(amount, available)``; None when less than ``minimum`` (or nothing) is left."""
+        """Set aside ``min(amount, available)``; None when less than ``minimum`` is left."""
 
     @abstractmethod
     def extend(
         self, reservation: Reservation, more: float, *, spent: float, now: float
     ) -> Reservation:
-        """Add up to ``more`` to a reservation (what is left); also records ``spent`` as a heartbeat."""
+        """Add up to ``more`` (what is left) to a reservation; ``spent`` counts as a heartbeat."""
 
     @abstractmethod
     def heartbeat(self, reservation: Reservation, *, spent: float, now: float) -> None:
