@@ -163,10 +163,16 @@ class SqlBudgetStore(BudgetStore):
             reservation = Reservation(uuid.uuid4().hex, study, -1, worker, granted)
             conn.execute(
                 self._reservations.insert().values(
-                    id=reservation.id, study=study, trial=-1, worker=worker[:256],
-                    amount=granted, spent=0.0, beat=now, state="open",
+                    id=reservation.id,
+                    study=study,
+                    trial=-1,
+                    worker=worker[:256],
+                    amount=granted,
+                    spent=0.0,
+                    beat=now,
+                    state="open",
                 )
-            )  # fmt: skip
+            )
             return reservation
 
     def extend(
@@ -189,9 +195,13 @@ class SqlBudgetStore(BudgetStore):
                 .values(amount=amount, spent=spent, beat=now)
             )
             return Reservation(
-                reservation.id, reservation.study, reservation.trial, reservation.worker, amount,
+                reservation.id,
+                reservation.study,
+                reservation.trial,
+                reservation.worker,
+                amount,
                 spent,
-            )  # fmt: skip
+            )
 
     def heartbeat(self, reservation: Reservation, *, spent: float, now: float) -> None:
         r = self._reservations
@@ -207,9 +217,13 @@ class SqlBudgetStore(BudgetStore):
         with self._engine.begin() as conn:
             conn.execute(r.update().where(r.c.id == reservation.id).values(trial=trial))
         return Reservation(
-            reservation.id, reservation.study, trial, reservation.worker, reservation.amount,
+            reservation.id,
+            reservation.study,
+            trial,
+            reservation.worker,
+            reservation.amount,
             reservation.spent,
-        )  # fmt: skip
+        )
 
     def settle(self, reservation: Reservation, *, spent: float) -> None:
         r = self._reservations
