@@ -1,0 +1,361 @@
+"""The search: Optuna asks, lowcarb reserves, measures, stops and records, Optuna is told.
+
+One worker loop (:func:`run_worker`) runs in every worker process; :func:`tune` opens the study and
+its budget (failing before any trial on bad input), starts ``workers - 1`` more processes on the
+same storage and runs one itself. Every trial is a measured block (the Tracker, ``kind="trial"``,
+attributed to the study and trial) whose energy, CO2e and method go on the trial as user attributes
+and, with a ledger, into the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import socket
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lowcarb.errors import LowcarbError, MissingDependencyError, UsageError
+from lowcarb.ledger import Attribution
+from lowcarb.tracking import Tracker, intensity_for_hours
+from lowcarb.tuning._budget import BudgetStore, EnergyBudget, MemoryBudgetStore
+from lowcarb.tuning._budget_sql import SqlBudgetStore
+from lowcarb.tuning._pacing import Pacing
+from lowcarb.tuning._pruning import EnergyHalvingPruner, peers_from_trials, rung_attribute
+from lowcarb.tuning._runner import Step, StepReporter, TrialOutcome, run_metered
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["DIRECTIONS", "StudyConfig", "TrialPlan", "open_study", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+#: How each objective is optimised.
+DIRECTIONS: Mapping[str, str] = {
+    "metric": "maximize",
+    "reward": "maximize",
+    "energy": "minimize",
+    "inference_energy": "minimize",
+    "flops": "minimize",
+}
+
+
+class TrialPlan(Protocol):
+    """What a study searches: how a trial samples its parameters and the work it then runs.
+
+    ``sample`` runs in the worker (it talks to the study's storage); ``work`` returns the function
+    run in the measured child process. The work returns a dict with at least ``metric`` (the
+    validation value), and optionally ``inference_energy`` (J per 1,000 inferences), ``flops``.
+    """
+
+    def sample(self, trial: optuna.Trial) -> dict[str, Any]: ...
+
+    def work(self, params: Mapping[str, Any]) -> Callable[[StepReporter], dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """How a study runs (picklable: every worker process gets a copy).
+
+    Attributes:
+        study_name: Optuna study name (also the ledger ``project`` of its trials).
+        budget: The hard budget for the whole study.
+        storage: Optuna storage URL; None for in-memory (one worker only).
+        objectives: Names from :data:`DIRECTIONS`; one gives a single-objective study.
+        reward: (alpha, beta, gamma) of ``alpha*metric - beta*FLOPs - gamma*energy_j`` when the
+            objective is ``reward``.
+        n_trials: Stop after this many trials (all workers together).
+        timeout_s: Stop starting trials after this long.
+        zone, pue, ledger: As for the Tracker (``ledger=""``: record nowhere).
+        seed: Sampler seed.
+        pruner: Successive halving on joules, or None.
+        deadline: With ``zone``: pace trials into the cleanest windows before it.
+        first_cost: The reservation of the first trial (later ones use measured costs).
+        reclaim_after_s: A reservation without a heartbeat for this long is reclaimed.
+        environ: Environment for trackers (settings, ledger).
+    """
+
+    study_name: str
+    budget: EnergyBudget
+    storage: str | None = None
+    objectives: tuple[str, ...] = ("metric", "energy")
+    reward: tuple[float, float, float] | None = None
+    n_trials: int | None = None
+    timeout_s: float | None = None
+    zone: str | None = None
+    pue: float | None = None
+    ledger: str | None = ""
+    seed: int | None = None
+    pruner: EnergyHalvingPruner | None = None
+    deadline: datetime | None = None
+    first_cost: float | None = None
+    reclaim_after_s: float = 60.0
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def directions(self) -> list[str]:
+        return [DIRECTIONS[o] for o in self.objectives]
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise MissingDependencyError("optuna", "tune") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def open_study(config: StudyConfig, *, create: bool = True) -> Any:
+    """The Optuna study, created or loaded; raises a one-line error for a bad storage."""
+    optuna = _optuna()
+    sampler = (
+        optuna.samplers.TPESampler(seed=config.seed)
+        if len(config.objectives) == 1
+        else optuna.samplers.NSGAIISampler(seed=config.seed)
+    )
+    try:
+        storage = None if config.storage is None else optuna.storages.RDBStorage(config.storage)
+        if create:
+            return optuna.create_study(
+                study_name=config.study_name,
+                storage=storage,
+                directions=config.directions,
+                sampler=sampler,
+                load_if_exists=True,
+            )
+        return optuna.load_study(study_name=config.study_name, storage=storage, sampler=sampler)
+    except (LowcarbError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"cannot open study {config.study_name!r} in storage {config.storage!r}: {first}; "
+            "check --storage (an SQLAlchemy URL such as sqlite:///study.db) and --study"
+        ) from None
+
+
+def open_budget_store(config: StudyConfig) -> BudgetStore:
+    """The budget store in the study's storage (in memory for an in-memory study)."""
+    if config.storage is None:
+        return MemoryBudgetStore()
+    return SqlBudgetStore(config.storage)
+
+
+def _expected_cost(study: Any, config: StudyConfig) -> tuple[float, float]:
+    """What the next trial is expected to cost (budget unit) and take (s), from finished trials."""
+    costs = [
+        t.user_attrs["cost"] for t in study.get_trials(deepcopy=False) if "cost" in t.user_attrs
+    ]
+    durations = [
+        t.user_attrs["duration_s"]
+        for t in study.get_trials(deepcopy=False)
+        if "duration_s" in t.user_attrs
+    ]
+    if costs:
+        return statistics.median(costs) * 1.25, statistics.median(durations)
+    first = config.first_cost if config.first_cost is not None else config.budget.limit / 20.0
+    return min(first, config.budget.limit), 60.0
+
+
+def _values(config: StudyConfig, outcome: TrialOutcome) -> list[float]:
+    result = outcome.result or {}
+    metric = float(result["metric"])
+    energy_j = outcome.footprint.measurement.energy_j
+    out = []
+    for name in config.objectives:
+        if name == "metric":
+            out.append(metric)
+        elif name == "energy":
+            out.append(outcome.footprint.energy_kwh)
+        elif name == "reward":
+            alpha, beta, gamma = config.reward or (1.0, 0.0, 0.0)
+            out.append(alpha * metric - beta * float(result.get("flops") or 0.0) - gamma * energy_j)
+        else:
+            out.append(float(result[name]))
+    return out
+
+
+def run_worker(
+    config: StudyConfig,
+    plan: TrialPlan,
+    *,
+    study: Any | None = None,
+    store: BudgetStore | None = None,
+    on_trial: Callable[[Any, TrialOutcome], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> str:
+    """Run trials until the budget, ``n_trials``, the timeout or the deadline stops them.
+
+    Returns:
+        Why this worker stopped: ``budget``, ``n_trials``, ``timeout`` or ``deadline``.
+    """
+    optuna = _optuna()
+    study = study if study is not None else open_study(config, create=False)
+    store = store if store is not None else open_budget_store(config)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    began = clock()
+    pacing = (
+        Pacing(config.zone, config.deadline)
+        if config.deadline is not None and config.zone
+        else None
+    )
+    while True:
+        if config.n_trials is not None and len(study.get_trials(deepcopy=False)) >= config.n_trials:
+            return "n_trials"
+        if config.timeout_s is not None and clock() - began >= config.timeout_s:
+            return "timeout"
+        store.reclaim(config.study_name, older_than_s=config.reclaim_after_s, now=clock())
+        expected, duration_s = _expected_cost(study, config)
+        paced = None
+        if pacing is not None:
+            paced = pacing.next_start(
+                now=datetime.fromtimestamp(clock(), UTC), duration_s=duration_s
+            )
+            if paced is None:
+                return "deadline"
+            pacing.wait(paced, sleep=sleep)
+        reservation = store.reserve(
+            config.study_name, expected, worker=worker, now=clock(), minimum=expected * 0.05
+        )
+        if reservation is None:
+            return "budget"
+        trial = study.ask()
+        reservation = store.attach(reservation, trial.number)
+        try:
+            params = plan.sample(trial)
+            outcome = _run_trial(config, plan, study, trial, params, store, reservation, clock)
+        except BaseException:
+            store.settle(reservation, spent=reservation.spent)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        _record(config, study, trial, params, outcome, paced)
+        if on_trial is not None:
+            on_trial(trial, outcome)
+
+
+def _run_trial(
+    config: StudyConfig,
+    plan: TrialPlan,
+    study: Any,
+    trial: Any,
+    params: dict[str, Any],
+    store: BudgetStore,
+    reservation: Any,
+    clock: Callable[[], float],
+) -> TrialOutcome:
+    name = config.study_name
+    tracker = Tracker(
+        f"trial {trial.number}",
+        zone=config.zone,
+        pue=config.pue,
+        ledger=config.ledger,
+        kind="trial",
+        attribution=Attribution(project=name[:200], run_id=f"{name}#{trial.number}"[:200]),
+        metadata={"study": name, "trial": trial.number, "params": params},
+        environ=config.environ,
+    )
+    g_per_kwh = intensity_for_hours(
+        tracker.zone, start=datetime.now(UTC), duration_s=60.0
+    ).intensity_g_per_kwh
+    should_prune = None
+    if config.pruner is not None:
+        pruner = config.pruner
+
+        def should_prune(steps: tuple[Step, ...]) -> bool:
+            peers = peers_from_trials(study.get_trials(deepcopy=False), trial.number)
+            return pruner.decide(
+                steps, peers=peers, record=lambda k, v: trial.set_user_attr(rung_attribute(k), v)
+            )
+
+    outcome = run_metered(
+        plan.work(params),
+        tracker=tracker,
+        budget=config.budget,
+        store=store,
+        reservation=reservation,
+        extend_by=max(reservation.amount * 0.5, config.budget.limit * 0.001),
+        g_per_kwh=g_per_kwh,
+        should_prune=should_prune,
+        clock=clock,
+    )
+    store.settle(outcome.reservation or reservation, spent=outcome.cost)
+    if outcome.footprint is not None and tracker.record_id:
+        trial.set_user_attr("record_id", tracker.record_id)
+    return outcome
+
+
+def _record(
+    config: StudyConfig,
+    study: Any,
+    trial: Any,
+    params: dict[str, Any],
+    outcome: TrialOutcome,
+    paced: Any,
+) -> None:
+    optuna = _optuna()
+    fp = outcome.footprint
+    attrs: dict[str, Any] = {
+        "energy_kwh": fp.energy_kwh,
+        "co2e_g": fp.co2e_g,
+        "energy_method": fp.measurement.method,
+        "intensity_source": fp.intensity.source,
+        "cost": outcome.cost,
+        "duration_s": fp.measurement.duration_s,
+        "stop_reason": outcome.stop_reason,
+        "steps": len(outcome.steps),
+    }
+    if outcome.error:
+        attrs["error"] = outcome.error
+    if outcome.result:
+        attrs.update({f"result.{k}": v for k, v in outcome.result.items() if _jsonable(v)})
+    if paced is not None:
+        saved = fp.energy_kwh * (paced.now_g_per_kwh - paced.expected_g_per_kwh)
+        attrs.update(
+            paced_start=paced.start.isoformat(),
+            paced_wait_s=paced.wait_s,
+            paced_saved_co2e_g=saved,
+            paced_expected_g_per_kwh=paced.expected_g_per_kwh,
+            paced_now_g_per_kwh=paced.now_g_per_kwh,
+        )
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+    if outcome.stop_reason is None and outcome.result is not None:
+        study.tell(trial, _values(config, outcome))
+    elif outcome.stop_reason in ("budget", "pruned"):
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    else:
+        log.warning("trial %s failed: %s", trial.number, outcome.error)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def worker_process(config: StudyConfig, plan: TrialPlan) -> None:
+    """Entry point of an extra worker process (``multiprocessing`` spawn)."""
+    run_worker(config, plan)
+
+
+def start_workers(config: StudyConfig, plan: TrialPlan, count: int) -> list[Any]:
+    """Start ``count`` extra worker processes on the study's storage."""
+    if count <= 0:
+        return []
+    if config.storage is None:
+        raise UsageError(
+            "--workers above 1 needs a shared storage (an in-memory study lives in one process); "
+            "give --storage sqlite:///study.db or a PostgreSQL URL"
+        )
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=worker_process, args=(config, plan)) for _ in range(count)]
+    for p in procs:
+        p.start()
+    return procs
