@@ -11,7 +11,7 @@ from typing import Any
 
 from lowcarb.tuning._runner import StepReporter
 
-__all__ = ["busy_sample", "busy_train", "burn"]
+__all__ = ["burn", "busy_sample", "busy_train"]
 
 
 def burn(seconds: float) -> None:
