@@ -126,6 +126,11 @@ def test_max_steps_bounds_iterations(digits: Split) -> None:
     assert result.model.n_estimators_ == 20
 
 
+def test_boosting_stops_at_its_stage_count(digits: Split) -> None:
+    result = fit("gradient_boosting", {"n_estimators": 15, "max_depth": 1}, digits)
+    assert result.steps == 2 and result.model.n_estimators_ == 15
+
+
 def test_non_iterative_reports_one_step(digits: Split) -> None:
     seen: list[int] = []
     result = fit(

@@ -132,6 +132,12 @@ def test_csv_dataset_relative_to_the_space_file(tmp_path: Path) -> None:
             "params.alpha.scale",
             "unknown key",
         ),
+        (
+            _base(params={"hidden_width": {"type": "int", "low": 0, "high": 3}}),
+            "params.hidden_width",
+            "0 is below the least hidden_width (1)",
+        ),
+        (_base(params={"hidden_layers": [2, 0]}), "params.hidden_layers", "0 is below"),
         (_base(dataset="mnist"), "dataset", "unknown dataset 'mnist'"),
         (_base(metric="auc"), "metric", "'auc'"),
         (_base(objectives=["metric", "latency"]), "objectives", "'latency'"),

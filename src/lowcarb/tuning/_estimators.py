@@ -20,14 +20,17 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from lowcarb.errors import ConfigError, DataError, InvalidValueError, MissingDependencyError
-
-if TYPE_CHECKING:
-    from lowcarb.tuning._space import DatasetSpec
+from lowcarb.errors import (
+    ConfigError,
+    DataError,
+    InvalidValueError,
+    MissingDependencyError,
+    close_matches,
+)
 
 __all__ = [
     "BOOSTING_CHUNK",
@@ -35,6 +38,7 @@ __all__ = [
     "ESTIMATORS",
     "INFERENCE_KEYS",
     "METRICS",
+    "DatasetSpec",
     "Family",
     "FitResult",
     "Metric",
@@ -80,6 +84,7 @@ class Family:
         quantizable: Dynamic int8 quantization has weights to quantize (MatMul/Gemm in ONNX).
         fixed: Arguments always passed (seeded, single-threaded, no built-in early stopping).
         max_steps: Steps when neither the space nor the parameters bound them.
+        minimums: Smallest value of numeric parameters that have one (sizes, counts).
     """
 
     name: str
@@ -91,8 +96,10 @@ class Family:
     quantizable: bool = False
     fixed: tuple[tuple[str, Any], ...] = ()
     max_steps: int = 1
+    minimums: tuple[tuple[str, float], ...] = ()
 
 
+_TREE_MINIMUMS = (("n_estimators", 1), ("max_depth", 1), ("min_samples_split", 2))
 ESTIMATORS: Mapping[str, Family] = {
     f.name: f
     for f in (
@@ -101,6 +108,7 @@ ESTIMATORS: Mapping[str, Family] = {
             "sklearn.linear_model.LogisticRegression",
             ("C", "tol", "max_iter", "fit_intercept", "class_weight"),
             scaled=True,
+            minimums=(("max_iter", 1),),
         ),
         Family(
             "random_forest",
@@ -108,6 +116,7 @@ ESTIMATORS: Mapping[str, Family] = {
             _TREE_PARAMS,
             prunable=True,
             fixed=(("n_jobs", 1),),
+            minimums=_TREE_MINIMUMS,
         ),
         Family(
             "extra_trees",
@@ -115,6 +124,7 @@ ESTIMATORS: Mapping[str, Family] = {
             _TREE_PARAMS,
             prunable=True,
             fixed=(("n_jobs", 1),),
+            minimums=_TREE_MINIMUMS,
         ),
         Family(
             "gradient_boosting",
@@ -131,6 +141,7 @@ ESTIMATORS: Mapping[str, Family] = {
             iterative=True,
             prunable=True,
             max_steps=10,
+            minimums=_TREE_MINIMUMS,
         ),
         Family(
             "mlp",
@@ -149,6 +160,7 @@ ESTIMATORS: Mapping[str, Family] = {
             prunable=True,
             quantizable=True,
             max_steps=100,
+            minimums=(("hidden_layers", 1), ("hidden_width", 1), ("max_iter", 1)),
         ),
         Family(
             "sgd",
@@ -157,9 +169,21 @@ ESTIMATORS: Mapping[str, Family] = {
             iterative=True,
             scaled=True,
             max_steps=50,
+            minimums=(("max_iter", 1),),
         ),
     )
 }
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSpec:
+    """A bundled scikit-learn set (``name``) or a CSV file (``csv``, labels in ``target``, the
+    last column when None). Defined here, beside :func:`load_data`, and re-exported by
+    ``_space`` (which imports this module, not the other way round)."""
+
+    name: str | None
+    csv: Path | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +231,6 @@ def check_params(name: str, params: Mapping[str, Any] | Any, *, where: str = "pa
     Raises:
         ConfigError: An unknown family or parameter, with close matches and the known names.
     """
-    from lowcarb.errors import close_matches
-
     family = ESTIMATORS.get(name)
     if family is None:
         hint = close_matches(name, ESTIMATORS)
@@ -314,6 +336,7 @@ def fit(
             cls(**kwargs),
             (x_train, split.y_train, x_val, split.y_val),
             cap=_step_cap(family, params, max_steps),
+            stages=int(params.get("n_estimators", 1 << 30)),
             on_step=on_step,
             patience=patience,
             metric=metric,
@@ -327,6 +350,7 @@ def _fit_steps(
     data: tuple[Any, Any, Any, Any],
     *,
     cap: int,
+    stages: int,
     on_step: Callable[[int, float], bool] | None,
     patience: int | None,
     metric: Metric,
@@ -343,7 +367,7 @@ def _fit_steps(
     while step < cap:
         step += 1
         if family.name == "gradient_boosting":
-            model.set_params(n_estimators=model.n_estimators + BOOSTING_CHUNK)
+            model.set_params(n_estimators=min(model.n_estimators + BOOSTING_CHUNK, stages))
             model.fit(x_train, y_train)
         else:
             model.partial_fit(x_train, y_train, classes=classes)

@@ -49,6 +49,7 @@ from lowcarb.tuning._estimators import (
     ESTIMATORS,
     INFERENCE_KEYS,
     METRICS,
+    DatasetSpec,
     Family,
     check_params,
 )
@@ -105,15 +106,6 @@ class Param:
     log: bool = False
     step: float | int | None = None
     choices: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetSpec:
-    """A bundled scikit-learn set (``name``) or a CSV file (``csv``, labels in ``target``)."""
-
-    name: str | None
-    csv: Path | None = None
-    target: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +195,8 @@ def parse_space(
                 f"{source}: params.{key}: {key!r} is an inference knob; move it under 'inference'"
             )
     params = tuple(_param(str(k), v, source, f"params.{k}") for k, v in raw_params.items())
+    for p in params:
+        _check_minimum(p, family, source)
     metric = _string(data.get("metric", "accuracy"), source, "metric")
     if metric not in METRICS:
         raise _bad(source, "metric", metric, f"one of: {', '.join(METRICS)}")
@@ -343,6 +337,19 @@ def _param(name: str, raw: Any, source: str, key: str) -> Param:
         if log:
             raise ConfigError(f"{source}: {key}.step: a log range cannot have a step; drop one")
     return Param(name, kind, low=low, high=high, log=log, step=step)
+
+
+def _check_minimum(p: Param, family: Family, source: str) -> None:
+    least = dict(family.minimums).get(p.name)
+    if least is None:
+        return
+    values = p.choices if p.kind == "categorical" else (p.low,)
+    for v in values:
+        if isinstance(v, int | float) and not isinstance(v, bool) and v < least:
+            raise ConfigError(
+                f"{source}: params.{p.name}: {v!r} is below the least {p.name} ({least:g}); "
+                "raise it"
+            )
 
 
 def _dataset(raw: Any, source: str, base_dir: Path | None) -> DatasetSpec:
