@@ -25,6 +25,7 @@ from lowcarb.tuning._space import SearchSpace, suggest
 from lowcarb.tuning._study import (
     DIRECTIONS,
     StudyConfig,
+    close_study,
     open_budget_store,
     open_study,
     run_worker,
@@ -216,18 +217,23 @@ def tune(
         first_cost=first_cost,
         environ=dict(environ or {}),
     )
-    study = open_study(config)
-    store = open_budget_store(config)
-    store.open(study_name, budget)
     if workers > 1 and storage is None:
         raise UsageError(
             "--workers above 1 needs a shared storage (an in-memory study lives in one process); "
             "give --storage sqlite:///study.db or a PostgreSQL URL"
         )
-    procs = start_workers(config, plan, workers - 1)
+    study = open_study(config)
+    store = open_budget_store(config)
     try:
-        reason = run_worker(config, plan, study=study, store=store, on_trial=on_trial, sleep=sleep)
+        store.open(study_name, budget)
+        procs = start_workers(config, plan, workers - 1)
+        try:
+            reason = run_worker(
+                config, plan, study=study, store=store, on_trial=on_trial, sleep=sleep
+            )
+        finally:
+            for p in procs:
+                p.join()
+        return summarize_study(config, study, store.state(study_name), reason)
     finally:
-        for p in procs:
-            p.join()
-    return summarize_study(config, study, store.state(study_name), reason)
+        close_study(study, store)

@@ -183,12 +183,17 @@ def run_metered(
         m = tracker.peek()
         return m.energy_j, cost_of(m, budget=budget, pue=pue, g_per_kwh=g_per_kwh)
 
-    def room(cost: float) -> bool:
+    def room(cost: float, ahead: float) -> bool:
+        """Whether ``ahead`` more can still be spent within what the trial holds (or can get)."""
         nonlocal reservation
-        if cost < reservation.amount * 0.98:
+        if cost + ahead < reservation.amount:
             return True
         reservation = store.extend(reservation, extend_by, spent=cost, now=clock())
-        return cost < reservation.amount
+        return cost + ahead < reservation.amount
+
+    # Spend is forecast one poll ahead (and, at a step boundary, one step ahead) from the rate
+    # seen so far, so the trial stops before its share runs out, not a poll after.
+    began, last_step_cost = clock(), 0.0
 
     try:
         while True:
@@ -202,7 +207,8 @@ def run_metered(
                 if kind == "step":
                     energy_j, cost = spend()
                     steps.append(Step(message[1], message[2], energy_j))
-                    if not room(cost):
+                    step_cost, last_step_cost = cost - last_step_cost, cost
+                    if not room(cost, step_cost):
                         parent.send("budget")
                     elif should_prune is not None and should_prune(tuple(steps)):
                         parent.send("pruned")
@@ -217,7 +223,8 @@ def run_metered(
                     error, stop = message[1], "error"
                 break
             _, cost = spend()
-            if not room(cost):
+            rate = cost / max(clock() - began, 1e-3)
+            if not room(cost, rate * poll_s * 2):
                 stop, killed = "budget", True
                 break
             if clock() - last_beat >= heartbeat_s:

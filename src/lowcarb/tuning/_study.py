@@ -141,6 +141,17 @@ def open_study(config: StudyConfig, *, create: bool = True) -> Any:
         ) from None
 
 
+def close_study(study: Any, store: BudgetStore) -> None:
+    """Release the database connections of a study's storage and of its budget store."""
+    if isinstance(store, SqlBudgetStore):
+        store.close()
+    storage = getattr(study, "_storage", None)  # Optuna keeps its RDBStorage there
+    for candidate in (storage, getattr(storage, "_backend", None)):
+        engine = getattr(candidate, "engine", None)
+        if engine is not None:
+            engine.dispose()
+
+
 def open_budget_store(config: StudyConfig) -> BudgetStore:
     """The budget store in the study's storage (in memory for an in-memory study)."""
     if config.storage is None:
@@ -148,20 +159,21 @@ def open_budget_store(config: StudyConfig) -> BudgetStore:
     return SqlBudgetStore(config.storage)
 
 
-def _expected_cost(study: Any, config: StudyConfig) -> tuple[float, float]:
-    """What the next trial is expected to cost (budget unit) and take (s), from finished trials."""
-    costs = [
-        t.user_attrs["cost"] for t in study.get_trials(deepcopy=False) if "cost" in t.user_attrs
-    ]
-    durations = [
-        t.user_attrs["duration_s"]
-        for t in study.get_trials(deepcopy=False)
-        if "duration_s" in t.user_attrs
-    ]
-    if costs:
-        return statistics.median(costs) * 1.25, statistics.median(durations)
+def _expected_cost(study: Any, config: StudyConfig) -> tuple[float, float, float]:
+    """What the next trial is expected to cost (budget unit) and take (s), and the least any
+    trial has cost (starting one costs something: a share smaller than that is not worth taking).
+
+    Trials that ran to the end set the expectation; stopped ones were cut short.
+    """
+    measured = [t for t in study.get_trials(deepcopy=False) if "cost" in t.user_attrs]
+    whole = [t for t in measured if not t.user_attrs.get("stop_reason")] or measured
+    floor = min((float(t.user_attrs["cost"]) for t in measured), default=0.0)
+    if whole:
+        costs = [float(t.user_attrs["cost"]) for t in whole]
+        durations = [float(t.user_attrs.get("duration_s", 60.0)) for t in whole]
+        return statistics.median(costs) * 1.25, statistics.median(durations), floor
     first = config.first_cost if config.first_cost is not None else config.budget.limit / 20.0
-    return min(first, config.budget.limit), 60.0
+    return min(first, config.budget.limit), 60.0, floor
 
 
 def _values(config: StudyConfig, outcome: TrialOutcome) -> list[float]:
@@ -213,7 +225,7 @@ def run_worker(
         if config.timeout_s is not None and clock() - began >= config.timeout_s:
             return "timeout"
         store.reclaim(config.study_name, older_than_s=config.reclaim_after_s, now=clock())
-        expected, duration_s = _expected_cost(study, config)
+        expected, duration_s, floor = _expected_cost(study, config)
         paced = None
         if pacing is not None:
             paced = pacing.next_start(
@@ -222,8 +234,14 @@ def run_worker(
             if paced is None:
                 return "deadline"
             pacing.wait(paced, sleep=sleep)
+        # A share too small to be worth starting a trial for is left unspent: a trial costs
+        # something to start, and one cut short at once is pure waste.
         reservation = store.reserve(
-            config.study_name, expected, worker=worker, now=clock(), minimum=expected * 0.05
+            config.study_name,
+            expected,
+            worker=worker,
+            now=clock(),
+            minimum=max(expected * 0.25, floor * 0.5),
         )
         if reservation is None:
             return "budget"
@@ -311,6 +329,7 @@ def _record(
         "duration_s": fp.measurement.duration_s,
         "stop_reason": outcome.stop_reason,
         "steps": len(outcome.steps),
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
     }
     if outcome.error:
         attrs["error"] = outcome.error
@@ -342,7 +361,12 @@ def _jsonable(value: Any) -> bool:
 
 def worker_process(config: StudyConfig, plan: TrialPlan) -> None:
     """Entry point of an extra worker process (``multiprocessing`` spawn)."""
-    run_worker(config, plan)
+    study = open_study(config, create=False)
+    store = open_budget_store(config)
+    try:
+        run_worker(config, plan, study=study, store=store)
+    finally:
+        close_study(study, store)
 
 
 def start_workers(config: StudyConfig, plan: TrialPlan, count: int) -> list[Any]:
