@@ -38,6 +38,7 @@ _COMMANDS: dict[str, str] = {
     "budget": "budget",
     "compare": "compare",
     "completion": "completion",
+    "tune": "tune",
 }
 
 EXIT_CODES = """exit status:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from lowcarb.errors import UsageError
-from lowcarb.tuning._budget import EnergyBudget
+from lowcarb.tuning._budget import BudgetState, EnergyBudget
 from lowcarb.tuning._pruning import EnergyHalvingPruner
 from lowcarb.tuning._runner import StepReporter, TrialOutcome
 from lowcarb.tuning._space import SearchSpace, suggest
@@ -159,7 +159,8 @@ def tune(
     pruner: EnergyHalvingPruner | None = None,
     first_cost: float | None = None,
     environ: Mapping[str, str] | None = None,
-    on_trial: Callable[[Any, TrialOutcome], None] | None = None,
+    on_trial: Callable[[Any, TrialOutcome, BudgetState], None] | None = None,
+    on_start: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> TuneResult:
     """Search ``plan`` until ``budget`` (or ``n_trials``, ``timeout_s``, ``deadline``) stops it.
@@ -179,6 +180,8 @@ def tune(
         first_cost: The first trial's reservation (default a twentieth of the budget).
         environ: Environment for settings (default: empty, so tests are hermetic).
         on_trial: Called in this process after each of its trials.
+        on_start: Called once the study and its budget are open, before the first trial (a
+            progress display starts there, after every check of the input has passed).
         sleep: How pacing waits (injected in tests).
 
     Raises:
@@ -217,6 +220,13 @@ def tune(
         first_cost=first_cost,
         environ=dict(environ or {}),
     )
+    if deadline is not None:
+        if not zone:
+            raise UsageError("a deadline paces trials in a zone: give --zone (or LOWCARB_ZONE)")
+        if deadline <= datetime.now(deadline.tzinfo):
+            raise UsageError(
+                f"--deadline {deadline.isoformat()} is not in the future; give a later one"
+            )
     if workers > 1 and storage is None:
         raise UsageError(
             "--workers above 1 needs a shared storage (an in-memory study lives in one process); "
@@ -226,6 +236,8 @@ def tune(
     store = open_budget_store(config)
     try:
         store.open(study_name, budget)
+        if on_start is not None:
+            on_start()
         procs = start_workers(config, plan, workers - 1)
         try:
             reason = run_worker(

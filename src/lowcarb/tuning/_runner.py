@@ -188,7 +188,8 @@ def run_metered(
         nonlocal reservation
         if cost + ahead < reservation.amount:
             return True
-        reservation = store.extend(reservation, extend_by, spent=cost, now=clock())
+        wanted = cost + ahead - reservation.amount + extend_by
+        reservation = store.extend(reservation, wanted, spent=cost, now=clock())
         return cost + ahead < reservation.amount
 
     # Spend is forecast one poll ahead (and, at a step boundary, one step ahead) from the rate

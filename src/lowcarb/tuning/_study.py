@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lowcarb.errors import LowcarbError, MissingDependencyError, UsageError
 from lowcarb.ledger import Attribution
 from lowcarb.tracking import Tracker, intensity_for_hours
-from lowcarb.tuning._budget import BudgetStore, EnergyBudget, MemoryBudgetStore
+from lowcarb.tuning._budget import BudgetState, BudgetStore, EnergyBudget, MemoryBudgetStore
 from lowcarb.tuning._budget_sql import SqlBudgetStore
 from lowcarb.tuning._pacing import Pacing
 from lowcarb.tuning._pruning import EnergyHalvingPruner, peers_from_trials, rung_attribute
@@ -166,12 +166,16 @@ def _expected_cost(study: Any, config: StudyConfig) -> tuple[float, float, float
     Trials that ran to the end set the expectation; stopped ones were cut short.
     """
     measured = [t for t in study.get_trials(deepcopy=False) if "cost" in t.user_attrs]
-    whole = [t for t in measured if not t.user_attrs.get("stop_reason")] or measured
+    whole = [t for t in measured if not t.user_attrs.get("stop_reason")]
     floor = min((float(t.user_attrs["cost"]) for t in measured), default=0.0)
     if whole:
         costs = [float(t.user_attrs["cost"]) for t in whole]
         durations = [float(t.user_attrs.get("duration_s", 60.0)) for t in whole]
         return statistics.median(costs) * 1.25, statistics.median(durations), floor
+    if measured:  # every trial so far was cut short: a whole one costs more than any of them
+        longest = max(measured, key=lambda t: float(t.user_attrs["cost"]))
+        duration = float(longest.user_attrs.get("duration_s", 60.0)) * 2.0
+        return float(longest.user_attrs["cost"]) * 2.0, duration, floor
     first = config.first_cost if config.first_cost is not None else config.budget.limit / 20.0
     return min(first, config.budget.limit), 60.0, floor
 
@@ -200,7 +204,7 @@ def run_worker(
     *,
     study: Any | None = None,
     store: BudgetStore | None = None,
-    on_trial: Callable[[Any, TrialOutcome], None] | None = None,
+    on_trial: Callable[[Any, TrialOutcome, BudgetState], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> str:
@@ -256,7 +260,7 @@ def run_worker(
             raise
         _record(config, study, trial, params, outcome, paced)
         if on_trial is not None:
-            on_trial(trial, outcome)
+            on_trial(trial, outcome, store.state(config.study_name))
 
 
 def _run_trial(
