@@ -192,3 +192,56 @@ def test_bad_input_fails_before_any_trial(tmp_path: Path) -> None:
     tune(PLAN, budget=EnergyBudget.of(kwh=1e-7), study_name="b", storage=url)
     with pytest.raises(UsageError, match="already has a budget"):
         tune(PLAN, budget=EnergyBudget.of(kwh=2e-7), study_name="b", storage=url)
+
+
+def test_a_worker_killed_mid_trial_leaks_no_budget_and_the_study_resumes(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    script = (
+        "from lowcarb.tuning import tune, EnergyBudget, FunctionPlan\n"
+        "from lowcarb.tuning.testing import busy_train\n"
+        "def sample(trial):\n"
+        "    return {'quality': trial.suggest_float('quality', 0.5, 1.0), 'steps': 100}\n"
+        f"tune(FunctionPlan(sample, busy_train), budget=EnergyBudget.of(kwh=1e-4),\n"
+        f"     study_name='k', storage={url!r}, first_cost=5e-5)\n"
+    )
+    (tmp_path / "victim.py").write_text(script, encoding="utf-8")
+    victim = subprocess.Popen([sys.executable, str(tmp_path / "victim.py")], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            with SqlBudgetStore(url) as store:
+                try:
+                    state = store.state("k")
+                except UsageError:
+                    continue
+            if state.open == 1:
+                break
+        time.sleep(2.0)  # a few heartbeats into the trial
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    with SqlBudgetStore(url) as store:
+        before = store.state("k")
+    assert before.open == 1 and before.reserved == pytest.approx(5e-5)  # held by the dead
+    time.sleep(1.5)
+    result = tune(
+        PLAN, budget=EnergyBudget.of(kwh=1e-4), study_name="k", storage=url, n_trials=3,
+        reclaim_after_s=1.0,
+    )  # fmt: skip
+    with SqlBudgetStore(url) as store:
+        after = store.state("k")
+    assert after.open == 0
+    lost = _trials(url, "k")[0]
+    assert lost.state == optuna.trial.TrialState.FAIL
+    # The dead trial is charged what it last reported, and the rest came back to the study.
+    dead_charge = after.spent - result.energy_kwh  # the resumed trials carry their own energy
+    assert 0 < dead_charge < 5e-5
+    assert after.spent <= 1e-4
+    assert result.trials.get("complete", 0) >= 2

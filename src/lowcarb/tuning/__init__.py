@@ -35,9 +35,11 @@ from lowcarb.tuning._runner import Step, StepReporter, TrialOutcome, TrialStoppe
 from lowcarb.tuning._space import SearchSpace, load_space, parse_space
 from lowcarb.tuning._study import DIRECTIONS, StudyConfig
 from lowcarb.tuning._summary import TuneResult
+from lowcarb.tuning._wrap import BudgetExhausted, energy_budgeted
 
 __all__ = [
     "DIRECTIONS",
+    "BudgetExhausted",
     "BudgetState",
     "BudgetStore",
     "EnergyBudget",
@@ -56,6 +58,7 @@ __all__ = [
     "TrialOutcome",
     "TrialStopped",
     "TuneResult",
+    "energy_budgeted",
     "load_space",
     "parse_space",
     "tune",

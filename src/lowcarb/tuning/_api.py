@@ -158,6 +158,7 @@ def tune(
     seed: int | None = None,
     pruner: EnergyHalvingPruner | None = None,
     first_cost: float | None = None,
+    reclaim_after_s: float = 60.0,
     environ: Mapping[str, str] | None = None,
     on_trial: Callable[[Any, TrialOutcome, BudgetState], None] | None = None,
     on_start: Callable[[], None] | None = None,
@@ -178,6 +179,8 @@ def tune(
         seed: Sampler seed.
         pruner: Successive halving on joules (multi-objective too); None for no pruning.
         first_cost: The first trial's reservation (default a twentieth of the budget).
+        reclaim_after_s: A reservation whose worker has not reported for this long is
+            reclaimed (its trial failed), charging the spend last reported.
         environ: Environment for settings (default: empty, so tests are hermetic).
         on_trial: Called in this process after each of its trials.
         on_start: Called once the study and its budget are open, before the first trial (a
@@ -218,6 +221,7 @@ def tune(
         pruner=pruner,
         deadline=deadline,
         first_cost=first_cost,
+        reclaim_after_s=reclaim_after_s,
         environ=dict(environ or {}),
     )
     if deadline is not None:

@@ -20,7 +20,8 @@ knobs (quantization, structured pruning) whose energy the search also weighs::
     inference:                      # optional
       quantize: [fp32, int8]        # precisions to try (default [fp32]); int8: mlp only
       prune_ratio: {low: 0.0, high: 0.5, step: 0.1}   # share of trees/units/stages cut
-    objectives: [metric, energy]    # any of metric, energy, flops (default [metric, energy])
+    objectives: [metric, energy]    # any of metric, energy (training kWh), inference_energy
+                                    # (J per 1,000 predictions), flops (default [metric, energy])
     reward: {alpha: 1.0, beta: 0.0, gamma: 0.01}      # instead of objectives: one scalar,
                                     # alpha*metric - beta*flops - gamma*energy_j
     max_steps: 50                   # iterative families only: epochs / boosting chunks
@@ -74,7 +75,7 @@ __all__ = [
 MAX_SPACE_BYTES = 1 << 20
 #: Header bytes read from a CSV to check its target column at load time.
 _CSV_HEADER_BYTES = 1 << 20
-OBJECTIVES: tuple[str, ...] = ("metric", "energy", "flops")
+OBJECTIVES: tuple[str, ...] = ("metric", "energy", "inference_energy", "flops")
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 _TOP_KEYS = (
     "estimator",

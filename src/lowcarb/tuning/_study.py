@@ -228,7 +228,10 @@ def run_worker(
             return "n_trials"
         if config.timeout_s is not None and clock() - began >= config.timeout_s:
             return "timeout"
-        store.reclaim(config.study_name, older_than_s=config.reclaim_after_s, now=clock())
+        for lost in store.reclaim(
+            config.study_name, older_than_s=config.reclaim_after_s, now=clock()
+        ):
+            _fail_lost_trial(study, lost.trial, lost.worker)
         expected, duration_s, floor = _expected_cost(study, config)
         paced = None
         if pacing is not None:
@@ -261,6 +264,19 @@ def run_worker(
         _record(config, study, trial, params, outcome, paced)
         if on_trial is not None:
             on_trial(trial, outcome, store.state(config.study_name))
+
+
+def _fail_lost_trial(study: Any, number: int, worker: str) -> None:
+    """A trial whose worker died: its reservation was reclaimed; Optuna is told it failed, so
+    the study does not wait on it and can be resumed."""
+    optuna = _optuna()
+    log.warning("trial %s was lost with worker %s; its reservation was reclaimed", number, worker)
+    if number < 0:
+        return
+    try:
+        study.tell(number, state=optuna.trial.TrialState.FAIL)
+    except (ValueError, RuntimeError) as exc:  # already finished, or not this study's
+        log.info("trial %s not marked failed: %s", number, exc)
 
 
 def _run_trial(

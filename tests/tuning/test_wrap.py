@@ -1,0 +1,54 @@
+"""An existing Optuna objective under a hard budget, by adding one decorator line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from lowcarb.tuning import EnergyBudget, SqlBudgetStore, energy_budgeted
+from lowcarb.tuning.testing import burn
+
+
+def test_one_line_puts_an_optuna_objective_under_a_budget(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    budget = 3e-6
+
+    @energy_budgeted(EnergyBudget.of(kwh=budget), first_cost=4e-7)
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1.0, 1.0)
+        for _ in range(5):
+            burn(0.1)
+        return -(x**2)
+
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        study = optuna.create_study(study_name="w", storage=storage, direction="maximize")
+        study.optimize(objective, n_trials=200)
+        trials = study.trials
+    finally:
+        storage.engine.dispose()
+    assert len(trials) < 200  # the budget stopped the study, not n_trials
+    assert all("energy_kwh" in t.user_attrs for t in trials if "cost" in t.user_attrs)
+    with SqlBudgetStore(url) as store:
+        state = store.state("w")
+    assert state.open == 0
+    assert state.spent <= budget * 1.01
+    assert sum(float(t.user_attrs.get("cost", 0.0)) for t in trials) == pytest.approx(state.spent)
+    assert any(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+
+
+def test_an_objective_that_would_overrun_is_stopped_from_inside() -> None:
+    @energy_budgeted(EnergyBudget.of(kwh=6e-7), first_cost=6e-7)
+    def objective(trial: optuna.Trial) -> float:
+        for _ in range(200):  # 20 s of CPU if nothing stopped it
+            burn(0.1)
+        return 1.0
+
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=3)
+    (first, *_) = study.trials
+    assert first.state == optuna.trial.TrialState.PRUNED
+    assert first.user_attrs["stop_reason"] == "budget"
+    assert first.user_attrs["cost"] <= 6e-7 * 1.05
