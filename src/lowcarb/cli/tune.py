@@ -157,16 +157,23 @@ def _print(ctx: CliContext, result: TuneResult) -> None:
     )
     table = Table(title="Pareto front", title_justify="left")
     names = list(result.pareto[0]["values"]) if result.pareto else []
+    # The objectives first, then what else a reader weighs: test score, both energies, precision.
+    extra = {
+        "test": "test_metric",
+        "train kWh": "energy_kwh",
+        "J/1k infer": "inference_energy_j_per_1k",
+        "precision": "precision",
+    }
     headers = {"energy": "train kWh", "inference_energy": "J/1k infer"}
-    for column in ("trial", *(headers.get(n, n) for n in names), "test", "J/1k infer", "precision"):
+    shown = [headers.get(n, n) for n in names]
+    extras = [(h, k) for h, k in extra.items() if h not in shown]
+    for column in ("trial", *shown, *(h for h, _ in extras)):
         table.add_column(column, justify="right")
     for point in result.pareto:
         table.add_row(
             str(point["trial"]),
             *(_fmt(point["values"][n]) for n in names),
-            _fmt(point.get("test_metric")),
-            _fmt(point.get("inference_energy_j_per_1k")),
-            _fmt(point.get("precision")),
+            *(_fmt(point.get(k)) for _, k in extras),
         )
     console.print(table)
     for point in result.pareto:
@@ -181,8 +188,8 @@ def _print(ctx: CliContext, result: TuneResult) -> None:
     else:
         console.print("best: no trial finished within the budget; raise the budget")
     if result.stops:
-        shown = ", ".join(f"{s['trial']} ({s['reason']})" for s in result.stops[:10])
-        console.print(f"stopped from inside: {shown}")
+        stops = ", ".join(f"{s['trial']} ({s['reason']})" for s in result.stops[:10])
+        console.print(f"stopped from inside: {stops}")
     if result.co2e_saved_g is not None:
         console.print(
             f"pacing saved {result.co2e_saved_g:.4g} g CO2e against starting every trial at once "
