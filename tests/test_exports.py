@@ -33,6 +33,7 @@ def test_every_package_all_names_resolve() -> None:
         "tracking",
         "integrations",
         "integrations.mlflow",
+        "tuning",
     ):
         mod = importlib.import_module(f"lowcarb.{pkg}")
         for name in mod.__all__:
