@@ -251,7 +251,7 @@ def test_codecarbon_csv_is_written_and_appended(tmp_path: Path) -> None:
             "--",
             sys.executable,
             "-c",
-            "pass",
+            "sum(range(3_000_000))",  # some CPU: a bare `pass` can take under one clock tick
         )
         assert proc.returncode == 0, proc.stderr
     with (tmp_path / "emissions.csv").open() as fh:

@@ -195,6 +195,7 @@ def run_metered(
     # Spend is forecast one poll ahead (and, at a step boundary, one step ahead) from the rate
     # seen so far, so the trial stops before its share runs out, not a poll after.
     began, last_step_cost = clock(), 0.0
+    last_poll = began
 
     try:
         while True:
@@ -224,8 +225,11 @@ def run_metered(
                     error, stop = message[1], "error"
                 break
             _, cost = spend()
-            rate = cost / max(clock() - began, 1e-3)
-            if not room(cost, rate * poll_s * 2):
+            now = clock()
+            rate = cost / max(now - began, 1e-3)
+            # Twice the gap between polls actually seen ahead: a busy machine wakes us late.
+            gap, last_poll = max(poll_s, now - last_poll), now
+            if not room(cost, rate * gap * 2):
                 stop, killed = "budget", True
                 break
             if clock() - last_beat >= heartbeat_s:

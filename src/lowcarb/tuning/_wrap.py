@@ -126,10 +126,14 @@ def energy_budgeted(
                 return kwh if budget.unit == "kwh" else kwh * g.intensity_g_per_kwh / 1000.0
 
             def watch() -> None:
-                began = time.monotonic()
+                began = last = time.monotonic()
                 while not done.wait(poll_s):
                     cost = cost_now()
-                    ahead = cost / max(time.monotonic() - began, 1e-3) * poll_s * 2
+                    now = time.monotonic()
+                    # Look ahead by twice the gap between polls actually seen: on a busy
+                    # machine this thread wakes late, and the spend keeps running meanwhile.
+                    gap, last = max(poll_s, now - last), now
+                    ahead = cost / max(now - began, 1e-3) * gap * 2
                     held = state.reservation
                     if cost + ahead >= held.amount:
                         wanted = cost + ahead - held.amount + expected * 0.5
