@@ -39,6 +39,7 @@ _COMMANDS: dict[str, str] = {
     "compare": "compare",
     "completion": "completion",
     "tune": "tune",
+    "compress": "compress",
 }
 
 EXIT_CODES = """exit status:

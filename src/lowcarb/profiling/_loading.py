@@ -38,6 +38,14 @@ def _regular_file(p: Path, what: str) -> int:
     return check_input_file(p, what=what)
 
 
+_SKLEARN_STATE = frozenset(
+    {
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    }
+)
+
+
 def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, int]:
     """Load a fitted model; return it with its size on disk in bytes.
 
@@ -99,13 +107,15 @@ def _load_skops(p: Path) -> Any:
             f"{str(p)!r} is a skops file; install skops to read it (pip install skops)"
         ) from None
     try:
-        untrusted = sio.get_untrusted_types(file=p)
+        # scikit-learn's own optimiser state, which every fitted MLP carries: plain classes that
+        # run no code on load, trusted by name (skops lists them as untrusted by default).
+        untrusted = [t for t in sio.get_untrusted_types(file=p) if t not in _SKLEARN_STATE]
         if untrusted:
             raise UsageError(
                 f"{str(p)!r} holds types skops does not trust ({', '.join(untrusted[:3])}); "
                 "export the model to ONNX instead"
             )
-        return sio.load(p, trusted=[])
+        return sio.load(p, trusted=sorted(_SKLEARN_STATE))
     except (OSError, ValueError, TypeError) as exc:
         raise DataError(f"model file {str(p)!r} cannot be loaded: {exc}") from None
 

@@ -99,9 +99,9 @@ class SpacePlan:
 def _fit_and_score(
     space: SearchSpace, split: Any, params: dict[str, Any], report: StepReporter
 ) -> dict[str, Any]:
+    from lowcarb.compression import export, inference_energy, prune
     from lowcarb.profiling import count_complexity
     from lowcarb.tuning._estimators import fit, score_predictions
-    from lowcarb.tuning._inference import export, inference_energy, prune
 
     precision = params.pop("quantize", "fp32")
     ratio = params.pop("prune_ratio", None)

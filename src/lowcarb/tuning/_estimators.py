@@ -1,7 +1,7 @@
 """The scikit-learn model families a search space may name, the data they train on, and fitting.
 
 - :data:`ESTIMATORS`: family name -> :class:`Family` (class path, tunable parameters, whether it
-  trains step by step, whether :func:`~lowcarb.tuning._inference.prune` and int8 apply).
+  trains step by step, whether :func:`lowcarb.compression.prune` and int8 apply).
 - :func:`load_data`: a bundled scikit-learn set (``digits``, ``breast_cancer``, ``wine``,
   ``iris``; no download) or a user CSV, split into train / validation / test, seeded.
 - :func:`fit`: one fit for the non-iterative families; epoch by epoch (``mlp``, ``sgd``) or in
@@ -80,7 +80,7 @@ class Family:
         params: The parameters a space may tune (architecture knobs included).
         iterative: Trains step by step (epochs or boosting chunks) with ``on_step`` reports.
         scaled: Standardise features first (linear models, MLPs).
-        prunable: :func:`~lowcarb.tuning._inference.prune` applies (trees, units, stages).
+        prunable: :func:`lowcarb.compression.prune` applies (trees, units, stages).
         quantizable: Dynamic int8 quantization has weights to quantize (MatMul/Gemm in ONNX).
         fixed: Arguments always passed (seeded, single-threaded, no built-in early stopping).
         max_steps: Steps when neither the space nor the parameters bound them.

@@ -152,7 +152,7 @@ def _ort() -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise MissingDependencyError("onnxruntime", "tune") from None
+        raise MissingDependencyError("onnxruntime", "onnx") from None
     return onnxruntime
 
 
@@ -173,7 +173,7 @@ def export(model: Any, x_sample: Any, *, quantize: Precision = "fp32") -> Infere
     try:
         from skl2onnx import to_onnx
     except ImportError:
-        raise MissingDependencyError("skl2onnx", "tune") from None
+        raise MissingDependencyError("skl2onnx", "onnx") from None
     ort = _ort()
     est, _ = _final(model)
     sample = np.asarray(x_sample, dtype=np.float32)[:1]

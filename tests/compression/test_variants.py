@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lowcarb.compression import export, inference_energy, prune
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.tuning._estimators import Split, fit, load_data, score, score_predictions
-from lowcarb.tuning._inference import export, inference_energy, prune
 from lowcarb.tuning._space import DatasetSpec
 
 

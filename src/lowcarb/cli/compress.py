@@ -1,0 +1,171 @@
+"""``lowcarb compress``: a cheaper model, profiled before and after and judged by the policy."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from lowcarb._files import check_output_path
+from lowcarb._text import check_name, safe
+from lowcarb.cli._common import CliContext, emit_json, positive_float
+from lowcarb.errors import UsageError
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``lowcarb compress``."""
+    from lowcarb.compression import METHODS
+
+    p = sub.add_parser(
+        "compress",
+        help="make a cheaper model (int8, fp16, pruning, distillation) and prove it",
+        description=(
+            "Export MODEL to ONNX and make every cheaper variant that applies (dynamic and static "
+            "int8, fp16, structured pruning, distillation); profile each like `lowcarb profile` "
+            "and judge it against the original under the promotion policy. The best variant that "
+            "passes is written; exit 1 when none does. Calibration and distillation use "
+            "--calibration rows, or the first half of --data (then only the second half is used "
+            "to judge)."
+        ),
+    )
+    p.add_argument("model", type=Path, metavar="MODEL", help="a .skops or .onnx model file")
+    p.add_argument("--data", required=True, type=Path, help="held-out set (.npz X/y, or .csv)")
+    p.add_argument("--target", help="label column of a CSV held-out set (default: last column)")
+    p.add_argument(
+        "--calibration", type=Path, help="rows for calibration and distillation (.npz/.csv)"
+    )
+    p.add_argument("--method", choices=METHODS, default="auto", help="what to try (default auto)")
+    p.add_argument("-o", "--output", type=Path, help="the compressed model (.onnx)")
+    p.add_argument("--policy", type=Path, help="promotion policy (default: 1 pt, no energy rise)")
+    p.add_argument("--name", help="model name (default: the file's stem)")
+    p.add_argument("--model-version", default="1", help="version of the model (default 1)")
+    p.add_argument("--zone", help="grid zone (default LOWCARB_ZONE)")
+    p.add_argument(
+        "--energy-seconds", type=positive_float, default=1.0, help="energy window per model"
+    )
+    p.add_argument(
+        "--allow-pickle", action="store_true", help="load a pickled model (runs its code)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=_compress)
+
+
+def _compress(args: argparse.Namespace, ctx: CliContext) -> int:
+    from lowcarb.compression import compress
+    from lowcarb.governance import load_policy
+    from lowcarb.profiling import ProfileSettings, check_features, load_dataset, load_model
+
+    output = args.output or args.model.with_name(f"{args.model.stem}.compressed.onnx")
+    if args.output is None and output.exists():
+        raise UsageError(f"{str(output)!r} exists; give --output to choose where to write")
+    check_output_path(output, what="--output")
+    policy = load_policy(args.policy) if args.policy is not None else None
+    name = check_name(args.name or args.model.stem, what="--name") or args.model.stem
+    version = check_name(args.model_version, what="--model-version") or "1"
+    model, size = load_model(args.model, allow_pickle=args.allow_pickle)
+    x, y, described = load_dataset(args.data, target=args.target)
+    check_features(model, x, data=f"--data {str(args.data)!r}")
+    if args.calibration is not None:
+        x_cal, _, _ = load_dataset(args.calibration, target=args.target)
+        check_features(model, x_cal, data=f"--calibration {str(args.calibration)!r}")
+        x_eval, y_eval = x, y
+    else:
+        if len(x) < 40:
+            raise UsageError(
+                f"--data {str(args.data)!r} has {len(x)} rows; without --calibration it is split "
+                "in half (calibration, evaluation): give at least 40 rows"
+            )
+        half = len(x) // 2
+        x_cal, x_eval, y_eval = x[:half], x[half:], y[half:]
+    settings = ProfileSettings(
+        latency_calls=200,
+        energy_min_duration_s=args.energy_seconds,
+        energy_max_duration_s=max(5.0, args.energy_seconds),
+        energy_min_inferences=500,
+    )
+    report = compress(
+        model,
+        x_calibration=x_cal,
+        x_eval=x_eval,
+        y_eval=y_eval,
+        name=name,
+        version=version,
+        size_bytes=size,
+        method=args.method,
+        policy=policy,
+        output=output,
+        settings=settings,
+        zone=args.zone or ctx.environ.get("LOWCARB_ZONE") or None,
+        environ=ctx.environ,
+    )
+    if args.json:
+        emit_json(ctx, report.to_dict())
+    else:
+        _print(ctx, report, described)
+    return 0 if report.chosen is not None else 1
+
+
+def _row(label: str, p: Any) -> list[str]:
+    return [
+        label,
+        f"{p.size_bytes:,}",
+        f"{p.latency_p50_ms:.4f} / {p.latency_p95_ms:.4f}" if p.latency_p50_ms else "-",
+        f"{p.latency_batch_p50_ms:.4f} / {p.latency_batch_p95_ms:.4f}"
+        if p.latency_batch_p50_ms
+        else "-",
+        f"{p.energy_per_1k_j:.4g} ({p.energy_method})",
+        f"{p.accuracy:.2%}",
+    ]
+
+
+def _print(ctx: CliContext, report: Any, described: str) -> None:
+    console = ctx.console()
+    before = report.before
+    batch = before.latency_batch_size or 64
+    table = Table(title=f"lowcarb compress: {safe(before.model)} on {safe(described)}")
+    for column in (
+        "variant",
+        "size B",
+        "p50 / p95 ms (batch 1)",
+        f"p50 / p95 ms (batch {batch})",
+        "J per 1k",
+        "accuracy",
+    ):
+        table.add_column(column, justify="right" if column != "variant" else "left")
+    table.add_row(*_row("original", before))
+    if report.reference is not None:
+        table.add_row(*_row("  onnx fp32 (reference)", report.reference))
+    for c in report.candidates:
+        if c.profile is not None:
+            mark = "✓" if c.passed else "✗"
+            chosen = " (chosen)" if c is report.chosen else ""
+            table.add_row(*_row(f"{mark} {c.method}{chosen}", c.profile))
+    console.print(table)
+    for c in report.candidates:
+        if c.error:
+            console.print(f"{c.method}: not made: {safe(c.error)}")
+        elif not c.passed and c.verdict is not None:
+            reasons = "; ".join(safe(v.message) for v in c.verdict.violations)
+            console.print(f"{c.method}: rejected by policy {safe(report.policy)}: {reasons}")
+    if report.chosen is not None and report.chosen.profile is not None:
+        a = report.chosen.profile
+        console.print(
+            f"chosen: {report.chosen.method}, {before.size_bytes / a.size_bytes:.2f}x smaller, "
+            f"{before.latency_p50_ms / a.latency_p50_ms:.2f}x faster at batch 1, "
+            f"{(a.accuracy - before.accuracy) * 100:+.2f} pt accuracy, "
+            f"{a.energy_per_1k_j / before.energy_per_1k_j:.2f}x the energy per 1k "
+            f"({a.energy_method}); written to {safe(str(report.output))}"
+        )
+        if report.reference is not None:
+            r = report.reference
+            console.print(
+                f"against the plain ONNX FP32 export: {r.size_bytes / a.size_bytes:.2f}x smaller, "
+                f"{r.latency_p50_ms / a.latency_p50_ms:.2f}x faster at batch 1, "
+                f"{(a.accuracy - r.accuracy) * 100:+.2f} pt"
+            )
+    else:
+        console.print(f"no variant passed policy {safe(report.policy)}; nothing was written")

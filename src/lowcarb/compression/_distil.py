@@ -1,0 +1,113 @@
+"""Knowledge distillation: a small student learns the teacher's soft labels.
+
+The student is an ``MLPRegressor`` (one small hidden layer) fitted to the teacher's class
+probabilities (``predict_proba``), not to hard labels: the soft labels carry what the teacher knows
+about which classes look alike (Hinton et al. 2015, "Distilling the Knowledge in a Neural
+Network"). Its transfer set is the rows given (never the rows it is judged on) plus jittered copies
+of them, labelled by the teacher, so no true label is needed. The student is exported to ONNX with
+an ``ArgMax`` and a ``Gather`` of the teacher's classes appended, so the file answers labels like
+the teacher.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lowcarb.errors import DataError, MissingDependencyError, UsageError
+
+__all__ = ["Distilled", "distil"]
+
+
+@dataclass(frozen=True)
+class Distilled:
+    """A student model and its ONNX graph.
+
+    Attributes:
+        student: The fitted ``MLPRegressor`` (probabilities out).
+        onnx_bytes: The graph: rows in, the teacher's class labels out.
+        hidden: The student's hidden width.
+        transfer_rows: Rows it learned from (given plus jittered copies).
+    """
+
+    student: Any
+    onnx_bytes: bytes
+    hidden: int
+    transfer_rows: int
+
+
+def distil(
+    teacher: Any,
+    x_transfer: Any,
+    *,
+    hidden: int = 32,
+    copies: int = 4,
+    jitter: float = 0.05,
+    seed: int = 0,
+    max_iter: int = 300,
+) -> Distilled:
+    """Distil ``teacher`` into a one-hidden-layer student (see the module).
+
+    Raises:
+        UsageError: The teacher has no ``predict_proba`` (an ONNX graph, say).
+        DataError: Too few transfer rows.
+    """
+    if not hasattr(teacher, "predict_proba") or not hasattr(teacher, "classes_"):
+        raise UsageError(
+            f"{type(teacher).__name__} gives no class probabilities (predict_proba), which "
+            "distillation learns from: distil a scikit-learn classifier"
+        )
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+    except ImportError:
+        raise MissingDependencyError("sklearn", "demo") from None
+    x = np.asarray(x_transfer, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 20:
+        raise DataError(f"distillation needs at least 20 transfer rows, got {len(x)}")
+    rng = np.random.default_rng(seed)
+    scale = x.std(axis=0) + 1e-12
+    augmented = [x] + [x + rng.normal(0.0, jitter, x.shape) * scale for _ in range(copies)]
+    rows = np.vstack(augmented)
+    soft = np.asarray(teacher.predict_proba(rows), dtype=np.float64)
+    student = MLPRegressor(
+        hidden_layer_sizes=(hidden,), max_iter=max_iter, random_state=seed, early_stopping=True
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        student.fit(rows, soft)
+    return Distilled(student, _export(student, teacher.classes_, x), hidden, len(rows))
+
+
+def _export(student: Any, classes: Any, x_sample: Any) -> bytes:
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+        from skl2onnx import to_onnx
+    except ImportError:
+        raise MissingDependencyError("skl2onnx", "onnx") from None
+    proto = to_onnx(student, np.asarray(x_sample[:1], dtype=np.float32))
+    graph = proto.graph
+    scores = graph.output[0].name
+    last = graph.node[-1]
+    if last.op_type == "Reshape" and list(last.output) == [scores]:
+        # skl2onnx reshapes a multi-output regressor's scores to one column; the scores per class
+        # are the Reshape's input.
+        scores = last.input[0]
+        graph.node.remove(last)
+    labels = np.asarray(classes)
+    dtype = TensorProto.INT64 if labels.dtype.kind in "iu" else TensorProto.STRING
+    values = labels.astype(np.int64) if dtype == TensorProto.INT64 else labels.astype(str)
+    graph.initializer.append(numpy_helper.from_array(np.asarray(values), "lowcarb_classes"))
+    graph.node.append(helper.make_node("ArgMax", [scores], ["lowcarb_index"], axis=1, keepdims=0))
+    graph.node.append(
+        helper.make_node("Gather", ["lowcarb_classes", "lowcarb_index"], ["label"], axis=0)
+    )
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("label", dtype, [None]))
+    onnx.checker.check_model(proto)
+    data: bytes = proto.SerializeToString()
+    return data
