@@ -102,6 +102,12 @@ def _compress(args: argparse.Namespace, ctx: CliContext) -> int:
         zone=args.zone or ctx.environ.get("LOWCARB_ZONE") or None,
         environ=ctx.environ,
     )
+    made = [c for c in report.candidates if c.profile is not None]
+    if not made:  # nothing could be made at all: the model (or the method) is the problem
+        first = report.candidates[0]
+        raise UsageError(
+            f"{str(args.model)!r} cannot be compressed with {args.method}: {first.error}"
+        )
     if args.json:
         emit_json(ctx, report.to_dict())
     else:
