@@ -80,6 +80,8 @@ GOOD: dict[str, list[str]] = {
     "budget-status": ["budget", "status", "--policy", "policy.yaml"],
     "budget-check": ["budget", "check", "--policy", "policy.yaml", "--team", "vision"],
     "compare": ["compare", "candidate.json", "baseline.json"],
+    "tune": ["tune", "space.yaml", "--budget-kwh", "0.001"],
+    "compress": ["compress", "model.onnx", "--data", "data.npz"],
     "ledger-verify": ["ledger", "verify"],
     "ledger-show": ["ledger", "show"],
     "ledger-export": ["ledger", "export", "--format", "csv"],
@@ -169,6 +171,9 @@ NUMBER_FLAGS = [
     ("profile", "--batch-size"),
     ("profile", "--energy-seconds"),
     ("backtest", "--threshold-quantile"),
+    ("tune", "--budget-kwh"),
+    ("tune", "--workers"),
+    ("compress", "--energy-seconds"),
 ]
 for command, flag in NUMBER_FLAGS:
     for name, value in BAD_NUMBERS.items():
@@ -531,6 +536,38 @@ add(
 add(
     "intensity/bad-trace-tz",
     Case((*GOOD["intensity-history"], "--trace-tz", "Mars/Base"), "time zone"),
+)
+SPACE = b"estimator: logistic_regression\ndataset: iris\n"
+add(
+    "tune/malformed-space",
+    Case(GOOD["tune"], "space.yaml", setup=_write("space.yaml", b"estimator: [unclosed\n")),
+)
+add(
+    "tune/unknown-estimator",
+    Case(GOOD["tune"], "knn", setup=_write("space.yaml", b"estimator: knn\ndataset: iris\n")),
+)
+add(
+    "tune/unreachable-storage",
+    Case(
+        (*GOOD["tune"], "--storage", "postgresql+psycopg://nobody@127.0.0.1:1/x"),
+        "cannot open study",
+        setup=_write("space.yaml", SPACE),
+    ),
+)
+add(
+    "tune/budget-co2e-and-kwh",
+    Case(
+        (*GOOD["tune"], "--budget-co2e-kg", "1"),
+        "not allowed with",
+        setup=_write("space.yaml", SPACE),
+    ),
+)
+add("tune/no-space-file", Case(GOOD["tune"], "space.yaml"))
+add("compress/unsupported-format", Case(("compress", "m.h5", "--data", "data.npz"), "unsupported"))
+add("compress/bad-method", Case((*GOOD["compress"], "--method", "magic"), "invalid choice"))
+add(
+    "compress/missing-policy",
+    Case((*GOOD["compress"], "--policy", "nope.yaml"), "nope.yaml"),
 )
 add("ledger-show/unknown-id", Case(_with("ledger-show", "--id", "no-such-id"), "no-such-id"))
 add(
