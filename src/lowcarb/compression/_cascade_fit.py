@@ -1,0 +1,249 @@
+"""Fit a cascade's thresholds on validation data: least expected energy within an accuracy loss.
+
+Each stage's class probabilities on the validation rows are computed once; every candidate set of
+thresholds is then scored by simulation (vectorised, no model call): the stage that answers each
+row, the accuracy, the share answered per stage and the expected energy per request. Candidates
+per stage are 0, 1 and quantiles of that stage's validation confidences; with more than two
+stages the grid is coarser so the search stays near 20,000 combinations.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lowcarb.compression._cascade import (
+    FITTED_POINT,
+    Cascade,
+    EnergyMethod,
+    FittedOn,
+    OperatingPoint,
+    Stage,
+    stage_proba,
+)
+from lowcarb.energy import Meter
+from lowcarb.errors import DataError, InvalidValueError, UsageError
+from lowcarb.profiling import EnergyStats, check_features, sha256_hex
+
+__all__ = [
+    "DEFAULT_EXTRA_LOSSES_PTS",
+    "check_same_classes",
+    "fit_cascade",
+    "measure_stage_energy",
+    "simulate",
+]
+
+#: Allowed accuracy losses (points) of the cheaper points pre-fitted for a dirty grid.
+DEFAULT_EXTRA_LOSSES_PTS = (1.0, 2.0, 5.0)
+_MAX_COMBINATIONS = 20_000
+
+
+def _check_stage_model(path: Path, model: Any) -> None:
+    if (
+        not callable(getattr(model, "predict_proba", None))
+        or getattr(model, "classes_", None) is None
+    ):
+        raise UsageError(
+            f"cascade model {str(path)!r} ({type(model).__name__}) gives no class probabilities "
+            "(predict_proba and classes_); use a scikit-learn classifier saved with skops"
+        )
+
+
+def check_same_classes(stages: Sequence[tuple[Path, Any]], *, source: str) -> None:
+    """Refuse stages whose classes differ (their probabilities would not be comparable).
+
+    Raises:
+        UsageError: Names the first model whose classes differ from the first stage's.
+    """
+    first_path, first = stages[0]
+    for path, model in stages:
+        _check_stage_model(path, model)
+        if not np.array_equal(np.asarray(model.classes_), np.asarray(first.classes_)):
+            raise UsageError(
+                f"{source}: model {str(path)!r} predicts classes {list(model.classes_)[:10]!r}, "
+                f"but {str(first_path)!r} predicts {list(first.classes_)[:10]!r}; every stage "
+                "must be trained on the same labels"
+            )
+
+
+def simulate(
+    confidences: np.ndarray[Any, Any],
+    correct: np.ndarray[Any, Any],
+    thresholds: Sequence[float],
+    energy_per_1k_j: Sequence[float],
+) -> tuple[float, float, tuple[float, ...]]:
+    """Score thresholds without calling a model.
+
+    Args:
+        confidences: ``(rows, stages)`` largest class probability of each stage.
+        correct: ``(rows, stages)`` whether each stage's prediction is right.
+        thresholds: One per stage but the last; a stage answers when confidence > threshold.
+        energy_per_1k_j: Joules per 1,000 requests of each stage.
+
+    Returns:
+        ``(accuracy, expected J per 1,000 requests, share answered per stage)``.
+    """
+    n, k = confidences.shape
+    sure = np.ones((n, k), dtype=bool)
+    sure[:, :-1] = confidences[:, :-1] > np.asarray(thresholds)
+    answered_at = sure.argmax(axis=1)
+    accuracy = float(correct[np.arange(n), answered_at].mean())
+    shares = np.bincount(answered_at, minlength=k) / n
+    reaching = 1.0 - np.concatenate(([0.0], np.cumsum(shares)[:-1]))
+    energy = float(np.dot(reaching, np.asarray(energy_per_1k_j)))
+    return accuracy, energy, tuple(float(s) for s in shares)
+
+
+def _candidates(conf: np.ndarray[Any, Any], count: int) -> list[float]:
+    quantiles = np.quantile(conf, np.linspace(0.0, 1.0, count))
+    # Just below each quantile too, so "answer every row at least this sure" is reachable.
+    values = {0.0, 1.0, *quantiles.tolist(), *np.nextafter(quantiles, 0.0).tolist()}
+    return sorted(v for v in values if 0.0 <= v <= 1.0)
+
+
+def _search(
+    confidences: np.ndarray[Any, Any],
+    correct: np.ndarray[Any, Any],
+    energy: Sequence[float],
+    min_accuracy: float,
+) -> tuple[tuple[float, ...], float, float, tuple[float, ...]]:
+    k = confidences.shape[1]
+    per_stage = max(3, min(101, int(_MAX_COMBINATIONS ** (1.0 / (k - 1)) / 2)))
+    grids = [_candidates(confidences[:, i], per_stage) for i in range(k - 1)]
+    best: tuple[tuple[float, ...], float, float, tuple[float, ...]] | None = None
+    for combo in itertools.product(*grids):
+        acc, joules, shares = simulate(confidences, correct, combo, energy)
+        if acc + 1e-12 < min_accuracy:
+            continue
+        if best is None or (joules, -acc) < (best[2], -best[1]):
+            best = (tuple(combo), acc, joules, shares)
+    if best is None:  # all thresholds 1: every request to the largest model meets any limit
+        ones = (1.0,) * (k - 1)
+        acc, joules, shares = simulate(confidences, correct, ones, energy)
+        best = (ones, acc, joules, shares)
+    return best
+
+
+def fit_cascade(
+    models: Sequence[tuple[str | Path, Any]],
+    x_val: Any,
+    y_val: Any,
+    *,
+    max_accuracy_loss_pts: float,
+    energy_per_1k_j: Sequence[float],
+    energy_method: EnergyMethod | Sequence[EnergyMethod] = "estimated",
+    extra_losses_pts: Sequence[float] = DEFAULT_EXTRA_LOSSES_PTS,
+    dataset: str = "validation set",
+) -> Cascade:
+    """Fit a cascade's thresholds on validation data.
+
+    The fitted point minimises expected energy per request subject to validation accuracy at
+    least the largest (last) model's accuracy minus ``max_accuracy_loss_pts`` points. A cheaper
+    point is fitted the same way for each of ``extra_losses_pts`` larger than that limit
+    (names ``loss-1pt``, ``loss-2pt``...), for a dirty grid.
+
+    Args:
+        models: ``(file path, loaded model)`` pairs, cheapest first; each has ``predict_proba``.
+        x_val: Validation rows.
+        y_val: Validation labels.
+        max_accuracy_loss_pts: Allowed accuracy loss against the largest model, points (0..100).
+        energy_per_1k_j: Joules per 1,000 requests of each stage at batch 1 (measured with
+            :func:`measure_stage_energy`).
+        energy_method: ``measured`` or ``estimated``, for all stages or per stage.
+        extra_losses_pts: Losses of the pre-fitted cheaper points, points.
+        dataset: Description of the validation set (recorded in the cascade file).
+
+    Raises:
+        UsageError: Fewer than 2 models, a model without probabilities, differing classes, or
+            energies that do not match the models.
+        InvalidValueError: A loss outside 0..100 or a negative energy.
+        DataError: Validation rows the models cannot take, or rows and labels that differ.
+    """
+    if len(models) < 2:
+        raise UsageError(f"a cascade needs at least 2 models, got {len(models)}")
+    if len(energy_per_1k_j) != len(models):
+        raise UsageError(
+            f"{len(energy_per_1k_j)} energy figure(s) for {len(models)} models; give one per model"
+        )
+    for e in energy_per_1k_j:
+        if not math.isfinite(e) or e < 0:
+            raise InvalidValueError(f"energy per 1,000 requests {e!r} J must be a number >= 0")
+    for loss in (max_accuracy_loss_pts, *extra_losses_pts):
+        if not math.isfinite(loss) or not 0.0 <= loss <= 100.0:
+            raise InvalidValueError(
+                f"accuracy loss {loss!r} points is outside 0..100; e.g. 0.5 for half a point"
+            )
+    methods = [energy_method] * len(models) if isinstance(energy_method, str) else energy_method
+    if len(methods) != len(models) or any(m not in ("measured", "estimated") for m in methods):
+        raise UsageError(f"energy_method {energy_method!r}: give 'measured' or 'estimated'")
+    paths = [(Path(p), m) for p, m in models]
+    check_same_classes(paths, source="cascade")
+    x = np.asarray(x_val)
+    y = np.asarray(y_val)
+    if len(x) != len(y) or len(x) == 0:
+        raise DataError(f"validation rows ({len(x)}) and labels ({len(y)}) must match and be > 0")
+    confidences = np.empty((len(x), len(paths)))
+    correct = np.empty((len(x), len(paths)), dtype=bool)
+    for i, (path, model) in enumerate(paths):
+        check_features(model, x, data=f"validation set for {str(path)!r}")
+        stage = Stage(path, "", model, float(energy_per_1k_j[i]), methods[i], 0)
+        proba = stage_proba(stage, x)
+        best = proba.argmax(axis=1)
+        confidences[:, i] = proba[np.arange(len(x)), best]
+        correct[:, i] = np.asarray(model.classes_)[best] == y
+    largest = float(correct[:, -1].mean())
+    points = []
+    for name, loss in [(FITTED_POINT, max_accuracy_loss_pts)] + [
+        (f"loss-{e:g}pt", e) for e in sorted(set(extra_losses_pts)) if e > max_accuracy_loss_pts
+    ]:
+        thresholds, acc, joules, shares = _search(
+            confidences, correct, energy_per_1k_j, largest - loss / 100.0
+        )
+        points.append(OperatingPoint(name, thresholds, acc, joules, shares, float(loss)))
+    stages = [
+        Stage(
+            path,
+            sha256_hex(path.read_bytes()),
+            model,
+            float(energy_per_1k_j[i]),
+            methods[i],
+            path.stat().st_size,
+        )
+        for i, (path, model) in enumerate(paths)
+    ]
+    fitted_on = FittedOn(dataset, len(x), largest, float(max_accuracy_loss_pts))
+    return Cascade(stages, points, fitted_on)
+
+
+def measure_stage_energy(
+    model: Any,
+    x: Any,
+    *,
+    meters: Sequence[Meter] | None = None,
+    environ: Mapping[str, str] | None = None,
+    min_inferences: int = 200,
+    min_duration_s: float = 0.5,
+    max_duration_s: float = 2.0,
+) -> EnergyStats:
+    """Joules per 1,000 requests of one stage: ``predict_proba`` at batch 1 on rows of ``x``.
+
+    Measured with :func:`lowcarb.profiling.measure_energy` (a Tracker with ``ledger=""``);
+    ``method`` says measured or estimated. ``meters`` and ``environ`` go to the Tracker.
+    """
+    from lowcarb.compression._variants import inference_energy
+
+    return inference_energy(
+        model.predict_proba,
+        np.asarray(x),
+        meters=meters,
+        environ=environ,
+        batch_size=1,
+        min_inferences=min_inferences,
+        min_duration_s=min_duration_s,
+        max_duration_s=max_duration_s,
+    )
