@@ -10,6 +10,7 @@ stages the grid is coarser so the search stays near 20,000 combinations.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,6 +38,8 @@ __all__ = [
     "measure_stage_energy",
     "simulate",
 ]
+
+_log = logging.getLogger(__name__)
 
 #: Allowed accuracy losses (points) of the cheaper points pre-fitted for a dirty grid.
 DEFAULT_EXTRA_LOSSES_PTS = (1.0, 2.0, 5.0)
@@ -216,6 +219,13 @@ def fit_cascade(
         )
         for i, (path, model) in enumerate(paths)
     ]
+    if points[0].energy_per_1k_j > energy_per_1k_j[-1]:
+        _log.warning(
+            "the fitted cascade expects %.4g J per 1k requests, more than the last model alone "
+            "(%.4g): too few requests stop early; serve the last model alone",
+            points[0].energy_per_1k_j,
+            energy_per_1k_j[-1],
+        )
     fitted_on = FittedOn(dataset, len(x), largest, float(max_accuracy_loss_pts))
     return Cascade(stages, points, fitted_on)
 
