@@ -40,6 +40,7 @@ _COMMANDS: dict[str, str] = {
     "completion": "completion",
     "tune": "tune",
     "compress": "compress",
+    "serve": "serve",
     "cascade": "cascade",
 }
 

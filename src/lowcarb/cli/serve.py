@@ -1,0 +1,92 @@
+"""``lowcarb serve``: an inference server that reports the energy and CO2e of every request."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from lowcarb.cli._common import CliContext, non_negative_float, positive_int
+from lowcarb.errors import UsageError
+
+__all__ = ["register"]
+
+
+def _port(text: str) -> int:
+    port = positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1..65535, got {text!r}")
+    return port
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``lowcarb serve``."""
+    p = sub.add_parser(
+        "serve",
+        help="serve a model over HTTP with per-request energy and Prometheus metrics",
+        description=(
+            'POST /predict with {"rows": [[...], ...]} answers the predictions with the '
+            "request's energy (measured or estimated) and CO2e; GET /healthz, /readyz, /metrics "
+            "(Prometheus), /openapi.json. SIGTERM drains: requests in flight finish."
+        ),
+    )
+    p.add_argument("model", metavar="MODEL", help="model file: .onnx, .skops (or a pickle)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
+    p.add_argument(
+        "--zone", metavar="Z", help="grid zone pricing the energy (default: LOWCARB_ZONE, ...)"
+    )
+    p.add_argument("--name", metavar="NAME", help="model name (default: the file's stem)")
+    p.add_argument(
+        "--max-batch", type=positive_int, default=64, metavar="N", help="rows per batch (64)"
+    )
+    p.add_argument(
+        "--batch-wait-ms",
+        type=non_negative_float,
+        default=2.0,
+        metavar="MS",
+        help="longest wait for a batch to fill, milliseconds (default 2)",
+    )
+    p.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=1_000_000,
+        metavar="B",
+        help="largest request body, bytes (default 1000000)",
+    )
+    p.add_argument(
+        "--max-rows", type=positive_int, default=10_000, metavar="N", help="rows per request"
+    )
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="load a pickle/joblib model, which runs any code in it (only files you trust)",
+    )
+    # Internal: the benchmark's baseline, the same server without energy metering.
+    p.add_argument("--no-metering", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
+    from lowcarb.serving import (
+        ServeConfig,
+        TrackerEnergy,
+        create_app,
+        load_served_model,
+        run_server,
+    )
+
+    # Everything that can fail on bad input fails here, before a port is bound.
+    served = load_served_model(args.model, allow_pickle=args.allow_pickle, name=args.name)
+    try:
+        config = ServeConfig(
+            max_batch=args.max_batch,
+            batch_wait_ms=args.batch_wait_ms,
+            max_body_bytes=args.max_body_bytes,
+            max_rows=args.max_rows,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    energy = None if args.no_metering else TrackerEnergy(zone=args.zone, environ=ctx.environ)
+    app = create_app(served, config=config, energy=energy)
+    run_server(app, host=args.host, port=args.port)
+    return 0
