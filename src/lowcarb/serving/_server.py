@@ -1,11 +1,13 @@
 """Run a serving app under uvicorn, draining gracefully on SIGTERM/SIGINT.
 
 On the signal uvicorn stops accepting connections and waits for requests in flight; the app's
-``/readyz`` answers 503 from that moment, so a load balancer stops sending it work.
+``/readyz`` answers 503 from that moment, so a load balancer stops sending it work. A drained stop
+on SIGTERM exits 0; SIGINT still ends as an interrupt (130).
 """
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from lowcarb.serving._app import ServingState
@@ -32,6 +34,10 @@ def run_server(
         def handle_exit(self, sig: int, frame: Any) -> None:
             state.draining = True
             super().handle_exit(sig, frame)
+            if sig == signal.SIGTERM:
+                # A drained stop on SIGTERM is a success (exit 0): uvicorn would re-raise the
+                # signal after shutting down, and the process would die of it instead.
+                self._captured_signals = [s for s in self._captured_signals if s != sig]
 
     config = uvicorn.Config(
         app,
