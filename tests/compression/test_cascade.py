@@ -314,3 +314,22 @@ def test_stage_energy_is_measured_at_batch_1(setup: Setup) -> None:
         max_duration_s=0.2,
     )
     assert stats.batch_size == 1 and stats.method == "measured" and stats.energy_per_1k_j > 0
+
+
+def test_a_margin_makes_the_fit_more_careful(setup: Setup) -> None:
+    def fit(margin_sd: float) -> Cascade:
+        return fit_cascade(
+            setup.models,
+            setup.x_val,
+            setup.y_val,
+            max_accuracy_loss_pts=0.5,
+            energy_per_1k_j=ENERGY,
+            margin_sd=margin_sd,
+        )
+
+    plain, careful = fit(0.0), fit(3.0)
+    assert careful.fitted.energy_per_1k_j >= plain.fitted.energy_per_1k_j
+    assert careful.fitted.share_per_stage[1] >= plain.fitted.share_per_stage[1]
+    assert careful.fitted_on.margin_sd == 3.0
+    with pytest.raises(InvalidValueError, match="margin_sd"):
+        fit(-1.0)

@@ -95,12 +95,15 @@ class FittedOn:
         rows: Validation rows.
         largest_accuracy: Validation accuracy of the last (largest) stage alone, 0..1.
         max_accuracy_loss_pts: Allowed accuracy loss of the fitted point, percentage points.
+        margin_sd: Standard errors of the validation loss that were added before comparing it
+            with each limit (0: the plain validation loss).
     """
 
     dataset: str
     rows: int
     largest_accuracy: float
     max_accuracy_loss_pts: float
+    margin_sd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

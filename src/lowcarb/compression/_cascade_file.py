@@ -9,9 +9,9 @@
       "thresholds": [0.93],
       "operating_points": [{"name": "fitted", "thresholds": [0.93], "accuracy": 0.97,
                             "energy_per_1k_j": 1.2, "share_per_stage": [0.85, 0.15],
-                            "max_accuracy_loss_pts": 0.5}, ...],
+                            "max_accuracy_loss_pts": 0.5, "margin_sd": 2.0}, ...],
       "fitted_on": {"dataset": "val.npz (360 rows)", "rows": 360, "largest_accuracy": 0.972,
-                    "max_accuracy_loss_pts": 0.5}
+                    "max_accuracy_loss_pts": 0.5, "margin_sd": 2.0}
     }
 
 Model paths are relative to the cascade file's directory (absolute paths are read as given).
@@ -91,6 +91,7 @@ def cascade_to_dict(cascade: Cascade, *, relative_to: Path | None = None) -> dic
             "rows": cascade.fitted_on.rows,
             "largest_accuracy": cascade.fitted_on.largest_accuracy,
             "max_accuracy_loss_pts": cascade.fitted_on.max_accuracy_loss_pts,
+            "margin_sd": cascade.fitted_on.margin_sd,
         },
     }
 
@@ -209,6 +210,9 @@ def load_cascade(path: str | Path, *, allow_pickle: bool = False) -> Cascade:
         int(_number(raw_fit, "rows", f"{source}, fitted_on", 1, 2**53)),
         _number(raw_fit, "largest_accuracy", f"{source}, fitted_on", 0.0, 1.0),
         _number(raw_fit, "max_accuracy_loss_pts", f"{source}, fitted_on", 0.0, 100.0),
+        _number(raw_fit, "margin_sd", f"{source}, fitted_on", 0.0, 100.0)
+        if "margin_sd" in raw_fit
+        else 0.0,
     )
     stages = [_stage(m, i, p, source, allow_pickle) for i, m in enumerate(models)]
     check_same_classes([(s.path, s.model) for s in stages], source=source)

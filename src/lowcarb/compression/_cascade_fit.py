@@ -5,6 +5,10 @@ thresholds is then scored by simulation (vectorised, no model call): the stage t
 row, the accuracy, the share answered per stage and the expected energy per request. Candidates
 per stage are 0, 1 and quantiles of that stage's validation confidences; with more than two
 stages the grid is coarser so the search stays near 20,000 combinations.
+
+The loss compared with a limit is the validation loss against the last stage plus ``margin_sd``
+standard errors of that paired difference: on a few hundred rows one row is a quarter of a point,
+and a plain validation loss would certify "within 0.5 pt" on noise.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from lowcarb.profiling import EnergyStats, check_features, sha256_hex
 
 __all__ = [
     "DEFAULT_EXTRA_LOSSES_PTS",
+    "DEFAULT_MARGIN_SD",
     "check_same_classes",
     "fit_cascade",
     "measure_stage_energy",
@@ -44,6 +49,9 @@ _log = logging.getLogger(__name__)
 #: Allowed accuracy losses (points) of the cheaper points pre-fitted for a dirty grid.
 DEFAULT_EXTRA_LOSSES_PTS = (1.0, 2.0, 5.0)
 _MAX_COMBINATIONS = 20_000
+#: Standard errors of the loss estimate a fit adds before comparing with the limit (2: the
+#: limit holds at about 97.7% one-sided confidence under a normal approximation).
+DEFAULT_MARGIN_SD = 2.0
 
 
 def _check_stage_model(path: Path, model: Any) -> None:
@@ -74,6 +82,13 @@ def check_same_classes(stages: Sequence[tuple[Path, Any]], *, source: str) -> No
             )
 
 
+def _answered_at(confidences: np.ndarray[Any, Any], thresholds: Sequence[float]) -> Any:
+    n, k = confidences.shape
+    sure = np.ones((n, k), dtype=bool)
+    sure[:, :-1] = confidences[:, :-1] > np.asarray(thresholds)
+    return sure.argmax(axis=1)
+
+
 def simulate(
     confidences: np.ndarray[Any, Any],
     correct: np.ndarray[Any, Any],
@@ -92,14 +107,31 @@ def simulate(
         ``(accuracy, expected J per 1,000 requests, share answered per stage)``.
     """
     n, k = confidences.shape
-    sure = np.ones((n, k), dtype=bool)
-    sure[:, :-1] = confidences[:, :-1] > np.asarray(thresholds)
-    answered_at = sure.argmax(axis=1)
+    answered_at = _answered_at(confidences, thresholds)
     accuracy = float(correct[np.arange(n), answered_at].mean())
     shares = np.bincount(answered_at, minlength=k) / n
     reaching = 1.0 - np.concatenate(([0.0], np.cumsum(shares)[:-1]))
     energy = float(np.dot(reaching, np.asarray(energy_per_1k_j)))
     return accuracy, energy, tuple(float(s) for s in shares)
+
+
+def _loss_bound(
+    confidences: np.ndarray[Any, Any],
+    correct: np.ndarray[Any, Any],
+    thresholds: Sequence[float],
+    margin_sd: float,
+) -> float:
+    """Accuracy loss against the last stage plus ``margin_sd`` standard errors, as a fraction.
+
+    The loss is a paired difference on the same rows (last stage right minus cascade right), so
+    its standard error comes from the rows where the two disagree: with few validation rows a
+    loss that looks small is not trusted to be small.
+    """
+    n = len(confidences)
+    cascade_right = correct[np.arange(n), _answered_at(confidences, thresholds)]
+    diff = correct[:, -1].astype(np.float64) - cascade_right
+    se = float(diff.std(ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+    return float(diff.mean()) + margin_sd * se
 
 
 def _candidates(conf: np.ndarray[Any, Any], count: int) -> list[float]:
@@ -113,7 +145,8 @@ def _search(
     confidences: np.ndarray[Any, Any],
     correct: np.ndarray[Any, Any],
     energy: Sequence[float],
-    min_accuracy: float,
+    max_loss: float,
+    margin_sd: float,
 ) -> tuple[tuple[float, ...], float, float, tuple[float, ...]]:
     k = confidences.shape[1]
     per_stage = max(3, min(101, int(_MAX_COMBINATIONS ** (1.0 / (k - 1)) / 2)))
@@ -121,10 +154,11 @@ def _search(
     best: tuple[tuple[float, ...], float, float, tuple[float, ...]] | None = None
     for combo in itertools.product(*grids):
         acc, joules, shares = simulate(confidences, correct, combo, energy)
-        if acc + 1e-12 < min_accuracy:
+        if best is not None and (joules, -acc) >= (best[2], -best[1]):
             continue
-        if best is None or (joules, -acc) < (best[2], -best[1]):
-            best = (tuple(combo), acc, joules, shares)
+        if _loss_bound(confidences, correct, combo, margin_sd) > max_loss + 1e-12:
+            continue
+        best = (tuple(combo), acc, joules, shares)
     if best is None:  # all thresholds 1: every request to the largest model meets any limit
         ones = (1.0,) * (k - 1)
         acc, joules, shares = simulate(confidences, correct, ones, energy)
@@ -142,6 +176,7 @@ def fit_cascade(
     energy_method: EnergyMethod | Sequence[EnergyMethod] = "estimated",
     extra_losses_pts: Sequence[float] = DEFAULT_EXTRA_LOSSES_PTS,
     dataset: str = "validation set",
+    margin_sd: float = DEFAULT_MARGIN_SD,
 ) -> Cascade:
     """Fit a cascade's thresholds on validation data.
 
@@ -160,6 +195,9 @@ def fit_cascade(
         energy_method: ``measured`` or ``estimated``, for all stages or per stage.
         extra_losses_pts: Losses of the pre-fitted cheaper points, points.
         dataset: Description of the validation set (recorded in the cascade file).
+        margin_sd: Standard errors of the paired accuracy difference added to the validation
+            loss before it is compared with a limit (0: the plain validation loss). The default
+            keeps a small validation set from certifying a loss it cannot resolve.
 
     Raises:
         UsageError: Fewer than 2 models, a model without probabilities, differing classes, or
@@ -176,6 +214,8 @@ def fit_cascade(
     for e in energy_per_1k_j:
         if not math.isfinite(e) or e < 0:
             raise InvalidValueError(f"energy per 1,000 requests {e!r} J must be a number >= 0")
+    if not math.isfinite(margin_sd) or margin_sd < 0:
+        raise InvalidValueError(f"margin_sd {margin_sd!r} must be a number >= 0 (e.g. 1.0)")
     for loss in (max_accuracy_loss_pts, *extra_losses_pts):
         if not math.isfinite(loss) or not 0.0 <= loss <= 100.0:
             raise InvalidValueError(
@@ -205,7 +245,7 @@ def fit_cascade(
         (f"loss-{e:g}pt", e) for e in sorted(set(extra_losses_pts)) if e > max_accuracy_loss_pts
     ]:
         thresholds, acc, joules, shares = _search(
-            confidences, correct, energy_per_1k_j, largest - loss / 100.0
+            confidences, correct, energy_per_1k_j, loss / 100.0, margin_sd
         )
         points.append(OperatingPoint(name, thresholds, acc, joules, shares, float(loss)))
     stages = [
@@ -226,7 +266,7 @@ def fit_cascade(
             points[0].energy_per_1k_j,
             energy_per_1k_j[-1],
         )
-    fitted_on = FittedOn(dataset, len(x), largest, float(max_accuracy_loss_pts))
+    fitted_on = FittedOn(dataset, len(x), largest, float(max_accuracy_loss_pts), margin_sd)
     return Cascade(stages, points, fitted_on)
 
 
