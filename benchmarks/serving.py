@@ -1,0 +1,203 @@
+"""Serving: ``lowcarb serve`` under loopback HTTP load, with and without energy metering.
+
+Prints ONE JSON line on stdout (progress goes to stderr). Two real uvicorn servers run the same
+ONNX model (logistic regression on scikit-learn's digits, 64 features) with the same settings;
+one meters energy per request (the default), the other runs with the internal ``--no-metering``
+flag. Requests (one row each) are sent by ``C`` client threads, each with its own keep-alive
+``httpx.Client``, for concurrencies ``C`` in ``--concurrency`` (default 1, 4, 16); the two
+servers are measured in alternating rounds so that both see the same machine.
+
+Per concurrency and server: ``throughput_rps``, latency ``p50_ms``/``p95_ms``/``p99_ms``/
+``mean_ms``; for the metered server ``joules_per_1k_requests`` (from its own
+``lowcarb_energy_joules_total``, with ``energy_method``). ``direct_predict_ms``: the model's
+``predict`` on one row called in-process (median), so ``http_overhead_ms`` = metered p50 minus it.
+``metering``: metered over unmetered, p95 in percent and mean in milliseconds per request;
+targets (issue 16): < 5 % at p95 and < 0.5 ms per request.
+
+Usage::
+
+    python benchmarks/serving.py                        # 1, 4, 16 clients, 2 rounds of 300
+    python benchmarks/serving.py --requests 100 --rounds 1  # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build_model(directory: Path) -> tuple[Path, np.ndarray[Any, Any]]:
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_digits(return_X_y=True)
+    model = LogisticRegression(max_iter=2000).fit(x, y)
+    path = directory / "digits.onnx"
+    path.write_bytes(to_onnx(model, x[:1].astype(np.float32)).SerializeToString())
+    return path, x
+
+
+def start_server(model: Path, *, metering: bool, cwd: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    argv = [sys.executable, "-m", "lowcarb", "serve", str(model), "--port", str(port)]
+    if not metering:
+        argv.append("--no-metering")
+    env = {**os.environ, "LOWCARB_LEDGER": ""}
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"server {argv} did not become ready")
+
+
+def load(base: str, rows: list[list[float]], *, clients: int, requests: int) -> dict[str, Any]:
+    """``requests`` one-row requests from ``clients`` threads; latencies in seconds."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_client = max(requests // clients, 1)
+
+    def worker(k: int) -> None:
+        mine = []
+        with httpx.Client(base_url=base, timeout=30) as http:
+            http.post("/predict", json={"rows": [rows[k]]})  # warm the connection
+            for i in range(per_client):
+                body = {"rows": [rows[(k * per_client + i) % len(rows)]]}
+                t0 = time.perf_counter()
+                r = http.post("/predict", json=body)
+                mine.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{r.status_code}: {r.text}")
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"wall_s": time.perf_counter() - t0, "latencies": latencies}
+
+
+def energy_total(base: str) -> tuple[float, float, str]:
+    """(joules, requests answered 200, method) from a server's own metrics."""
+    joules, count, method = 0.0, 0.0, "none"
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics").text):
+        for s in family.samples:
+            if s.name == "lowcarb_energy_joules_total":
+                joules += s.value
+                method = s.labels["method"]
+            if s.name == "lowcarb_requests_total" and s.labels["code"] == "200":
+                count += s.value
+    return joules, count, method
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    lat = np.asarray([x for r in runs for x in r["latencies"]]) * 1000.0
+    wall = sum(r["wall_s"] for r in runs)
+    return {
+        "requests": int(lat.size),
+        "throughput_rps": round(lat.size / wall, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 3),
+        "p95_ms": round(float(np.percentile(lat, 95)), 3),
+        "p99_ms": round(float(np.percentile(lat, 99)), 3),
+        "mean_ms": round(float(lat.mean()), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--concurrency", default="1,4,16", help="client threads, comma-separated")
+    p.add_argument("--requests", type=int, default=300, help="requests per server per round")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds per concurrency")
+    args = p.parse_args(argv)
+    levels = [int(c) for c in args.concurrency.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path, x = build_model(Path(tmp))
+        rows = [[float(v) for v in row] for row in x[:512]]
+        from lowcarb.profiling import load_model
+
+        model, _ = load_model(model_path)
+        one = np.asarray(rows[:1])
+        direct = []
+        for _ in range(2000):
+            t0 = time.perf_counter()
+            model.predict(one)
+            direct.append(time.perf_counter() - t0)
+        direct_ms = statistics.median(direct) * 1000.0
+        metered, metered_url = start_server(model_path, metering=True, cwd=Path(tmp))
+        plain, plain_url = start_server(model_path, metering=False, cwd=Path(tmp))
+        results: dict[str, Any] = {}
+        try:
+            for c in levels:
+                runs: dict[str, list[dict[str, Any]]] = {"metered": [], "unmetered": []}
+                j0, n0, _ = energy_total(metered_url)
+                for r in range(args.rounds):
+                    order = [("metered", metered_url), ("unmetered", plain_url)]
+                    for name, url in order if r % 2 == 0 else order[::-1]:
+                        log(f"concurrency {c} round {r + 1}: {name}")
+                        runs[name].append(load(url, rows, clients=c, requests=args.requests))
+                j1, n1, method = energy_total(metered_url)
+                m, u = summary(runs["metered"]), summary(runs["unmetered"])
+                m["joules_per_1k_requests"] = round((j1 - j0) / max(n1 - n0, 1) * 1000, 4)
+                m["energy_method"] = method
+                m["http_overhead_ms"] = round(m["p50_ms"] - direct_ms, 3)
+                results[str(c)] = {
+                    "metered": m,
+                    "unmetered": u,
+                    "metering": {
+                        "p95_overhead_pct": round((m["p95_ms"] / u["p95_ms"] - 1) * 100, 2),
+                        "mean_overhead_ms": round(m["mean_ms"] - u["mean_ms"], 3),
+                    },
+                }
+        finally:
+            for proc in (metered, plain):
+                proc.terminate()
+                proc.wait(30)
+    result = {
+        "benchmark": "serving",
+        "model": "digits logistic regression, ONNX (64 features), 1 row per request",
+        "direct_predict_ms": round(direct_ms, 4),
+        "concurrency": results,
+        "cpus": os.cpu_count(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
