@@ -42,6 +42,7 @@ _COMMANDS: dict[str, str] = {
     "compress": "compress",
     "serve": "serve",
     "cascade": "cascade",
+    "k8s": "k8s",
 }
 
 EXIT_CODES = """exit status:
