@@ -38,10 +38,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from lowcarb.compression._cascade import Cascade
-from lowcarb.compression._cascade_fit import DEFAULT_MARGIN_SD, fit_cascade, measure_stage_energy
-from lowcarb.compression._cascade_profile import router_cost_ms
-from lowcarb.compression._variants import inference_energy
+from lowcarb.compression import (
+    DEFAULT_MARGIN_SD,
+    Cascade,
+    fit_cascade,
+    inference_energy,
+    measure_stage_energy,
+    router_cost_ms,
+)
 
 DIRTY_G_PER_KWH = 600.0
 DIRTY_ABOVE_G_PER_KWH = 300.0

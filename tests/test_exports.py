@@ -34,6 +34,7 @@ def test_every_package_all_names_resolve() -> None:
         "integrations",
         "integrations.mlflow",
         "tuning",
+        "compression",
     ):
         mod = importlib.import_module(f"lowcarb.{pkg}")
         for name in mod.__all__:
