@@ -29,13 +29,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "(Prometheus), /openapi.json. SIGTERM drains: requests in flight finish."
         ),
     )
-    p.add_argument("model", metavar="MODEL", help="model file: .onnx, .skops (or a pickle)")
+    p.add_argument(
+        "model",
+        metavar="MODEL_OR_CASCADE",
+        help="model file (.onnx, .skops, or a pickle) or cascade file (.json, lowcarb cascade fit)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8080, help="TCP port (default 8080)")
     p.add_argument(
         "--zone", metavar="Z", help="grid zone pricing the energy (default: LOWCARB_ZONE, ...)"
     )
     p.add_argument("--name", metavar="NAME", help="model name (default: the file's stem)")
+    p.add_argument(
+        "--point", metavar="NAME", help="a cascade's operating point (default: the fitted one)"
+    )
     p.add_argument(
         "--max-batch", type=positive_int, default=64, metavar="N", help="rows per batch (64)"
     )
@@ -76,7 +83,9 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     )
 
     # Everything that can fail on bad input fails here, before a port is bound.
-    served = load_served_model(args.model, allow_pickle=args.allow_pickle, name=args.name)
+    served = load_served_model(
+        args.model, allow_pickle=args.allow_pickle, name=args.name, point=args.point
+    )
     try:
         config = ServeConfig(
             max_batch=args.max_batch,

@@ -1,5 +1,8 @@
 """The inference app: ``POST /predict``, ``/healthz``, ``/readyz``, ``/metrics`` (FastAPI).
 
+Metrics are counted by stage: a single model's stage is ``model``; a cascade's are its stage
+labels, and a request is labelled with the last stage any of its rows reached.
+
 Contract (DESIGN.md): ``POST /predict`` (or ``/models/{name}/predict``, or ``/predict?model=NAME``)
 with ``{"rows": [[...], ...]}`` answers ``{"predictions": [...], "model", "energy_j",
 "energy_method", ...}``. Bad input is the client's fault and gets a 4xx naming the field: 422 for
@@ -11,11 +14,11 @@ keeps answering.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
@@ -23,24 +26,16 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, Strict
-from starlette.exceptions import HTTPException
 
+from lowcarb.serving._asgi import STAGE_KEY, Asgi, error_response, limit_body, observe
 from lowcarb.serving._batcher import MicroBatcher, PredictionError
 from lowcarb.serving._energy import BatchEnergy, NoEnergy
-from lowcarb.serving._metrics import ServingMetrics
+from lowcarb.serving._metrics import ServingMetrics, record_prediction
 from lowcarb.serving._model import ServedModel
 
 __all__ = ["PredictRequest", "PredictResponse", "ServeConfig", "ServingState", "create_app"]
 
 logger = logging.getLogger(__name__)
-
-_Scope = MutableMapping[str, Any]
-_Message = MutableMapping[str, Any]
-_Receive = Callable[[], Awaitable[_Message]]
-_Send = Callable[[_Message], Awaitable[None]]
-_Asgi = Callable[[_Scope, _Receive, _Send], Awaitable[None]]
-
-STAGE = "model"  # the stage label of a single model (cascades name theirs)
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,6 @@ class ServingState:
     energy: BatchEnergy
     ready: bool = False
     draining: bool = False
-    co2e_labels: dict[str, str] = field(default_factory=dict)
 
 
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -103,12 +97,13 @@ class PredictResponse(BaseModel):
     co2e_g: float | None = Field(description="energy_j at the zone's grid intensity, grams")
     intensity_g_per_kwh: float | None
     intensity_source: str | None
-
-
-def _error(status: int, loc: Sequence[str | int], msg: str, kind: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": [{"loc": list(loc), "msg": msg, "type": kind}]}, status_code=status
+    stages: list[str] | None = Field(
+        default=None, description="for a cascade, the stage that answered each row"
     )
+    operating_point: str = Field(description="the cascade operating point ('default': a model)")
+
+
+_error = error_response
 
 
 def create_app(
@@ -125,19 +120,19 @@ def create_app(
     meter = energy if energy is not None else NoEnergy()
     metrics = ServingMetrics()
     batcher = MicroBatcher(
-        model.model.predict,
+        model.predict,
         meter,
         max_batch=config.max_batch,
         wait_s=config.batch_wait_ms / 1000.0,
     )
     state = ServingState(model, config, metrics, batcher, meter)
-    metrics.operating_point.labels(model=model.name, point="default").set(1)
-    metrics.escalations.labels(model=model.name, from_stage=STAGE, to_stage=STAGE)
+    for point in model.points:
+        metrics.operating_point.labels(model=model.name, point=point).set(
+            1 if point == model.point else 0
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        import asyncio
-
         await asyncio.to_thread(meter.start)
         await batcher.start()
         intensity = meter.intensity()
@@ -198,7 +193,10 @@ def create_app(
         """Prometheus text exposition."""
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    async def _predict(body: PredictRequest, name: str | None, response: Response) -> Any:
+    async def _predict(
+        body: PredictRequest, name: str | None, request: Request, response: Response
+    ) -> Any:
+        setattr(request.state, STAGE_KEY, model.stages[0])
         if name is not None and name != model.name:
             return _error(
                 404,
@@ -211,17 +209,9 @@ def create_app(
             return problem
         rows = np.asarray(body.rows, dtype=np.float64)
         result = await batcher.submit(rows)
-        metrics.inferences.labels(model=model.name, stage=STAGE).inc(len(rows))
-        metrics.request_energy_j.labels(model=model.name).observe(result.energy_j)
-        co2e_g = None
         intensity = meter.intensity()
-        if result.method != "none":
-            metrics.energy_j.labels(model=model.name, stage=STAGE, method=result.method).inc(
-                result.energy_j
-            )
-        if intensity is not None:
-            co2e_g = result.energy_j / 3.6e6 * intensity.intensity_g_per_kwh
-            metrics.co2e_g.labels(model=model.name, stage=STAGE).inc(co2e_g)
+        co2e_g, last_stage = record_prediction(metrics, model, result, intensity)
+        setattr(request.state, STAGE_KEY, last_stage)
         if config.energy_headers:
             response.headers["X-Lowcarb-Energy-J"] = f"{result.energy_j:.9g}"
             response.headers["X-Lowcarb-Energy-Method"] = result.method
@@ -233,6 +223,8 @@ def create_app(
             co2e_g=co2e_g,
             intensity_g_per_kwh=intensity.intensity_g_per_kwh if intensity else None,
             intensity_source=intensity.source if intensity else None,
+            stages=[model.stages[k] for k in result.stages] if result.stages else None,
+            operating_point=model.point,
         )
 
     errors: dict[int | str, dict[str, Any]] = {
@@ -244,21 +236,29 @@ def create_app(
     @app.post("/predict", response_model=PredictResponse, responses=errors)
     async def predict(
         body: PredictRequest,
+        request: Request,
         response: Response,
         model_name: Annotated[str | None, Query(alias="model", max_length=200)] = None,
     ) -> Any:
         """Predict ``rows`` (``?model=NAME`` must name the served model when given)."""
-        return await _predict(body, model_name, response)
+        return await _predict(body, model_name, request, response)
 
     @app.post("/models/{name}/predict", response_model=PredictResponse, responses=errors)
-    async def predict_named(name: str, body: PredictRequest, response: Response) -> Any:
+    async def predict_named(
+        name: str, body: PredictRequest, request: Request, response: Response
+    ) -> Any:
         """Predict ``rows`` with the model called ``name``."""
-        return await _predict(body, name, response)
+        return await _predict(body, name, request, response)
+
+    def done(stage: str | None, code: int, duration_s: float) -> None:
+        label = stage if stage is not None else model.stages[0]
+        metrics.requests.labels(model=model.name, stage=label, code=str(code)).inc()
+        metrics.request_duration_s.labels(model=model.name).observe(duration_s)
 
     inner = app.build_middleware_stack
 
-    def _stack() -> _Asgi:
-        return _observe(_limit_body(inner(), config.max_body_bytes), state)
+    def _stack() -> Asgi:
+        return observe(limit_body(inner(), config.max_body_bytes), done)
 
     app.build_middleware_stack = _stack  # type: ignore[method-assign]
     return app
@@ -283,71 +283,3 @@ def _check_rows(rows: list[list[float]], width: int | None, max_rows: int) -> JS
                 "feature_count",
             )
     return None
-
-
-def _limit_body(app: _Asgi, max_bytes: int) -> _Asgi:
-    """413 for a body over ``max_bytes``: by its Content-Length, and counted while reading."""
-
-    async def limited(scope: _Scope, receive: _Receive, send: _Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        length = dict(scope.get("headers", ())).get(b"content-length")
-        if length is not None:
-            if not length.isdigit():
-                await _send_json(send, 400, ["header", "content-length"], "not a number", "header")
-                return
-            if int(length) > max_bytes:
-                await _send_json(send, 413, ["body"], _too_large(max_bytes), "body_too_large")
-                return
-        received = 0
-
-        async def counted() -> _Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > max_bytes:
-                    raise HTTPException(413, _too_large(max_bytes))
-            return message
-
-        await app(scope, counted, send)
-
-    return limited
-
-
-def _too_large(max_bytes: int) -> str:
-    return f"the body is larger than the limit of {max_bytes} bytes; send fewer rows per request"
-
-
-async def _send_json(send: _Send, status: int, loc: list[str], msg: str, kind: str) -> None:
-    response = _error(status, loc, msg, kind)
-    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
-    await send({"type": "http.response.body", "body": response.body})
-
-
-def _observe(app: _Asgi, state: ServingState) -> _Asgi:
-    """Count every prediction request by status code and time it, whatever answered it."""
-    name = state.model.name
-
-    async def observed(scope: _Scope, receive: _Receive, send: _Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == "/predict" or (path.startswith("/models/") and path.endswith("/predict"))):
-            await app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        code = 500
-
-        async def record(message: _Message) -> None:
-            nonlocal code
-            if message["type"] == "http.response.start":
-                code = int(message["status"])
-            await send(message)
-
-        try:
-            await app(scope, receive, record)
-        finally:
-            state.metrics.requests.labels(model=name, stage=STAGE, code=str(code)).inc()
-            state.metrics.request_duration_s.labels(model=name).observe(time.perf_counter() - start)
-
-    return observed

@@ -8,10 +8,18 @@ process may build many apps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-__all__ = ["METRIC_NAMES", "ServingMetrics"]
+from lowcarb.energy import J_PER_KWH
+from lowcarb.grid import Intensity
+from lowcarb.serving._batcher import BatchResult
+from lowcarb.serving._model import ServedModel
+
+__all__ = ["METRIC_NAMES", "ServingMetrics", "record_prediction", "stage_shares"]
 
 #: Per-request energy buckets, joules: a small model's row costs microjoules, a big batch joules.
 _ENERGY_BUCKETS_J = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
@@ -99,3 +107,58 @@ class ServingMetrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every family."""
         return generate_latest(self.registry)
+
+
+def stage_shares(
+    served: ServedModel, rows: int, stages: Sequence[int] | None
+) -> list[tuple[str, int, int, float]]:
+    """Per stage: (label, rows answered there, rows that reached it, share of the energy).
+
+    A row reaching stage k ran through stages 0..k, so a stage's share of a request's energy is
+    its rows reached times its joules per 1,000 requests, over the sum of those (an estimated
+    split of one measured total; even split by rows reached where the figures are unknown).
+    """
+    n = len(served.stages)
+    answered = np.bincount(np.asarray(stages, dtype=np.int64), minlength=n) if stages else None
+    counts = [rows] if answered is None else [int(c) for c in answered[:n]]
+    counts += [0] * (n - len(counts))
+    reached = [sum(counts[k:]) for k in range(n)]
+    weights = [r * max(e, 0.0) for r, e in zip(reached, served.stage_energy_per_1k_j, strict=False)]
+    if not sum(weights):
+        weights = [float(r) for r in reached]
+    total = sum(weights) or 1.0
+    return [(served.stages[k], counts[k], reached[k], weights[k] / total) for k in range(n)]
+
+
+def record_prediction(
+    metrics: ServingMetrics,
+    served: ServedModel,
+    result: BatchResult,
+    intensity: Intensity | None,
+) -> tuple[float | None, str]:
+    """Count one answered request; return its CO2e in grams (None unmetered) and its stage label.
+
+    The stage label is that of the last stage any of its rows reached.
+    """
+    name = served.name
+    g_per_j = intensity.intensity_g_per_kwh / J_PER_KWH if intensity is not None else None
+    co2e_g = 0.0 if g_per_j is not None else None
+    last = served.stages[0]
+    shares = stage_shares(served, len(result.predictions), result.stages)
+    for k, (stage, answered, reached, share) in enumerate(shares):
+        if reached:
+            last = stage
+        if answered:
+            metrics.inferences.labels(model=name, stage=stage).inc(answered)
+        if k + 1 < len(shares) and shares[k + 1][2]:
+            metrics.escalations.labels(model=name, from_stage=stage, to_stage=shares[k + 1][0]).inc(
+                shares[k + 1][2]
+            )
+        joules = result.energy_j * share
+        if result.method != "none":
+            metrics.energy_j.labels(model=name, stage=stage, method=result.method).inc(joules)
+        if g_per_j is not None and co2e_g is not None:
+            metrics.co2e_g.labels(model=name, stage=stage).inc(joules * g_per_j)
+            co2e_g += joules * g_per_j
+    metrics.request_energy_j.labels(model=name).observe(result.energy_j)
+    return co2e_g, last

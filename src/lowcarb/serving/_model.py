@@ -1,4 +1,9 @@
-"""The model a server answers with: loaded through :func:`lowcarb.profiling.load_model`."""
+"""What a server answers with: one model, or a cascade of them (``lowcarb.compression``).
+
+Both load through the library's own loaders: :func:`lowcarb.profiling.load_model` for a model file
+(ONNX, skops; pickle only when the caller opts in) and :func:`lowcarb.compression.load_cascade`
+for a cascade file (``.json``; each stage's SHA-256 checked).
+"""
 
 from __future__ import annotations
 
@@ -6,34 +11,77 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lowcarb._text import plain
 from lowcarb.errors import UsageError
 from lowcarb.profiling import load_model
 
-__all__ = ["ServedModel", "load_served_model"]
+__all__ = ["SINGLE_POINT", "SINGLE_STAGE", "ServedModel", "load_served_model"]
 
 #: Longest model name (it is a metric label and a URL path segment).
 MAX_NAME_CHARS = 100
+#: The stage label and operating point of a single model.
+SINGLE_STAGE = "model"
+SINGLE_POINT = "default"
 
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A fitted model with the name it is served under.
+    """A fitted model or cascade with the name it is served under.
 
     Attributes:
         name: The name in responses, metric labels and ``/models/{name}/predict``.
-        model: Anything with ``predict(rows) -> one prediction per row``.
+        model: Anything with ``predict(rows) -> one prediction per row``, or a ``Cascade``.
         n_features: Columns each row must have, or None when the model does not say.
+        stages: Stage labels, cheapest first (``("model",)`` for a single model).
+        stage_energy_per_1k_j: Each stage's joules per 1,000 requests, used only to split a
+            measured batch among the stages it passed through (all 1.0 when unknown).
+        points: The operating points (``("default",)`` for a single model).
+        point: The operating point in use.
     """
 
     name: str
     model: Any
     n_features: int | None
+    stages: tuple[str, ...] = (SINGLE_STAGE,)
+    stage_energy_per_1k_j: tuple[float, ...] = (1.0,)
+    points: tuple[str, ...] = (SINGLE_POINT,)
+    point: str = SINGLE_POINT
+
+    @property
+    def is_cascade(self) -> bool:
+        return len(self.stages) > 1
 
     @classmethod
     def wrap(cls, model: Any, *, name: str) -> ServedModel:
         """Serve an in-memory model (its width from ``n_features_in_`` or its input shape)."""
         return cls(check_name(name), model, expected_width(model))
+
+    @classmethod
+    def wrap_cascade(cls, cascade: Any, *, name: str, point: str | None = None) -> ServedModel:
+        """Serve a ``lowcarb.compression.Cascade`` at ``point`` (default: its fitted point)."""
+        chosen = cascade.resolve_point(point).name
+        labels: list[str] = []
+        for k, stage in enumerate(cascade.stages):
+            label = Path(stage.path).stem
+            labels.append(label if label not in labels else f"{label}-{k + 1}")
+        return cls(
+            check_name(name),
+            cascade,
+            expected_width(cascade.stages[0].model),
+            stages=tuple(labels),
+            stage_energy_per_1k_j=tuple(float(s.energy_per_1k_j) for s in cascade.stages),
+            points=tuple(p.name for p in cascade.points),
+            point=chosen,
+        )
+
+    def predict(self, rows: Any) -> tuple[Any, np.ndarray[Any, Any] | None]:
+        """Predictions for ``rows``, and for a cascade the stage index that answered each row."""
+        if self.is_cascade:
+            routed = self.model.predict(rows, point=self.point)
+            return routed.predictions, routed.stages
+        return self.model.predict(rows), None
 
 
 def check_name(name: str) -> str:
@@ -56,17 +104,33 @@ def expected_width(model: Any) -> int | None:
 
 
 def load_served_model(
-    path: str | Path, *, allow_pickle: bool = False, name: str | None = None
+    path: str | Path,
+    *,
+    allow_pickle: bool = False,
+    name: str | None = None,
+    point: str | None = None,
 ) -> ServedModel:
-    """Load a model file to serve (ONNX, skops; pickle only with ``allow_pickle``).
+    """Load a model file (ONNX, skops; pickle only with ``allow_pickle``) or a cascade (``.json``).
 
     Args:
-        path: The model file.
+        path: The model or cascade file.
         allow_pickle: Load pickle/joblib files, which runs any code they contain.
         name: The name to serve it under (default: the file name without its suffix).
+        point: A cascade's operating point (default: the fitted one); refused for a model.
 
     Raises:
         LowcarbError: The file cannot be loaded (one line naming the problem and the fix).
     """
-    model, _size = load_model(path, allow_pickle=allow_pickle)
-    return ServedModel.wrap(model, name=name if name is not None else Path(path).stem)
+    p = Path(path)
+    served_name = name if name is not None else p.stem
+    if p.suffix.lower() == ".json":
+        from lowcarb.compression import load_cascade
+
+        cascade = load_cascade(p, allow_pickle=allow_pickle)
+        return ServedModel.wrap_cascade(cascade, name=served_name, point=point)
+    if point is not None:
+        raise UsageError(
+            f"--point {point!r} names a cascade operating point, but {str(p)!r} is a single model"
+        )
+    model, _size = load_model(p, allow_pickle=allow_pickle)
+    return ServedModel.wrap(model, name=served_name)

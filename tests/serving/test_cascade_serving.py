@@ -1,0 +1,92 @@
+"""Serving a cascade file: stage labels, escalations, the operating point in use."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.exceptions import StarletteDeprecationWarning
+
+from lowcarb.compression import fit_cascade, save_cascade
+from lowcarb.energy import FakeMeter
+from lowcarb.errors import LowcarbError
+from lowcarb.serving import ServeConfig, TrackerEnergy, create_app, load_served_model
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+
+@pytest.fixture(scope="module")
+def cascade_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    import skops.io as sio
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    root = tmp_path_factory.mktemp("cascade")
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small = LogisticRegression(max_iter=50).fit(x[:900], y[:900])
+        large = MLPClassifier((64,), max_iter=100, random_state=0).fit(x[:900], y[:900])
+    sio.dump(small, root / "small.skops")
+    sio.dump(large, root / "large.skops")
+    models = [(root / "small.skops", small), (root / "large.skops", large)]
+    cascade = fit_cascade(
+        models, x[900:1300], y[900:1300], max_accuracy_loss_pts=0.5, energy_per_1k_j=[1.0, 9.0]
+    )
+    save_cascade(root / "digits.json", cascade)
+    return root / "digits.json", x[1300:1340]
+
+
+def _families(text: str) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out.setdefault(s.name, []).append(s)
+    return out
+
+
+def test_cascade_predictions_stages_and_metrics(cascade_file: tuple[Path, Any]) -> None:
+    path, x = cascade_file
+    served = load_served_model(path)
+    assert served.stages == ("small", "large") and served.point == "fitted"
+    routed = served.model.predict(x)
+    energy = TrackerEnergy(zone="DE", environ={}, meters=[FakeMeter(power_w={"cpu": 40.0})])
+    app = create_app(served, config=ServeConfig(), energy=energy)
+    with TestClient(app) as c:
+        r = c.post("/predict", json={"rows": x.tolist()})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["predictions"] == routed.predictions.tolist()
+        assert body["stages"] == [served.stages[k] for k in routed.stages]
+        assert body["operating_point"] == "fitted" and body["energy_method"] == "measured"
+        s = _families(c.get("/metrics").text)
+    answered = np.bincount(routed.stages, minlength=2)
+    assert 0 < answered[1] < len(x)  # some rows escalated, some did not
+    rows = {x.labels["stage"]: x.value for x in s["lowcarb_inferences_total"]}
+    assert rows == {"small": answered[0], "large": answered[1]}
+    (esc,) = s["lowcarb_escalations_total"]
+    assert esc.labels == {"model": "digits", "from_stage": "small", "to_stage": "large"}
+    assert esc.value == answered[1]
+    energy_by_stage = {x.labels["stage"]: x.value for x in s["lowcarb_energy_joules_total"]}
+    assert set(energy_by_stage) == {"small", "large"} and all(energy_by_stage.values())
+    assert sum(energy_by_stage.values()) == pytest.approx(body["energy_j"])
+    (req,) = s["lowcarb_requests_total"]
+    assert req.labels == {"model": "digits", "stage": "large", "code": "200"}
+    points = {x.labels["point"]: x.value for x in s["lowcarb_cascade_operating_point"]}
+    assert points["fitted"] == 1 and sum(points.values()) == 1 and len(points) > 1
+
+
+def test_cascade_point_by_name_and_unknown_point(cascade_file: tuple[Path, Any]) -> None:
+    path, _ = cascade_file
+    assert load_served_model(path, point="loss-5pt").point == "loss-5pt"
+    with pytest.raises(LowcarbError, match="nope"):
+        load_served_model(path, point="nope")
