@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from lowcarb.cli._common import CliContext, non_negative_float, positive_int
-from lowcarb.errors import UsageError
+from lowcarb.errors import MissingDependencyError, UsageError
 
 __all__ = ["register"]
 
@@ -73,14 +73,22 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(func=_serve)
 
 
+_SERVE_MODULES = frozenset({"fastapi", "starlette", "pydantic", "uvicorn", "prometheus_client"})
+
+
 def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
-    from lowcarb.serving import (
-        ServeConfig,
-        TrackerEnergy,
-        create_app,
-        load_served_model,
-        run_server,
-    )
+    try:
+        from lowcarb.serving import (
+            ServeConfig,
+            TrackerEnergy,
+            create_app,
+            load_served_model,
+            run_server,
+        )
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in _SERVE_MODULES:
+            raise MissingDependencyError(str(exc.name), "serve") from None
+        raise
 
     # Everything that can fail on bad input fails here, before a port is bound.
     served = load_served_model(
