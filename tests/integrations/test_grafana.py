@@ -117,3 +117,11 @@ def test_dashboard_ships_as_package_data() -> None:
 
     assert (Path(grafana.__file__).parent / SERVING_DASHBOARD).is_file()
     assert serving_dashboard() is not serving_dashboard()  # a fresh copy each call
+
+
+def test_exports() -> None:
+    import lowcarb.integrations.grafana as grafana
+
+    public = {n for n in vars(grafana) if not n.startswith("_") and n != "annotations"}
+    modules = {n for n in public if hasattr(getattr(grafana, n), "__file__")}
+    assert public - modules == set(grafana.__all__)
