@@ -82,3 +82,9 @@ def iris_onnx_cli(tmp_path: Path) -> Path:
     model = LogisticRegression(max_iter=300).fit(x, y)
     path.write_bytes(to_onnx(model, x[:1].astype(np.float32)).SerializeToString())
     return path
+
+
+def test_dirty_above_needs_a_cascade(iris_onnx_cli: Path, no_server: list[Any]) -> None:
+    code, _, err = _run(["serve", str(iris_onnx_cli), "--dirty-above", "300"])
+    assert code == 2 and no_server == []
+    assert len(err.strip().splitlines()) == 1 and "--dirty-above" in err

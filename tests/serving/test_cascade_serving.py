@@ -90,3 +90,34 @@ def test_cascade_point_by_name_and_unknown_point(cascade_file: tuple[Path, Any])
     assert load_served_model(path, point="loss-5pt").point == "loss-5pt"
     with pytest.raises(LowcarbError, match="nope"):
         load_served_model(path, point="nope")
+
+
+class _Dirty(TrackerEnergy):
+    """The grid reads as dirty: 700 g/kWh."""
+
+    def intensity(self) -> Any:
+        from lowcarb.grid import Intensity
+
+        return Intensity("DE", 700.0, "test:dirty")
+
+
+def test_a_dirty_grid_moves_the_cascade_to_a_cheaper_point_above_the_floor(
+    cascade_file: tuple[Path, Any],
+) -> None:
+    path, x = cascade_file
+    served = load_served_model(path)
+    floor = min(p.accuracy for p in served.model.points)
+    cheapest = min(
+        (p for p in served.model.points if p.accuracy >= floor), key=lambda p: p.energy_per_1k_j
+    )
+    energy = _Dirty(zone="DE", environ={}, meters=[FakeMeter(power_w={"cpu": 40.0})])
+    config = ServeConfig(dirty_above_g_per_kwh=300.0, accuracy_floor=floor)
+    app = create_app(served, config=config, energy=energy)
+    with TestClient(app) as c:
+        body = c.post("/predict", json={"rows": x.tolist()}).json()
+        s = _families(c.get("/metrics").text)
+    assert body["operating_point"] == cheapest.name != "fitted"
+    routed = served.model.predict(x, point=cheapest.name)
+    assert body["predictions"] == routed.predictions.tolist()
+    gauge = {p.labels["point"]: p.value for p in s["lowcarb_cascade_operating_point"]}
+    assert gauge[cheapest.name] == 1 and gauge["fitted"] == 0

@@ -44,6 +44,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--point", metavar="NAME", help="a cascade's operating point (default: the fitted one)"
     )
     p.add_argument(
+        "--dirty-above",
+        type=float,
+        metavar="G",
+        help="a cascade moves to its cheapest pre-fitted point above G gCO2e/kWh (--zone's grid)",
+    )
+    p.add_argument(
+        "--accuracy-floor",
+        type=float,
+        default=0.0,
+        metavar="A",
+        help="no operating point below this validation accuracy, 0..1 (with --dirty-above)",
+    )
+    p.add_argument(
         "--max-batch", type=positive_int, default=64, metavar="N", help="rows per batch (64)"
     )
     p.add_argument(
@@ -100,9 +113,18 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
             batch_wait_ms=args.batch_wait_ms,
             max_body_bytes=args.max_body_bytes,
             max_rows=args.max_rows,
+            dirty_above_g_per_kwh=args.dirty_above,
+            accuracy_floor=args.accuracy_floor,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.dirty_above is not None:
+        if not served.is_cascade:
+            raise UsageError("--dirty-above moves a cascade between operating points; serve one")
+        # A floor above every point, or a negative limit, fails now rather than on a request.
+        served.model.select_point(
+            None, dirty_above_g_per_kwh=args.dirty_above, accuracy_floor=args.accuracy_floor
+        )
     energy = None if args.no_metering else TrackerEnergy(zone=args.zone, environ=ctx.environ)
     app = create_app(served, config=config, energy=energy)
     run_server(app, host=args.host, port=args.port)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ __all__ = ["PredictRequest", "PredictResponse", "ServeConfig", "ServingState", "
 logger = logging.getLogger(__name__)
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """How one app serves.
@@ -48,6 +52,11 @@ class ServeConfig:
         max_body_bytes: Largest request body, bytes (413 beyond).
         max_rows: Most rows in one request (422 beyond).
         energy_headers: Add ``X-Lowcarb-Energy-J`` and ``X-Lowcarb-Energy-Method`` to responses.
+        dirty_above_g_per_kwh: For a cascade: above this grid intensity, serve the cheapest
+            pre-fitted operating point that keeps ``accuracy_floor`` (checked every
+            ``point_check_s``); None keeps the starting point.
+        accuracy_floor: The lowest validation accuracy a point may have, 0..1.
+        point_check_s: How often the grid's intensity is looked at again, seconds.
     """
 
     max_batch: int = 64
@@ -55,6 +64,9 @@ class ServeConfig:
     max_body_bytes: int = 1_000_000
     max_rows: int = 10_000
     energy_headers: bool = True
+    dirty_above_g_per_kwh: float | None = None
+    accuracy_floor: float = 0.0
+    point_check_s: float = 60.0
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_body_bytes", "max_rows"):
@@ -75,6 +87,30 @@ class ServingState:
     energy: BatchEnergy
     ready: bool = False
     draining: bool = False
+    point: str = ""
+    point_checked_s: float = float("-inf")
+
+    def update_point(self, now_s: float) -> None:
+        """Move a cascade to the operating point the grid calls for (see ``ServeConfig``)."""
+        limit = self.config.dirty_above_g_per_kwh
+        if limit is None or not self.model.is_cascade:
+            return
+        if now_s - self.point_checked_s < self.config.point_check_s:
+            return
+        self.point_checked_s = now_s
+        intensity = self.energy.intensity()
+        choice = self.model.model.select_point(
+            intensity.intensity_g_per_kwh if intensity is not None else None,
+            dirty_above_g_per_kwh=limit,
+            accuracy_floor=self.config.accuracy_floor,
+        )
+        if choice.point.name != self.point:
+            log.info("operating point %s -> %s: %s", self.point, choice.point.name, choice.reason)
+            self.point = choice.point.name
+            for name in self.model.points:
+                self.metrics.operating_point.labels(model=self.model.name, point=name).set(
+                    1 if name == self.point else 0
+                )
 
 
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -119,13 +155,20 @@ def create_app(
     """
     meter = energy if energy is not None else NoEnergy()
     metrics = ServingMetrics()
+    holder: list[ServingState] = []
+
+    def predict_rows(rows: Any) -> Any:
+        # The point in use is read per batch: the grid may have moved the cascade to another.
+        return model.predict_at(rows, holder[0].point if holder else model.point)
+
     batcher = MicroBatcher(
-        model.predict,
+        predict_rows,
         meter,
         max_batch=config.max_batch,
         wait_s=config.batch_wait_ms / 1000.0,
     )
-    state = ServingState(model, config, metrics, batcher, meter)
+    state = ServingState(model, config, metrics, batcher, meter, point=model.point)
+    holder.append(state)
     for point in model.points:
         metrics.operating_point.labels(model=model.name, point=point).set(
             1 if point == model.point else 0
@@ -208,6 +251,7 @@ def create_app(
         if problem is not None:
             return problem
         rows = np.asarray(body.rows, dtype=np.float64)
+        state.update_point(time.monotonic())
         result = await batcher.submit(rows)
         intensity = meter.intensity()
         co2e_g, last_stage = record_prediction(metrics, model, result, intensity)
@@ -224,7 +268,7 @@ def create_app(
             intensity_g_per_kwh=intensity.intensity_g_per_kwh if intensity else None,
             intensity_source=intensity.source if intensity else None,
             stages=[model.stages[k] for k in result.stages] if result.stages else None,
-            operating_point=model.point,
+            operating_point=state.point,
         )
 
     errors: dict[int | str, dict[str, Any]] = {

@@ -78,8 +78,12 @@ class ServedModel:
 
     def predict(self, rows: Any) -> tuple[Any, np.ndarray[Any, Any] | None]:
         """Predictions for ``rows``, and for a cascade the stage index that answered each row."""
+        return self.predict_at(rows, self.point)
+
+    def predict_at(self, rows: Any, point: str) -> tuple[Any, np.ndarray[Any, Any] | None]:
+        """As :meth:`predict`, at a given operating point (a cascade's; ignored for a model)."""
         if self.is_cascade:
-            routed = self.model.predict(rows, point=self.point)
+            routed = self.model.predict(rows, point=point)
             return routed.predictions, routed.stages
         return self.model.predict(rows), None
 
