@@ -569,6 +569,44 @@ add(
     "compress/missing-policy",
     Case((*GOOD["compress"], "--policy", "nope.yaml"), "nope.yaml"),
 )
+# Files named by a flag or a variable that would hang (a FIFO) or are not what they claim.
+add(
+    "backtest/workload-fifo",
+    Case((*GOOD["backtest"], "--workload", "w.csv"), "not a regular file", setup=_mkfifo("w.csv")),
+)
+add(
+    "backtest/workload-not-utf8",
+    Case(
+        (*GOOD["backtest"], "--workload", "w.csv"),
+        "w.csv",
+        setup=_write("w.csv", b"submit,duration,deadline\n\xff\xfe,1h,2h\n"),
+    ),
+)
+add(
+    "ledger-verify/public-key-fifo",
+    Case(
+        (*GOOD["ledger-verify"], "--public-key", "k.pub"),
+        "not a regular file",
+        setup=_mkfifo("k.pub"),
+    ),
+)
+add(
+    "ledger-verify/public-key-garbage",
+    Case(
+        (*GOOD["ledger-verify"], "--public-key", "k.pub"),
+        "k.pub",
+        setup=_write("k.pub", b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"),
+    ),
+)
+add(
+    "run/signing-key-variable-fifo",
+    Case(
+        ("ledger", "show"),
+        "LOWCARB_LEDGER_SIGNING_KEY",
+        setup=_mkfifo("key.pem"),
+        env={"LOWCARB_LEDGER_SIGNING_KEY": "key.pem"},
+    ),
+)
 add("ledger-show/unknown-id", Case(_with("ledger-show", "--id", "no-such-id"), "no-such-id"))
 add(
     "ledger-export/parquet-to-stdout",

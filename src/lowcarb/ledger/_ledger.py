@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import IO, Any, Literal
 
 from lowcarb._text import check_name
-from lowcarb.errors import InvalidValueError, LedgerError
+from lowcarb.errors import DataError, InvalidValueError, LedgerError, UsageError
 from lowcarb.ledger._canonical import chain_hash, figures_of, format_time, record_from_row
 from lowcarb.ledger._chain import Checkpoint, VerifyResult, verify_chain
 from lowcarb.ledger._fastbody import encode_draft_body
@@ -386,7 +386,10 @@ def open_ledger(
         MissingDependencyError: ``psycopg`` (extra ``postgres``) or ``cryptography`` (``signing``).
     """
     if signer is None and environ.get(SIGNING_KEY_ENV_VAR):
-        signer = Ed25519Signer.from_file(environ[SIGNING_KEY_ENV_VAR])
+        try:
+            signer = Ed25519Signer.from_file(environ[SIGNING_KEY_ENV_VAR])
+        except (UsageError, DataError) as exc:  # name the variable: no flag named this path
+            raise type(exc)(f"{SIGNING_KEY_ENV_VAR}: {exc}") from None
     store, meta = open_store(
         url,
         environ=environ,

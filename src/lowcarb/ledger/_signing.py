@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from lowcarb._files import read_input_bytes
 from lowcarb.errors import DataError, MissingDependencyError
 from lowcarb.ledger._chain import SignatureCheck
 
@@ -82,11 +83,11 @@ class Ed25519Signer:
     @classmethod
     def from_file(cls, path: str | Path, *, password: bytes | None = None) -> Ed25519Signer:
         """Load a PEM private key file."""
+        data = read_input_bytes(path, what="signing key", max_bytes=64 << 10)
         try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise DataError(f"cannot read signing key {str(path)!r}: {exc.strerror}") from None
-        return cls.from_pem(data, password=password)
+            return cls.from_pem(data, password=password)
+        except DataError as exc:
+            raise DataError(f"signing key {str(path)!r}: {exc}") from None
 
     def sign(self, hash_hex: str) -> str:
         """Base64 signature of a record hash (its 64 ASCII hex characters)."""
@@ -141,11 +142,11 @@ class TrustedKey:
     @classmethod
     def from_file(cls, path: str | Path) -> TrustedKey:
         """Load a public key file."""
+        data = read_input_bytes(path, what="public key", max_bytes=64 << 10)
         try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise DataError(f"cannot read public key {str(path)!r}: {exc.strerror}") from None
-        return cls.from_pem(data)
+            return cls.from_pem(data)
+        except DataError as exc:
+            raise DataError(f"public key {str(path)!r}: {exc}") from None
 
     def public_pem(self) -> bytes:
         """SubjectPublicKeyInfo PEM."""

@@ -13,12 +13,14 @@ after ``submit``; ``interruptible`` is optional (``true``/``false``/``1``/``0``)
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from lowcarb._files import read_text_file
 from lowcarb.errors import DataError, InvalidValueError, LowcarbError, UsageError
 from lowcarb.grid import (
     AnchoredForecaster,
@@ -112,11 +114,9 @@ def load_workload(path: str | Path) -> list[Submission]:
         DataError: Unreadable file, missing columns, or a bad row (its line number is given).
     """
     p = Path(path)
-    try:
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise DataError(f"cannot read workload file {str(p)!r}: {exc.strerror}") from None
+    # Never a FIFO or device (it would hang), not binary, UTF-8, bounded: one reader for files.
+    text = read_text_file(p, what="workload file", max_bytes=16 << 20)
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
     if not rows:
         raise DataError(f"{p.name}: no jobs (expected a header submit,duration,deadline)")
     missing = {"submit", "duration", "deadline"} - set(rows[0])
