@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lowcarb.errors import DataError, MissingDependencyError
+from lowcarb.errors import DataError, MissingDependencyError, UsageError
 from lowcarb.ledger import Ed25519Signer, TrustedKey, open_ledger
 from lowcarb.ledger._canonical import chain_hash
 from lowcarb.ledger.testing import sample_draft
@@ -79,7 +79,8 @@ def test_signing_key_from_the_environment(sqlite_url: str, tmp_path: Path) -> No
     with open_ledger(sqlite_url, environ=env) as ledger:
         assert ledger.append(sample_draft()).signer == signer.key_id
         assert ledger.verify(public_key=signer.trusted_key()).ok
-    with pytest.raises(DataError, match="cannot read signing key"):
+    # The message names the variable (no flag named the path) and the file.
+    with pytest.raises(UsageError, match=r"LOWCARB_LEDGER_SIGNING_KEY: signing key .*no' does not"):
         open_ledger(sqlite_url, environ={"LOWCARB_LEDGER_SIGNING_KEY": str(tmp_path / "no")})
 
 
