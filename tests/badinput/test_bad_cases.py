@@ -607,6 +607,26 @@ add(
         env={"LOWCARB_LEDGER_SIGNING_KEY": "key.pem"},
     ),
 )
+add(
+    "estimate/intensity-not-grams",
+    Case(_with("estimate", "--intensity", "1e9"), "check the unit"),
+)
+add(
+    "plan/penalty-for-a-zone-not-planned",
+    Case((*GOOD["plan"], "--penalty", "Germny=5"), "Germny"),
+)
+add(
+    "run/unknown-meter-fails-before-the-command",
+    Case(
+        ("run", "--zone", "DE", "--", "sh", "-c", "touch started"),
+        "LOWCARB_METERS",
+        env={"LOWCARB_METERS": "rapll"},
+    ),
+)
+add(
+    "intensity-history/end-before-start",
+    Case(_with("intensity-history", "--end", "2022-01-01T00:00Z"), "--end"),
+)
 add("ledger-show/unknown-id", Case(_with("ledger-show", "--id", "no-such-id"), "no-such-id"))
 add(
     "ledger-export/parquet-to-stdout",

@@ -35,6 +35,7 @@ def test_energy_all_is_exactly_the_public_surface() -> None:
             "known_hardware",
             "lookup_hardware",
             "match_cpu_brand",
+            "parse_meter_names",
         ]
     )
     for name in lowcarb.energy.__all__:

@@ -166,6 +166,7 @@ def _live(args: argparse.Namespace, ctx: CliContext, zone: str, now: datetime) -
     if args.action == "history":
         end = _when(args.end, "--end", now=now) or now
         start = _when(args.start, "--start", now=now) or end - timedelta(hours=24)
+        _check_order(start, end)
         return _print_series(args, ctx, source.history(zone, start=start, end=end))
     fc = ProviderForecaster(source).forecast(
         _no_history(zone, now), origin=now, horizon_h=parse_horizon_h(args.horizon)
@@ -251,6 +252,13 @@ def _series_table(title: str, series: IntensitySeries, ctx: CliContext) -> None:
     )
 
 
+def _check_order(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise UsageError(
+            f"--end {end.isoformat()} is not after --start {start.isoformat()}; swap them"
+        )
+
+
 def _history(
     args: argparse.Namespace,
     ctx: CliContext,
@@ -259,6 +267,7 @@ def _history(
 ) -> int:
     start = _when(args.start, "--start")
     end = _when(args.end, "--end")
+    _check_order(start, end)
     if trace is not None:
         series = trace.series(zone).between(start, end)
     else:

@@ -135,7 +135,7 @@ def _power(text: str | None) -> float | tuple[float, ...] | None:
     return values[0] if len(values) == 1 else values
 
 
-def _penalties(items: list[str]) -> dict[str, float]:
+def _penalties(items: list[str], zones: list[str]) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in items:
         zone, sep, grams = item.partition("=")
@@ -145,6 +145,11 @@ def _penalties(items: list[str]) -> dict[str, float]:
             value = float("nan")
         if not sep or not zone or not value >= 0:
             raise InvalidValueError(f"--penalty must be ZONE=GRAMS with GRAMS >= 0, got {item!r}")
+        if zone.strip() not in zones:
+            raise InvalidValueError(
+                f"--penalty names zone {zone.strip()!r}, which is not a candidate; give one of "
+                f"the --zone values ({', '.join(zones)})"
+            )
         out[zone.strip()] = value
     return out
 
@@ -197,7 +202,7 @@ def _plan(args: argparse.Namespace, ctx: CliContext) -> int:
         zones,
         _source(args, zones, ctx),
         now=now,
-        penalties_co2e_g=_penalties(args.penalty),
+        penalties_co2e_g=_penalties(args.penalty, zones),
         on_forecast_error=on_error,
     )
     if args.json:

@@ -6,7 +6,7 @@ See DESIGN.md.
 """
 
 from lowcarb.energy._cpu_model import CpuModelMeter
-from lowcarb.energy._detect import METER_NAMES, DetectedMeters, detect_meters
+from lowcarb.energy._detect import METER_NAMES, DetectedMeters, detect_meters, parse_meter_names
 from lowcarb.energy._estimate import (
     EMBODIED_LIFETIME_YEARS,
     EMBODIED_USAGE_FRACTION,
@@ -52,4 +52,5 @@ __all__ = [
     "known_hardware",
     "lookup_hardware",
     "match_cpu_brand",
+    "parse_meter_names",
 ]

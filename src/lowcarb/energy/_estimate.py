@@ -33,6 +33,8 @@ HOURS_PER_YEAR = 8760.0
 # Luccioni et al. 2023 (JMLR 24(253)), embodied emissions: hardware amortised linearly over a
 # 6-year replacement cycle at 85% average usage (their Jean Zay assumptions). With 150 kgCO2e per
 # A100 this gives their 3.64 tCO2e GPU share for BLOOM's 1,082,990 GPU-hours.
+#: No grid's average or marginal intensity comes near this (lignite plants emit about 1,100 g/kWh).
+MAX_INTENSITY_G_PER_KWH = 5000.0
 EMBODIED_LIFETIME_YEARS = 6.0
 EMBODIED_USAGE_FRACTION = 0.85
 
@@ -261,6 +263,12 @@ def estimate(
     resolved_zone: str | None = None
     if intensity_g_per_kwh is not None:
         grams = _non_negative("intensity_g_per_kwh", intensity_g_per_kwh, "gCO2e/kWh")
+        if grams > MAX_INTENSITY_G_PER_KWH:
+            raise InvalidValueError(
+                f"grid intensity {intensity_g_per_kwh!r} gCO2e/kWh is above "
+                f"{MAX_INTENSITY_G_PER_KWH:,.0f}, more than any grid (coal plants emit about "
+                "1,000): check the unit (grams per kWh)"
+            )
         intensity_source = "given"
         assumptions.append(f"grid intensity {grams:g} gCO2e/kWh given")
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lowcarb._config import load_settings, resolve_ledger_url
 from lowcarb._text import check_name
+from lowcarb.energy import parse_meter_names
 from lowcarb.errors import InvalidValueError
 from lowcarb.grid import resolve_zone
 from lowcarb.ledger import Attribution
@@ -82,6 +83,9 @@ def resolve_tracker_config(
         UsageError: A ledger URL lowcarb cannot keep.
     """
     settings = load_settings(environ=environ, cwd=cwd)
+    # A typo in LOWCARB_METERS fails here, before any work runs (the meters are found later, on
+    # the monitor's thread, once the work has started).
+    parse_meter_names(environ.get("LOWCARB_METERS"))
     if pue is not None and not pue >= 1.0:
         raise InvalidValueError(f"pue must be a number >= 1.0, got {pue!r}")
     interval = sample_interval_s if sample_interval_s is not None else settings.sample_interval_s
