@@ -627,6 +627,13 @@ add(
     "intensity-history/end-before-start",
     Case(_with("intensity-history", "--end", "2022-01-01T00:00Z"), "--end"),
 )
+add(
+    "run/empty-command-name", Case(("run", "--zone", "DE", "--", ""), "command not found", code=127)
+)
+add(
+    "run/team-variable-with-control-characters",
+    Case(("run", "--zone", "DE", "--", "true"), "$LOWCARB_TEAM", env={"LOWCARB_TEAM": "a\x1bb"}),
+)
 add("ledger-show/unknown-id", Case(_with("ledger-show", "--id", "no-such-id"), "no-such-id"))
 add(
     "ledger-export/parquet-to-stdout",

@@ -81,6 +81,10 @@ def run_command(
     """
     if not argv:
         raise UsageError("no command given; usage: lowcarb run [OPTIONS] -- COMMAND [ARGS...]")
+    if not argv[0].strip():  # as a shell does: an empty name is a command not found
+        raise CommandNotFoundError(
+            f"command not found: {plain(argv[0])!r}; give the command's name after --"
+        )
     try:
         proc = subprocess.Popen(list(argv), stdout=stdout)
     except FileNotFoundError:

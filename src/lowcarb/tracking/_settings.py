@@ -104,8 +104,15 @@ def resolve_tracker_config(
         "team": given.team if given.team is not None else settings.team,
         "project": given.project if given.project is not None else settings.project,
     }
+    origin = settings.origin or {}
+    # A name taken from the environment or the config file says where it came from.
+    came_from = {
+        key: f" ({origin[key]})"
+        for key in ("team", "project")
+        if getattr(given, key) is None and key in origin
+    }
     checked = {
-        key: check_name(value, what=key.replace("_", " "))
+        key: check_name(value, what=key.replace("_", " ") + came_from.get(key, ""))
         for key, value in named.items()
         if key != "user"
     }
