@@ -20,7 +20,7 @@ from typing import Any, Literal
 from lowcarb._files import check_output_path, write_atomic
 from lowcarb.compression._distil import distil
 from lowcarb.compression._quantize import to_fp16, to_static_int8
-from lowcarb.compression._variants import export, prune
+from lowcarb.compression._variants import _final, export, prune
 from lowcarb.errors import LowcarbError, UsageError
 from lowcarb.governance import PromotionPolicy, Verdict, evaluate_gate, policy_from_dict
 from lowcarb.profiling import Profile, ProfileSettings, load_model, profile_model
@@ -114,7 +114,7 @@ class CompressionReport:
 def _methods_for(model: Any, method: str) -> list[str]:
     if method != "auto":
         return [method]
-    est = model.steps[-1][1] if hasattr(model, "steps") else model
+    est, _ = _final(model)
     kind = type(est).__name__
     if kind.startswith("MLP"):
         return ["dynamic-int8", "static-int8", "fp16", "prune+dynamic-int8", "distil"]
@@ -134,7 +134,7 @@ def _make(method: str, model: Any, x_cal: Any) -> tuple[bytes, tuple[str, ...]]:
         note = f"static int8 (QDQ), calibrated on {len(x_cal)} rows"
         return to_static_int8(fp32.onnx_bytes, x_cal), (*fp32.notes, note)
     if method in ("prune", "prune+dynamic-int8"):
-        est = model.steps[-1][1] if hasattr(model, "steps") else model
+        est, _ = _final(model)
         ratio = 0.3 if type(est).__name__.startswith("MLP") else 0.5
         pruned = prune(model, ratio)
         made = export(pruned, x_cal, quantize="int8" if method.endswith("int8") else "fp32")

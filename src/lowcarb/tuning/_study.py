@@ -159,7 +159,9 @@ def open_budget_store(config: StudyConfig) -> BudgetStore:
     return SqlBudgetStore(config.storage)
 
 
-def _expected_cost(study: Any, config: StudyConfig) -> tuple[float, float, float]:
+def expected_cost(
+    study: Any, *, budget: EnergyBudget, first_cost: float | None
+) -> tuple[float, float, float]:
     """What the next trial is expected to cost (budget unit) and take (s), and the least any
     trial has cost (starting one costs something: a share smaller than that is not worth taking).
 
@@ -176,8 +178,8 @@ def _expected_cost(study: Any, config: StudyConfig) -> tuple[float, float, float
         longest = max(measured, key=lambda t: float(t.user_attrs["cost"]))
         duration = float(longest.user_attrs.get("duration_s", 60.0)) * 2.0
         return float(longest.user_attrs["cost"]) * 2.0, duration, floor
-    first = config.first_cost if config.first_cost is not None else config.budget.limit / 20.0
-    return min(first, config.budget.limit), 60.0, floor
+    first = first_cost if first_cost is not None else budget.limit / 20.0
+    return min(first, budget.limit), 60.0, floor
 
 
 def _values(config: StudyConfig, outcome: TrialOutcome) -> list[float]:
@@ -232,7 +234,9 @@ def run_worker(
             config.study_name, older_than_s=config.reclaim_after_s, now=clock()
         ):
             _fail_lost_trial(study, lost.trial, lost.worker)
-        expected, duration_s, floor = _expected_cost(study, config)
+        expected, duration_s, floor = expected_cost(
+            study, budget=config.budget, first_cost=config.first_cost
+        )
         paced = None
         if pacing is not None:
             paced = pacing.next_start(
@@ -325,7 +329,7 @@ def _run_trial(
         clock=clock,
     )
     store.settle(outcome.reservation or reservation, spent=outcome.cost)
-    if outcome.footprint is not None and tracker.record_id:
+    if tracker.record_id:
         trial.set_user_attr("record_id", tracker.record_id)
     return outcome
 

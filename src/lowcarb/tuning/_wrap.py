@@ -20,7 +20,6 @@ import ctypes
 import functools
 import os
 import socket
-import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +31,7 @@ from lowcarb.ledger import Attribution
 from lowcarb.tracking import Tracker, intensity_for_hours
 from lowcarb.tuning._budget import BudgetStore, EnergyBudget, MemoryBudgetStore, Reservation
 from lowcarb.tuning._budget_sql import SqlBudgetStore
+from lowcarb.tuning._study import expected_cost
 
 __all__ = ["BudgetExhausted", "energy_budgeted"]
 
@@ -82,16 +82,7 @@ def energy_budgeted(
 
             study = trial.study
             store = store_for(study)
-            costs = [
-                float(t.user_attrs["cost"])
-                for t in study.get_trials(deepcopy=False)
-                if "cost" in t.user_attrs and not t.user_attrs.get("stop_reason")
-            ]
-            expected = (
-                statistics.median(costs) * 1.25
-                if costs
-                else (first_cost if first_cost is not None else budget.limit / 20.0)
-            )
+            expected, _, _ = expected_cost(study, budget=budget, first_cost=first_cost)
             worker = f"{socket.gethostname()}:{os.getpid()}"
             reservation = store.reserve(
                 study.study_name, expected, worker=worker, now=time.time(), minimum=expected * 0.25
