@@ -1,9 +1,12 @@
 """Cascades side by side: the large model alone, the small model alone, and the cascade.
 
-For each dataset (scikit-learn's digits and breast-cancer sets, bundled, no download) a small
-model (logistic regression) and a large one (a 300-tree random forest, and an MLP 256x256) are
-trained on 60% of the rows; the cascade's thresholds are fitted on 20% (validation) with each
-stage's energy measured at batch 1 on those rows; everything is then judged on the other 20%
+For each dataset (scikit-learn's digits and breast-cancer sets, bundled, no download) and each
+pair of models (logistic regression in front of a 300-tree random forest, logistic regression in
+front of an MLP 256x256, the MLP in front of the forest), both models are trained on 60% of the
+rows, and served two ways: as scikit-learn estimators, and as ONNX graphs run by ONNX Runtime
+(skl2onnx export, one thread), the cascade then routing between ONNX stages. The cascade's
+thresholds are fitted on 20% (validation) with each stage's energy measured at batch 1 on those
+rows; everything is then judged on the other 20%
 (test rows, never seen by the fit). For the large model alone, the small model alone, and the
 cascade at each of its operating points (plus the point a dirty grid selects) the line gives
 joules per 1,000 requests and test accuracy. Every figure is measured the same way: requests
@@ -73,17 +76,42 @@ def _data(name: str) -> tuple[Any, ...]:
     return t(x_train), y_train, t(x_val), y_val, t(x_test), y_test
 
 
-def _models(kind: str, x: Any, y: Any) -> tuple[Any, Any]:
+#: Cascades benchmarked, as (small, large): the small model answers what it is sure of.
+PAIRS = {
+    "logreg>forest": ("logistic_regression", "random_forest_300"),
+    "logreg>mlp": ("logistic_regression", "mlp_256x256"),
+    "mlp>forest": ("mlp_256x256", "random_forest_300"),
+}
+
+
+def _train(name: str, x: Any, y: Any) -> Any:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
-    small = LogisticRegression(max_iter=1000).fit(x, y)
-    if kind == "forest":
-        large = RandomForestClassifier(n_estimators=300, random_state=0).fit(x, y)
-    else:
-        large = MLPClassifier((256, 256), max_iter=300, random_state=0).fit(x, y)
-    return small, large
+    if name == "logistic_regression":
+        return LogisticRegression(max_iter=1000).fit(x, y)
+    if name == "random_forest_300":
+        return RandomForestClassifier(n_estimators=300, random_state=0).fit(x, y)
+    return MLPClassifier((256, 256), max_iter=300, random_state=0).fit(x, y)
+
+
+def _stage(model: Any, path: Path, runtime: str, x: Any) -> tuple[Path, Any]:
+    """The stage as the runtime serves it: the estimator, or its ONNX graph run by ORT."""
+    if runtime == "sklearn":
+        import skops.io as sio
+
+        sio.dump(model, path.with_suffix(".skops"))
+        return path.with_suffix(".skops"), model
+    from skl2onnx import to_onnx
+
+    from lowcarb.profiling import load_model
+
+    sample = np.asarray(x[:1], dtype=np.float32)
+    graph = to_onnx(model, sample, options={id(model): {"zipmap": False}})
+    path.with_suffix(".onnx").write_bytes(graph.SerializeToString())
+    loaded, _ = load_model(path.with_suffix(".onnx"))
+    return path.with_suffix(".onnx"), loaded
 
 
 def _energy(predict: Callable[[Any], Any], x: Any, seconds: float) -> dict[str, Any]:
@@ -98,17 +126,20 @@ def _energy(predict: Callable[[Any], Any], x: Any, seconds: float) -> dict[str, 
     return {"energy_per_1k_j": round(stats.energy_per_1k_j, 5), "energy_method": stats.method}
 
 
-def _case(dataset: str, kind: str, root: Path, seconds: float, margin_sd: float) -> dict[str, Any]:
-    import skops.io as sio
-
+def _case(
+    dataset: str, pair: str, runtime: str, root: Path, seconds: float, margin_sd: float
+) -> dict[str, Any]:
     began = time.perf_counter()
     x_train, y_train, x_val, y_val, x_test, y_test = _data(dataset)
+    small_name, large_name = PAIRS[pair]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        small, large = _models(kind, x_train, y_train)
-    paths = [root / f"{dataset}-{kind}-small.skops", root / f"{dataset}-{kind}-large.skops"]
-    sio.dump(small, paths[0])
-    sio.dump(large, paths[1])
+        fitted = [_train(n, x_train, y_train) for n in (small_name, large_name)]
+    tag = f"{dataset}-{pair.replace('>', '-')}-{runtime}"
+    (small_path, small), (large_path, large) = (
+        _stage(m, root / f"{tag}-{i}", runtime, x_train) for i, m in enumerate(fitted)
+    )
+    paths = [small_path, large_path]
     stage_energy = [measure_stage_energy(m, x_val, min_duration_s=seconds) for m in (small, large)]
     cascade: Cascade = fit_cascade(
         list(zip(paths, (small, large), strict=True)),
@@ -156,16 +187,18 @@ def _case(dataset: str, kind: str, root: Path, seconds: float, margin_sd: float)
     loss = round((large_only["accuracy"] - fitted["accuracy"]) * 100.0, 3)
     dirty_row = points[dirty.point.name]
     wall = round(time.perf_counter() - began, 1)
-    log(f"{dataset} {kind}: fitted energy ratio {ratio}, loss {loss} pt, {wall} s")
+    log(f"{dataset} {pair} {runtime}: fitted energy ratio {ratio}, loss {loss} pt, {wall} s")
     return {
         "dataset": dataset,
-        "large_model": "random_forest_300" if kind == "forest" else "mlp_256x256",
-        "small_model": "logistic_regression",
+        "cascade": pair,
+        "runtime": runtime,
+        "large_model": large_name,
+        "small_model": small_name,
         "rows": {"train": len(y_train), "validation": len(y_val), "test": len(y_test)},
         "stage_energy_validation_per_1k_j": [round(s.energy_per_1k_j, 5) for s in stage_energy],
         "large_only": large_only,
         "small_only": small_only,
-        "cascade": points,
+        "points": points,
         "dirty_grid": {
             "intensity_g_per_kwh": DIRTY_G_PER_KWH,
             "dirty_above_g_per_kwh": DIRTY_ABOVE_G_PER_KWH,
@@ -190,7 +223,8 @@ def _case(dataset: str, kind: str, root: Path, seconds: float, margin_sd: float)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default="digits,breast_cancer")
-    parser.add_argument("--large", default="forest,mlp", help="forest, mlp or both")
+    parser.add_argument("--pairs", default=",".join(PAIRS), help="cascades (small>large)")
+    parser.add_argument("--runtimes", default="sklearn,onnx", help="sklearn, onnx or both")
     parser.add_argument("--energy-seconds", type=float, default=1.0, help="per energy window")
     parser.add_argument("--margin-sd", type=float, default=DEFAULT_MARGIN_SD, help="fit margin")
     args = parser.parse_args()
@@ -199,15 +233,23 @@ def main() -> None:
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in args.datasets.split(","):
-            for kind in args.large.split(","):
-                cases.append(_case(dataset, kind, Path(tmp), args.energy_seconds, args.margin_sd))
+            for pair in args.pairs.split(","):
+                for runtime in args.runtimes.split(","):
+                    cases.append(
+                        _case(
+                            dataset, pair, runtime, Path(tmp), args.energy_seconds, args.margin_sd
+                        )
+                    )
     ratios = {}
     for c in cases:
-        key = f"{c['dataset']}_{c['large_model']}"
+        key = f"{c['dataset']}_{c['cascade']}_{c['runtime']}"
         ratios[f"{key}_fitted_energy_vs_large"] = c["fitted_energy_vs_large"]
         ratios[f"{key}_fitted_accuracy_loss_pts"] = c["fitted_accuracy_loss_pts"]
         ratios[f"{key}_dirty_energy_vs_large"] = c["dirty_grid"]["energy_vs_large"]
-    met = {f"{c['dataset']}_{c['large_model']}": all(c["targets_met"].values()) for c in cases}
+    met = {
+        f"{c['dataset']}_{c['cascade']}_{c['runtime']}": all(c["targets_met"].values())
+        for c in cases
+    }
     print(
         json.dumps(
             {

@@ -61,7 +61,8 @@ def _check_stage_model(path: Path, model: Any) -> None:
     ):
         raise UsageError(
             f"cascade model {str(path)!r} ({type(model).__name__}) gives no class probabilities "
-            "(predict_proba and classes_); use a scikit-learn classifier saved with skops"
+            "(predict_proba and classes_); use a scikit-learn classifier saved with skops, or an "
+            "ONNX classifier exported by skl2onnx or lowcarb compress"
         )
 
 

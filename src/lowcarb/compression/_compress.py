@@ -23,7 +23,7 @@ from lowcarb.compression._quantize import to_fp16, to_static_int8
 from lowcarb.compression._variants import _final, export, prune
 from lowcarb.errors import LowcarbError, UsageError
 from lowcarb.governance import PromotionPolicy, Verdict, evaluate_gate, policy_from_dict
-from lowcarb.profiling import Profile, ProfileSettings, load_model, profile_model
+from lowcarb.profiling import Profile, ProfileSettings, is_torch_model, load_model, profile_model
 
 __all__ = ["DEFAULT_POLICY", "METHODS", "Candidate", "CompressionReport", "compress"]
 
@@ -112,6 +112,13 @@ class CompressionReport:
 
 
 def _methods_for(model: Any, method: str) -> list[str]:
+    if is_torch_model(model):
+        if method in ("prune", "distil"):
+            raise UsageError(
+                f"--method {method} applies to scikit-learn models; for a PyTorch model use "
+                "dynamic-int8, static-int8, fp16 or auto"
+            )
+        return ["dynamic-int8", "static-int8", "fp16"] if method == "auto" else [method]
     if method != "auto":
         return [method]
     est, _ = _final(model)
@@ -169,7 +176,8 @@ def compress(
     """Compress ``model`` (see the module).
 
     Args:
-        model: A fitted scikit-learn classifier (or pipeline).
+        model: A fitted scikit-learn classifier (or pipeline), or a PyTorch classifier
+            (:class:`~lowcarb.profiling.TorchModel`: quantization and FP16 of its ONNX export).
         x_calibration: Rows for static INT8 calibration and the distillation transfer set;
             never the evaluation rows.
         x_eval, y_eval: Held-out rows every profile's accuracy is measured on.
@@ -186,6 +194,7 @@ def compress(
     """
     if method not in METHODS:
         raise UsageError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
+    methods = _methods_for(model, method)
     if output is not None:
         check_output_path(output, what="--output")
     policy = policy or policy_from_dict(dict(DEFAULT_POLICY), source="the default policy")
@@ -207,7 +216,7 @@ def compress(
             )  # fmt: skip
         except LowcarbError:
             reference = None  # an ONNX graph given, or a model skl2onnx cannot export
-        for m in _methods_for(model, method):
+        for m in methods:
             try:
                 data, notes = _make(m, model, x_calibration)
                 path = Path(tmp, f"{m}.onnx")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from lowcarb.errors import InvalidValueError, MissingDependencyError, UsageError
+from lowcarb.profiling import is_torch_model
 
 if TYPE_CHECKING:
     from lowcarb.energy import Meter
@@ -159,6 +160,9 @@ def _ort() -> Any:
 def export(model: Any, x_sample: Any, *, quantize: Precision = "fp32") -> InferenceModel:
     """Export a fitted classifier to ONNX (float32 input) and run it with ONNX Runtime.
 
+    scikit-learn models go through skl2onnx; a :class:`~lowcarb.profiling.TorchModel` through
+    ``torch.onnx.export`` (see :mod:`lowcarb.compression._torch_export`).
+
     ``int8`` applies ``onnxruntime.quantization.quantize_dynamic`` (int8 weights of MatMul
     operators, activations quantized at run time). ``quant_pre_process`` is not run: it serves
     static quantization, and its shape inference does not know skl2onnx's ``ai.onnx.ml`` ops.
@@ -170,20 +174,16 @@ def export(model: Any, x_sample: Any, *, quantize: Precision = "fp32") -> Infere
     """
     if quantize not in ("fp32", "int8"):
         raise InvalidValueError(f"quantize must be 'fp32' or 'int8', got {quantize!r}")
-    try:
-        from skl2onnx import to_onnx
-    except ImportError:
-        raise MissingDependencyError("skl2onnx", "onnx") from None
     ort = _ort()
     est, _ = _final(model)
-    sample = np.asarray(x_sample, dtype=np.float32)[:1]
-    try:
-        proto = to_onnx(model, sample, options={id(est): {"zipmap": False}})
-    except Exception as exc:  # skl2onnx raises many types; all mean "cannot export"
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"{type(est).__name__} cannot be exported to ONNX: {first}") from None
-    data: bytes = proto.SerializeToString()
-    notes = ["exported with skl2onnx (float32 input)"]
+    if is_torch_model(model):
+        from lowcarb.compression._torch_export import export_torch
+
+        data = export_torch(model, x_sample)
+        notes = ["exported with torch.onnx.export (dynamo; float32 input, softmax output)"]
+    else:
+        data = _sklearn_onnx(model, est, x_sample)
+        notes = ["exported with skl2onnx (float32 input)"]
     if quantize == "int8":
         data = _quantize(data, type(est).__name__)
         notes.append("int8 weights by onnxruntime quantize_dynamic (QInt8)")
@@ -195,9 +195,25 @@ def export(model: Any, x_sample: Any, *, quantize: Precision = "fp32") -> Infere
     label_name = session.get_outputs()[0].name
 
     def predict(x: Any) -> Any:
-        return session.run([label_name], {input_name: np.asarray(x, dtype=np.float32)})[0]
+        out = session.run([label_name], {input_name: np.asarray(x, dtype=np.float32)})[0]
+        return out.argmax(axis=1) if out.ndim == 2 and out.dtype.kind == "f" else out
 
     return InferenceModel(data, len(data), predict, quantize, tuple(notes))
+
+
+def _sklearn_onnx(model: Any, est: Any, x_sample: Any) -> bytes:
+    try:
+        from skl2onnx import to_onnx
+    except ImportError:
+        raise MissingDependencyError("skl2onnx", "onnx") from None
+    sample = np.asarray(x_sample, dtype=np.float32)[:1]
+    try:
+        proto = to_onnx(model, sample, options={id(est): {"zipmap": False}})
+    except Exception as exc:  # skl2onnx raises many types; all mean "cannot export"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{type(est).__name__} cannot be exported to ONNX: {first}") from None
+    data: bytes = proto.SerializeToString()
+    return data
 
 
 def _quantize(data: bytes, kind: str) -> bytes:

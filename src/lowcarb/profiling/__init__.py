@@ -16,6 +16,7 @@ See DESIGN.md.
 from lowcarb.profiling._complexity import Complexity
 from lowcarb.profiling._flops import count_complexity
 from lowcarb.profiling._loading import check_features, load_dataset, load_model
+from lowcarb.profiling._onnx import CLASSES_KEY, OUTPUT_KEY
 from lowcarb.profiling._profile import (
     OPTIONAL_PROFILE_FIELDS,
     PROFILE_SCHEMA,
@@ -35,10 +36,13 @@ from lowcarb.profiling._profiler import (
     profile_model,
 )
 from lowcarb.profiling._render import print_profile
+from lowcarb.profiling._torch import TorchModel, is_torch_model
 from lowcarb.profiling._training import TrainingCO2e, training_co2e
 
 __all__ = [
+    "CLASSES_KEY",
     "OPTIONAL_PROFILE_FIELDS",
+    "OUTPUT_KEY",
     "PROFILE_SCHEMA",
     "REQUIRED_PROFILE_FIELDS",
     "Complexity",
@@ -46,9 +50,11 @@ __all__ = [
     "LatencyStats",
     "Profile",
     "ProfileSettings",
+    "TorchModel",
     "TrainingCO2e",
     "check_features",
     "count_complexity",
+    "is_torch_model",
     "load_dataset",
     "load_model",
     "load_profile",

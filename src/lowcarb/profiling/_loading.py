@@ -7,7 +7,8 @@ runs arbitrary code from the file, so it needs ``allow_pickle=True`` (``--allow-
 only for model files you trust (your own training output).
 
 ONNX graphs (``.onnx``) are run by onnxruntime on the CPU (extra ``lowcarb[onnx]``); see
-:mod:`lowcarb.profiling._onnx`.
+:mod:`lowcarb.profiling._onnx`. PyTorch classifiers (``.pt2`` programs; pickled ``.pt``/``.pth``
+modules with the opt-in) need PyTorch; see :mod:`lowcarb.profiling._torch`.
 
 Held-out sets: ``.npz`` with arrays ``X`` and ``y`` (or ``X_test`` and ``y_test``), or a CSV file
 with a header row whose label column is ``--target`` (default: the last column).
@@ -25,6 +26,7 @@ import numpy as np
 
 from lowcarb._files import check_input_file, read_text_file
 from lowcarb.errors import DataError, UsageError
+from lowcarb.profiling._torch import TORCH_SUFFIXES, load_torch
 
 __all__ = ["check_features", "load_dataset", "load_model"]
 
@@ -70,10 +72,14 @@ def load_model(path: str | Path, *, allow_pickle: bool = False) -> tuple[Any, in
     if suffix == ".skops":
         size = _regular_file(p, "model file")
         return _load_skops(p), size
+    if suffix in TORCH_SUFFIXES:
+        size = _regular_file(p, "model file")
+        return load_torch(p, allow_pickle=allow_pickle), size
     if suffix not in (*_PICKLE, ".joblib"):
         raise UsageError(
             f"unsupported model file {str(p)!r}: use an ONNX graph (.onnx), a skops file "
-            "(.skops), or a pickle/joblib file (.pkl, .pickle, .joblib) with --allow-pickle"
+            "(.skops), a PyTorch program (.pt2), or a pickle/joblib/torch file (.pkl, .pickle, "
+            ".joblib, .pt, .pth) with --allow-pickle"
         )
     if not allow_pickle:
         raise UsageError(

@@ -6,6 +6,15 @@ graph's single input and returns its first output, which for classifiers convert
 the label. A first output of class scores (float, ``[N, C]`` with ``C > 1``) is turned into labels
 by argmax.
 
+Class probabilities (``predict_proba`` and ``classes_``, which a cascade stage needs) are read from
+the graph, never guessed: the probability output is skl2onnx's second output (a ``[N, C]`` tensor,
+or the sequence of maps its ``ZipMap`` makes), or the first output when the graph's metadata says
+it holds probabilities (``lowcarb.output = probabilities``, which ``lowcarb compress`` writes for a
+PyTorch export); the classes come from the metadata ``lowcarb.classes`` (a JSON list), else from
+the ``classlabels_*`` attribute of a ``ZipMap``/``LinearClassifier``/``TreeEnsembleClassifier``/
+``SVMClassifier`` node, else from an initializer named ``classes`` (skl2onnx's MLP). A graph with
+neither has ``classes_ = None`` and ``predict_proba`` raises a one-line error.
+
 Counting convention (per inference: static shapes with the batch dimension set to 1; only the nodes
 the first output depends on, since ``predict`` computes nothing else). It is the convention of
 :mod:`lowcarb.profiling._flops`, so a scikit-learn model and its ONNX conversion count the same:
@@ -38,6 +47,7 @@ initializers (class labels, shapes) are not parameters.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +60,16 @@ from lowcarb.profiling._complexity import Complexity
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["OnnxModel", "count_onnx_complexity", "load_onnx"]
+__all__ = ["CLASSES_KEY", "OUTPUT_KEY", "OnnxModel", "count_onnx_complexity", "load_onnx"]
+
+#: Metadata key holding the class labels (a JSON list) of a classifier graph.
+CLASSES_KEY = "lowcarb.classes"
+#: Metadata key saying what the first output holds (``probabilities``).
+OUTPUT_KEY = "lowcarb.output"
+_CLASS_ATTRS = ("classlabels_int64s", "classlabels_ints", "classlabels_strings")
+_CLASSIFIER_OPS = frozenset(
+    {"ZipMap", "LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier"}
+)
 
 _MAC = frozenset({"MatMul", "Gemm", "Conv"})
 _ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div"})
@@ -109,6 +128,18 @@ class OnnxModel:
         self._output_shape: list[Any] = list(first.shape or [])
         producer = " ".join(p for p in (proto.producer_name, proto.producer_version) if p)
         self.producer: str | None = producer or None
+        meta = {p.key: p.value for p in proto.metadata_props}
+        outputs = session.get_outputs()
+        self._proba_name: str | None = None
+        if meta.get(OUTPUT_KEY) == "probabilities":
+            self._proba_name = first.name
+        elif len(outputs) > 1 and ("float" in outputs[1].type or "map" in outputs[1].type):
+            self._proba_name = outputs[1].name
+        #: Class labels in the order of the probability columns, or None (not a classifier
+        #: graph that names them).
+        self.classes_: np.ndarray[Any, Any] | None = (
+            _classes(proto, meta) if self._proba_name is not None else None
+        )
 
     @property
     def is_classifier(self) -> bool:
@@ -128,8 +159,49 @@ class OnnxModel:
             return out.argmax(axis=1)
         return out
 
+    def predict_proba(self, x: Any) -> np.ndarray[Any, Any]:
+        """Class probabilities ``[N, C]``, columns in the order of ``classes_``.
+
+        Raises:
+            UsageError: The graph has no probability output or does not name its classes.
+        """
+        if self._proba_name is None or self.classes_ is None:
+            raise UsageError(
+                f"{str(self.path)!r} gives no class probabilities with named classes; export "
+                "the classifier with skl2onnx or lowcarb compress"
+            )
+        feed = np.asarray(x, dtype=self._input_dtype)
+        out = self.session.run([self._proba_name], {self.input_name: feed})[0]
+        if isinstance(out, list):  # ZipMap: one {class: probability} map per row
+            return np.array([[row[c] for c in self.classes_.tolist()] for row in out])
+        return np.asarray(out, dtype=np.float64)
+
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, output={self.output_name!r})"
+
+
+def _classes(proto: Any, meta: dict[str, str]) -> np.ndarray[Any, Any] | None:
+    if CLASSES_KEY in meta:
+        try:
+            labels = json.loads(meta[CLASSES_KEY])
+        except ValueError:
+            labels = None
+        if isinstance(labels, list) and labels:
+            return np.asarray(labels)
+    for node in proto.graph.node:
+        if node.op_type not in _CLASSIFIER_OPS:
+            continue
+        for a in node.attribute:
+            if a.name in _CLASS_ATTRS and (a.ints or a.strings):
+                if a.strings:
+                    return np.asarray([v.decode() for v in a.strings])
+                return np.asarray(list(a.ints), dtype=np.int64)
+    for init in proto.graph.initializer:
+        if init.name == "classes":
+            import onnx
+
+            return np.asarray(onnx.numpy_helper.to_array(init)).ravel()
+    return None
 
 
 def _ort_dtype(type_name: str) -> Any:
