@@ -333,3 +333,12 @@ def test_a_margin_makes_the_fit_more_careful(setup: Setup) -> None:
     assert careful.fitted_on.margin_sd == 3.0
     with pytest.raises(InvalidValueError, match="margin_sd"):
         fit(-1.0)
+
+
+def test_one_row_at_a_time_routes_as_the_batch_does(setup: Setup, cascade: Cascade) -> None:
+    for point in cascade.points:
+        batch = cascade.predict(setup.x_test, point=point)
+        singles = [cascade.predict(setup.x_test[i : i + 1], point=point) for i in range(60)]
+        assert [int(r.predictions[0]) for r in singles] == batch.predictions[:60].tolist()
+        assert [int(r.stages[0]) for r in singles] == batch.stages[:60].tolist()
+        assert all(r.router_s >= 0 for r in singles)

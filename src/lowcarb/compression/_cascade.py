@@ -292,6 +292,8 @@ class Cascade:
         rows = np.asarray(x)
         n = len(rows)
         last = len(self.stages) - 1
+        if n == 1:
+            return self._predict_one(rows, chosen.thresholds, clock)
         predictions: np.ndarray[Any, Any] | None = None
         stages = np.full(n, last, dtype=np.int64)
         pending = np.arange(n)
@@ -318,6 +320,24 @@ class Cascade:
                 break
         assert predictions is not None  # the loop runs at least once (>= 2 stages)
         return Routed(predictions, stages, router_s)
+
+    def _predict_one(
+        self, row: Any, thresholds: tuple[float, ...], clock: Callable[[], float]
+    ) -> Routed:
+        """One request (the serving case at batch 1): the same rule without index arrays."""
+        router_s = 0.0
+        last = len(self.stages) - 1
+        for k, stage in enumerate(self.stages):
+            proba = stage_proba(stage, row)[0]
+            t0 = clock()
+            best = int(proba.argmax())
+            if k == last or proba[best] > thresholds[k]:
+                classes = stage.model.classes_
+                label = np.asarray(classes[best : best + 1])
+                router_s += clock() - t0
+                return Routed(label, np.array([k], dtype=np.int64), router_s)
+            router_s += clock() - t0
+        raise AssertionError("unreachable: the last stage always answers")  # pragma: no cover
 
     def resolve_point(self, point: str | OperatingPoint | None) -> OperatingPoint:
         """The point given, the point of that name, or the fitted point for None.
