@@ -7,7 +7,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, NoReturn
 
@@ -32,6 +32,23 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         one_line = " ".join(plain(message).split())  # flags may carry hostile text
         self.exit(2, f"{self.prog}: error: {one_line} (see `{self.prog} --help`)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse, then refuse an empty option value (``--now ""`` must not mean "not given")."""
+        parsed, rest = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            if not action.option_strings or action.dest == argparse.SUPPRESS:
+                continue
+            value = getattr(parsed, action.dest, None)
+            if value == action.default:
+                continue  # not given (or given as its default)
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and not v.strip() for v in values):
+                flag = max(action.option_strings, key=len)
+                self.error(f"{flag} is empty; give a value or leave the flag out")
+        return parsed, rest
 
 
 @dataclass

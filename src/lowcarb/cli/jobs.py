@@ -161,7 +161,7 @@ def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
     url = _ledger_url(args, ctx)
     team = check_name(args.team, what="--team")
     project = check_name(args.project, what="--project")
-    now = parse_timestamp(args.now, what="--now") if args.now else datetime.now(UTC)
+    now = parse_timestamp(args.now, what="--now") if args.now is not None else datetime.now(UTC)
     settings = load_settings(environ=ctx.environ)
     zones = [z.strip() for z in args.zone] or [settings.zone or ""]
     if not zones[0]:
@@ -201,7 +201,7 @@ def _submit(args: argparse.Namespace, ctx: CliContext) -> int:
 def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.provider and args.trace:
         raise UsageError("give either --trace or --provider, not both")
-    if args.speed != 1.0 and not args.now:
+    if args.speed != 1.0 and args.now is None:
         raise UsageError("--speed needs --now (a replay starts at a given time)")
     speed = _speed(args.speed)
     config = WorkerConfig(
@@ -210,7 +210,7 @@ def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
         max_parallel=args.max_parallel,
         on_forecast_error=args.on_forecast_error,
     )
-    clock = ReplayClock(parse_timestamp(args.now, what="--now"), speed=speed) if args.now else None
+    clock = ReplayClock(parse_timestamp(args.now, what="--now"), speed=speed) if args.now is not None else None
     url = _ledger_url(args, ctx)
     # Opened before anything else runs: a bad ledger fails here, with no job started.
     store = open_job_store(url, environ=ctx.environ)

@@ -182,7 +182,7 @@ def _source(args: argparse.Namespace, zones: list[str], ctx: CliContext) -> Inte
 
 
 def _plan(args: argparse.Namespace, ctx: CliContext) -> int:
-    now = parse_timestamp(args.now, what="--now") if args.now else datetime.now(UTC)
+    now = parse_timestamp(args.now, what="--now") if args.now is not None else datetime.now(UTC)
     zones = [z.strip() for z in args.zone]
     job = build_job_spec(
         duration=args.duration,
