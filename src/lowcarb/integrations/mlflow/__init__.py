@@ -22,18 +22,30 @@ from lowcarb.integrations.mlflow._registry import (
     read_model_version_profile,
     tag_model_version,
 )
+from lowcarb.integrations.mlflow._rollback import (
+    ROLLBACK_TAG,
+    AliasRollback,
+    MlflowAliasRollback,
+    previous_champion,
+    rollback_alias,
+)
 from lowcarb.integrations.mlflow._runs import log_footprint
 from lowcarb.integrations.mlflow._sink import MlflowSink
 
 __all__ = [
     "CHAMPION_ALIAS",
     "PROFILE_TAG",
+    "ROLLBACK_TAG",
+    "AliasRollback",
+    "MlflowAliasRollback",
     "MlflowSink",
     "RegistryRef",
     "gate_registered_model",
     "log_footprint",
     "mlflow_client",
+    "previous_champion",
     "read_model_version_profile",
+    "rollback_alias",
     "safe_name",
     "tag_model_version",
 ]
