@@ -522,3 +522,19 @@ def test_corrupt_ledger_file_is_never_overwritten(tmp_path: Path) -> None:
     assert ledger.read_bytes() == garbage
     assert not (tmp_path / "ran.txt").exists()  # refused before acting
     assert "not a lowcarb ledger" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_in_process_json_run_with_in_memory_streams(tmp_path: Path) -> None:
+    """Embedded callers pass StringIO streams: the command's output is copied into stderr."""
+    import io
+
+    from lowcarb.cli import main
+    from lowcarb.cli._common import CliContext
+
+    out, err = io.StringIO(), io.StringIO()
+    ctx = CliContext(stdout=out, stderr=err, environ=_env(tmp_path))
+    argv = ["run", "--json", "--zone", "DE", "--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+    code = main([*argv, "--", sys.executable, "-c", "print('hello'); print('world')"], ctx=ctx)
+    assert code == 0, err.getvalue()
+    assert err.getvalue() == "hello\nworld\n"
+    assert json.loads(out.getvalue())["exit_code"] == 0

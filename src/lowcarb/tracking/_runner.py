@@ -25,7 +25,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import IO
+from typing import IO, Any
 
 from lowcarb._text import plain
 from lowcarb.errors import CommandNotExecutableError, CommandNotFoundError, UsageError
@@ -85,8 +85,17 @@ def run_command(
         raise CommandNotFoundError(
             f"command not found: {plain(argv[0])!r}; give the command's name after --"
         )
+    copy_to: IO[str] | None = None
+    target: IO[str] | int | None = stdout
+    if stdout is not None:
+        try:
+            stdout.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation: an in-memory stream
+            copy_to, target = stdout, subprocess.PIPE
     try:
-        proc = subprocess.Popen(list(argv), stdout=stdout)
+        proc = subprocess.Popen(
+            list(argv), stdout=target, text=copy_to is not None, errors="replace"
+        )
     except FileNotFoundError:
         raise CommandNotFoundError(
             f"command not found: {plain(argv[0])!r}; check its name and PATH"
@@ -98,6 +107,10 @@ def run_command(
             "check its path and permissions"
         ) from None
     tracker.start(pid=proc.pid)
+    copier = None
+    if copy_to is not None and proc.stdout is not None:
+        copier = threading.Thread(target=_copy_lines, args=(proc.stdout, copy_to), daemon=True)
+        copier.start()
     received: list[str] = []
     escalation: list[threading.Timer] = []
 
@@ -127,9 +140,18 @@ def run_command(
             for timer in escalation:
                 timer.cancel()
             status = _reap(proc)
+            if copier is not None:
+                copier.join(timeout=5.0)  # the pipe closes with the command's last writer
             for s, handler in previous.items():
                 signal.signal(s, handler)
     return CommandResult(exit_code=status, footprint=footprint, signals_received=tuple(received))
+
+
+def _copy_lines(source: IO[str], sink: IO[str]) -> None:
+    """Copy the command's output into an in-memory stream (which has no file descriptor)."""
+    with source:
+        for line in source:
+            sink.write(line)
 
 
 def _kill_tree(pid: int) -> None:
@@ -161,6 +183,6 @@ def _wait_without_reaping(pid: int) -> None:
         return
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> int:
+def _reap(proc: subprocess.Popen[Any]) -> int:
     code = proc.wait()
     return 128 - code if code < 0 else code
