@@ -35,6 +35,9 @@ def test_every_package_all_names_resolve() -> None:
         "integrations.mlflow",
         "tuning",
         "compression",
+        "serving",
+        "monitoring",
+        "reporting.carbonaware",
     ):
         mod = importlib.import_module(f"lowcarb.{pkg}")
         for name in mod.__all__:

@@ -43,6 +43,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "serve",
     "cascade": "cascade",
     "k8s": "k8s",
+    "monitor": "monitor",
 }
 
 EXIT_CODES = """exit status:

@@ -1,5 +1,45 @@
-"""Reports of who emitted what: footprint tables (CodeCarbon-compatible CSV is a tracking sink)."""
+"""Reports of who emitted what, and the HTTP APIs that show it.
 
+- Footprint tables (:func:`print_footprint`; CodeCarbon-compatible CSV is a tracking sink).
+- The Carbon Aware SDK-compatible API (:func:`carbon_aware_router`,
+  :func:`create_carbon_aware_app`): the Green Software Foundation SDK's ``/emissions/...`` paths
+  served from lowcarb's sources, forecasts and planner (:mod:`lowcarb.reporting.carbonaware`).
+
+Importing the package is cheap: the names that need FastAPI load on first use (PEP 562).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lowcarb._lazy import lazy_attributes as _lazy_attributes
 from lowcarb.reporting._table import format_energy, print_footprint
 
-__all__ = ["format_energy", "print_footprint"]
+if TYPE_CHECKING:
+    from lowcarb.reporting.carbonaware import (
+        CarbonAwareLimits,
+        carbon_aware_router,
+        carbon_aware_source,
+        create_carbon_aware_app,
+    )
+
+_LAZY: dict[str, str] = {
+    name: "lowcarb.reporting.carbonaware"
+    for name in (
+        "CarbonAwareLimits",
+        "carbon_aware_router",
+        "carbon_aware_source",
+        "create_carbon_aware_app",
+    )
+}
+
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, globals())
+
+__all__ = [
+    "CarbonAwareLimits",
+    "carbon_aware_router",
+    "carbon_aware_source",
+    "create_carbon_aware_app",
+    "format_energy",
+    "print_footprint",
+]
