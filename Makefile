@@ -26,6 +26,7 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/ruff format --check src tests benchmarks scripts examples
 	$(BIN)/lint-imports --no-cache
+	$(PY) scripts/build_grafana_dashboard.py --check
 
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy

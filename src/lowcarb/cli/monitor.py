@@ -16,7 +16,6 @@ The logic lives in :mod:`lowcarb.monitoring` (and :mod:`lowcarb.integrations.mlf
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -302,7 +301,15 @@ def _print_outcome(ctx: CliContext, outcome: CheckOutcome) -> None:
     for reason in d.reasons:
         print(f"  {plain(reason)}", file=out)
     if outcome.job is not None:
-        print(f"  queued: {plain(json.dumps(outcome.job.to_dict(), default=str))}", file=out)
+        j = outcome.job.to_dict()
+        expected, now = j.get("expected_intensity_g_per_kwh"), j.get("now_intensity_g_per_kwh")
+        line = f"  queued job {j.get('id')}: start {j.get('planned_start')} in {j.get('zone')}"
+        if isinstance(expected, int | float) and isinstance(now, int | float):
+            line += f", expected {expected:.0f} g/kWh vs {now:.0f} now"
+            if now > 0:
+                line += f" ({(1 - expected / now) * 100:.0f}% less)"
+        line += f"; forecast {j.get('forecast_model')}; run it with `lowcarb worker`"
+        print(plain(line), file=out)
     print(f"  ledger records: {', '.join(outcome.record_ids)}", file=out)
 
 
