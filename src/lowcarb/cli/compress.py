@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "to judge)."
         ),
     )
-    p.add_argument("model", type=Path, metavar="MODEL", help="a .skops, .onnx or .pt2 (PyTorch) model file")
+    p.add_argument(
+        "model", type=Path, metavar="MODEL", help="a .skops, .onnx or .pt2 (PyTorch) model file"
+    )
     p.add_argument("--data", required=True, type=Path, help="held-out set (.npz X/y, or .csv)")
     p.add_argument("--target", help="label column of a CSV held-out set (default: last column)")
     p.add_argument(

@@ -210,7 +210,11 @@ def _worker(args: argparse.Namespace, ctx: CliContext) -> int:
         max_parallel=args.max_parallel,
         on_forecast_error=args.on_forecast_error,
     )
-    clock = ReplayClock(parse_timestamp(args.now, what="--now"), speed=speed) if args.now is not None else None
+    clock = (
+        ReplayClock(parse_timestamp(args.now, what="--now"), speed=speed)
+        if args.now is not None
+        else None
+    )
     url = _ledger_url(args, ctx)
     # Opened before anything else runs: a bad ledger fails here, with no job started.
     store = open_job_store(url, environ=ctx.environ)
