@@ -44,6 +44,7 @@ _COMMANDS: dict[str, str] = {
     "cascade": "cascade",
     "k8s": "k8s",
     "monitor": "monitor",
+    "report": "report",
 }
 
 EXIT_CODES = """exit status:

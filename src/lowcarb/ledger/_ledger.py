@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from lowcarb._text import check_name
 from lowcarb.errors import DataError, InvalidValueError, LedgerError, UsageError
@@ -21,6 +21,9 @@ from lowcarb.ledger._record import Record, RecordDraft, new_record_id, utc_now
 from lowcarb.ledger._setup import open_store
 from lowcarb.ledger._signing import Ed25519Signer, TrustedKey, signature_checker
 from lowcarb.ledger._sql import SqlLedgerStore, StoredRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 __all__ = ["SIGNING_KEY_ENV_VAR", "Ledger", "open_ledger"]
 
@@ -110,6 +113,13 @@ class Ledger:
     def read_only(self) -> bool:
         """Opened read-only (a SQLite file this process may not write): appends will fail."""
         return self._store.read_only
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for read-only aggregate queries, e.g. reports and dashboards;
+        writes go through :meth:`append` so the hash chain holds)."""
+        engine: Engine = self._store.engine
+        return engine
 
     # -- writing ------------------------------------------------------------------------------
 

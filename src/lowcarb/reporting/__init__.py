@@ -1,6 +1,9 @@
 """Reports of who emitted what, and the HTTP APIs that show it.
 
 - Footprint tables (:func:`print_footprint`; CodeCarbon-compatible CSV is a tracking sink).
+- Reports (:func:`collect`, :func:`build_report`, ``lowcarb report``): who emitted what over a
+  period, in HTML (Plotly, offline), Markdown, CSV and JSON, with an audit section
+  (:mod:`lowcarb.reporting.report`).
 - The Carbon Aware SDK-compatible API (:func:`carbon_aware_router`,
   :func:`create_carbon_aware_app`): the Green Software Foundation SDK's ``/emissions/...`` paths
   served from lowcarb's sources, forecasts and planner (:mod:`lowcarb.reporting.carbonaware`).
@@ -22,6 +25,13 @@ if TYPE_CHECKING:
         carbon_aware_source,
         create_carbon_aware_app,
     )
+    from lowcarb.reporting.report import (
+        ReportData,
+        ReportQuery,
+        build_report,
+        collect,
+        load_market_factors,
+    )
 
 _LAZY: dict[str, str] = {
     name: "lowcarb.reporting.carbonaware"
@@ -32,14 +42,25 @@ _LAZY: dict[str, str] = {
         "create_carbon_aware_app",
     )
 }
+_LAZY.update(
+    {
+        name: "lowcarb.reporting.report"
+        for name in ("ReportData", "ReportQuery", "build_report", "collect", "load_market_factors")
+    }
+)
 
 __getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, globals())
 
 __all__ = [
     "CarbonAwareLimits",
+    "ReportData",
+    "ReportQuery",
+    "build_report",
     "carbon_aware_router",
     "carbon_aware_source",
+    "collect",
     "create_carbon_aware_app",
     "format_energy",
+    "load_market_factors",
     "print_footprint",
 ]

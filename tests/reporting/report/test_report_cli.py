@@ -18,11 +18,6 @@ from lowcarb.cli._common import CliContext
 PERIOD = ["--since", "2024-01-01", "--until", "2024-04-01"]
 
 
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(cli._COMMANDS, "report", "report")
-
-
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = StringIO(), StringIO()
     code = cli.main(["report", *argv], ctx=CliContext(stdout=out, stderr=err, environ={}))

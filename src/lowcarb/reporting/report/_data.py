@@ -54,9 +54,7 @@ def _parts(source: Ledger | Engine) -> tuple[Engine, Ledger]:
         )
         return source, Ledger(store, meta=store.meta())
     if isinstance(source, Ledger):
-        # The ledger keeps its engine on its store; a public ``Ledger.engine`` would spare this.
-        engine: Engine = source._store.engine
-        return engine, source
+        return source.engine, source
     raise UsageError(f"collect() needs a lowcarb Ledger or a SQLAlchemy Engine, got {source!r}")
 
 
