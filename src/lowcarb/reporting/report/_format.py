@@ -19,14 +19,22 @@ NONE = "n/a"
 UNATTRIBUTED = "(none)"
 
 
+def _fixed_or_significant(value: float) -> str:
+    """Three decimals (``1,234.568``), or three significant digits when that would show zero
+    (``0.000123``): a small run must not print as ``0.000``."""
+    if value == 0 or abs(value) >= 0.0005:
+        return f"{value:,.3f}"
+    return f"{value:.3g}"
+
+
 def kg(grams: float | None) -> str:
-    """CO2e grams as kilograms: ``1,234.568``."""
-    return NONE if grams is None else f"{grams / 1000.0:,.3f}"
+    """CO2e grams as kilograms: ``1,234.568`` (``0.000123`` for small figures)."""
+    return NONE if grams is None else _fixed_or_significant(grams / 1000.0)
 
 
 def kwh(value: float | None) -> str:
-    """Energy in kWh: ``1,234.568``."""
-    return NONE if value is None else f"{value:,.3f}"
+    """Energy in kWh: ``1,234.568`` (``0.000123`` for small figures)."""
+    return NONE if value is None else _fixed_or_significant(value)
 
 
 def num(value: float | None, digits: int = 1) -> str:
