@@ -131,7 +131,7 @@ def _report(args: argparse.Namespace, ctx: CliContext) -> int:
         else:
             print(
                 f"wrote {output} ({fmt}, {len(document.encode()):,} bytes): "
-                f"{data.totals.records:,} records, {data.totals.co2e_g / 1000:,.3f} kg CO2e",
+                f"{data.totals.records:,} records, {_kg(data.totals.co2e_g)} kg CO2e",
                 file=ctx.stdout,
             )
     verify = data.audit.verify
@@ -158,3 +158,8 @@ def _summary(data: ReportData, fmt: str, output: str, size: int) -> dict[str, An
         "head_hash": a.head_hash,
         "notes": list(data.notes),
     }
+
+
+def _kg(co2e_g: float) -> str:
+    kg = co2e_g / 1000.0
+    return f"{kg:,.3f}" if kg == 0 or abs(kg) >= 0.0005 else f"{kg:.3g}"
