@@ -1,19 +1,41 @@
-"""`lowcarb k8s serve NAME --image IMAGE --model PATH`: Kubernetes manifests for the server.
+"""`lowcarb k8s serve|intensity-configmap`: Kubernetes manifests for the server and its forecast.
 
+``serve NAME --image IMAGE --model PATH``: Deployment, Service and autoscaling for the server.
+``intensity-configmap --zone Z``: the carbon-intensity forecast ConfigMap the carbon-aware KEDA
+operator reads (the format of Azure's carbon intensity exporter), from lowcarb's forecast.
 The manifests are built by :mod:`lowcarb.integrations.k8s`; this module parses and prints them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lowcarb._files import check_output_path, write_atomic
+from lowcarb._text import plain
 from lowcarb.cli._common import CliContext, positive_float, positive_int
-from lowcarb.integrations.k8s import CarbonAware, Resources, serve_manifests, to_yaml
+from lowcarb.cli.intensity import parse_horizon_h
+from lowcarb.errors import UsageError
+from lowcarb.grid import PROVIDER_NAMES, TraceIntensitySource, forecaster_names, open_provider
+from lowcarb.integrations.k8s import (
+    FORECAST_CONFIGMAP,
+    CarbonAware,
+    Resources,
+    forecast_configmap_ref,
+    intensity_configmap,
+    serve_manifests,
+    to_yaml,
+    zone_forecast,
+)
+from lowcarb.units import parse_timestamp
 
 __all__ = ["register"]
+
+#: Where the CarbonAwareKedaScaler reads the forecast and intensity-configmap writes it.
+_DEFAULT_REF = f"{FORECAST_CONFIGMAP[0]}/{FORECAST_CONFIGMAP[1]}"
 
 
 def _non_negative_int(text: str) -> int:
@@ -31,7 +53,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     parser = sub.add_parser(
         "k8s",
         help="generate Kubernetes manifests",
-        description="Generate Kubernetes manifests as multi-document YAML.",
+        description="Generate Kubernetes manifests as YAML (or JSON).",
     )
     cmds = parser.add_subparsers(dest="k8s_command", metavar="SUBCOMMAND", required=True)
     p = cmds.add_parser(
@@ -70,15 +92,97 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument(
         "--carbon-aware-zone",
         metavar="ZONE",
-        help="add a CarbonAwareKedaScaler for this grid zone (needs KEDA)",
+        help="add a CarbonAwareKedaScaler for this grid zone (needs KEDA); it reads the forecast "
+        "ConfigMap that `lowcarb k8s intensity-configmap --zone ZONE` writes (or Azure's carbon "
+        "intensity exporter), by default key 'data' of " + _DEFAULT_REF,
+    )
+    p.add_argument(
+        "--forecast-configmap",
+        metavar="NAMESPACE/NAME",
+        default=_DEFAULT_REF,
+        help="where the scaler reads the forecast: the --namespace/--name given to "
+        f"`k8s intensity-configmap` (default: {_DEFAULT_REF})",
     )
     p.add_argument("-o", "--output", type=Path, help="write the YAML here instead of stdout")
     p.set_defaults(func=_serve)
+    _register_intensity_configmap(cmds)
+
+
+def _register_intensity_configmap(cmds: argparse._SubParsersAction[Any]) -> None:
+    p = cmds.add_parser(
+        "intensity-configmap",
+        help="the carbon-intensity forecast ConfigMap the carbon-aware KEDA operator reads",
+        description="A ConfigMap holding lowcarb's hourly carbon-intensity forecast of a zone "
+        "(gCO2e/kWh), in the exact format of Azure's Kubernetes carbon intensity exporter, so the "
+        "CarbonAwareKedaScaler of `lowcarb k8s serve --carbon-aware-zone` reads it unchanged. "
+        "Source: a trace (--trace; with --now only data before it is used), a live API "
+        "(--provider), else the embedded month x hour profile; the ConfigMap's message and "
+        "annotations say which. Points start at the first hour at or after --now: refresh a "
+        "little before the hour, e.g. `... | kubectl replace --force -f -` (it is immutable, "
+        "as the exporter writes it; --mutable for `kubectl apply`).",
+    )
+    p.add_argument("--zone", required=True, help="zone id or cloud region, e.g. DE")
+    p.add_argument("--trace", metavar="FILE", help="trace CSV (3 formats, see DESIGN.md)")
+    p.add_argument("--trace-tz", metavar="TZ", help="time zone of naive trace timestamps")
+    p.add_argument(
+        "--scope",
+        choices=("lifecycle", "direct"),
+        default="lifecycle",
+        help="LCA or direct column of an Electricity Maps file (default lifecycle)",
+    )
+    p.add_argument(
+        "--provider",
+        choices=PROVIDER_NAMES,
+        help="a live API's forecast instead (credentials from the environment, as for "
+        "`lowcarb intensity forecast`)",
+    )
+    p.add_argument(
+        "--forecaster",
+        "--model",
+        dest="model",
+        choices=sorted(forecaster_names()),
+        help="forecaster (default lag-ridge with --trace, profile without)",
+    )
+    p.add_argument("--now", metavar="TIMESTAMP", help="ISO 8601 with offset (default: the clock)")
+    p.add_argument("--horizon", default="24h", help="e.g. 24h, 48h, 7d (default 24h)")
+    p.add_argument(
+        "--namespace",
+        default=FORECAST_CONFIGMAP[0],
+        help=f"(default: {FORECAST_CONFIGMAP[0]})",
+    )
+    p.add_argument(
+        "--name", default=FORECAST_CONFIGMAP[1], help=f"(default: {FORECAST_CONFIGMAP[1]})"
+    )
+    p.add_argument(
+        "--mutable",
+        dest="immutable",
+        action="store_false",
+        help="leave out `immutable: true` so `kubectl apply` can update it in place",
+    )
+    p.add_argument("--json", action="store_true", help="the manifest as one JSON object")
+    p.add_argument("-o", "--output", type=Path, help="write it here instead of stdout")
+    p.set_defaults(func=_intensity_configmap)
+
+
+def _forecast_ref(text: str) -> tuple[str, str, str]:
+    namespace, sep, name = text.partition("/")
+    if not sep:
+        raise UsageError(
+            f"--forecast-configmap {plain(text)!r} must be NAMESPACE/NAME, e.g. {_DEFAULT_REF}"
+        )
+    return forecast_configmap_ref(namespace, name)
 
 
 def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.output is not None:
         check_output_path(args.output, what="--output")
+    carbon_aware = None
+    if args.forecast_configmap != _DEFAULT_REF and not args.carbon_aware_zone:
+        raise UsageError("--forecast-configmap needs --carbon-aware-zone (the scaler reads it)")
+    if args.carbon_aware_zone:
+        carbon_aware = CarbonAware(
+            args.carbon_aware_zone, forecast_configmap=_forecast_ref(args.forecast_configmap)
+        )
     objects = serve_manifests(
         args.name,
         args.image,
@@ -96,7 +200,7 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
         prometheus_url=args.prometheus_url,
         requests_per_replica=args.requests_per_replica,
         keda=args.keda,
-        carbon_aware=CarbonAware(args.carbon_aware_zone) if args.carbon_aware_zone else None,
+        carbon_aware=carbon_aware,
     )
     text = to_yaml(objects)
     if args.output is None:
@@ -106,4 +210,46 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
         write_atomic(args.output, text)
         kinds = ", ".join(o["kind"] for o in objects)
         print(f"lowcarb: wrote {kinds} to {args.output}", file=ctx.stderr)
+    return 0
+
+
+def _intensity_configmap(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.output is not None:
+        check_output_path(args.output, what="--output")
+    forecast_configmap_ref(args.namespace, args.name)  # bad names fail before any work
+    if args.trace and args.provider:
+        raise UsageError("give either --trace or --provider, not both")
+    now = parse_timestamp(args.now, what="--now") if args.now else datetime.now(UTC)
+    trace = (
+        TraceIntensitySource(args.trace, scope=args.scope, tz=args.trace_tz) if args.trace else None
+    )
+    points = zone_forecast(
+        args.zone,
+        now=now,
+        horizon_h=parse_horizon_h(args.horizon),
+        trace=trace,
+        model=args.model,
+        provider=open_provider(args.provider, ctx.environ) if args.provider else None,
+    )
+    manifest = intensity_configmap(
+        points,
+        zone=points.zone,
+        name=args.name,
+        namespace=args.namespace,
+        now=now,
+        immutable=args.immutable,
+    )
+    text = json.dumps(manifest) + "\n" if args.json else to_yaml([manifest])
+    if args.output is None:
+        ctx.stdout.write(text)
+        ctx.stdout.flush()
+    else:
+        write_atomic(args.output, text)
+    where = "stdout" if args.output is None else plain(str(args.output))
+    # The source on stderr too: an offline profile must not pass for live data at a glance.
+    print(
+        f"lowcarb: ConfigMap {args.namespace}/{args.name} to {where}: "
+        f"{manifest['data']['message']}",
+        file=ctx.stderr,
+    )
     return 0
