@@ -19,7 +19,7 @@ from typing import Any
 
 from lowcarb._text import plain
 from lowcarb.errors import UsageError
-from lowcarb.integrations.mlflow._registry import CHAMPION_ALIAS, _mlflow_error
+from lowcarb.integrations.mlflow._registry import CHAMPION_ALIAS, _champion_version, _mlflow_error
 
 __all__ = [
     "ROLLBACK_TAG",
@@ -76,19 +76,6 @@ class AliasRollback:
             "reason": self.reason,
             "note": self.note,
         }
-
-
-def _alias_version(client: Any, name: str, alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        model = client.get_registered_model(name)
-    except MlflowException as exc:
-        raise UsageError(
-            f"MLflow registered model {name!r} not found: {_mlflow_error(exc)}"
-        ) from None
-    version = (model.aliases or {}).get(alias)
-    return None if version is None else str(version)
 
 
 def _version_tags(client: Any, name: str, version: str) -> dict[str, str] | None:
@@ -150,7 +137,7 @@ def rollback_alias(
     """
     from mlflow.exceptions import MlflowException
 
-    current = _alias_version(client, name, alias)
+    current = _champion_version(client, name, alias)
     why = plain(reason)[:_MAX_REASON]
     if current is None:
         raise UsageError(
