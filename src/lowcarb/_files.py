@@ -105,9 +105,12 @@ def read_text_file(path: Path | str, *, what: str = "file", max_bytes: int = 64 
         ) from None
 
 
-def read_input_bytes(path: Path | str, *, what: str = "file", max_bytes: int = 64 << 20) -> bytes:
-    """The bytes of a text file a person pointed at (checked as :func:`read_text_file` does,
-    without decoding: for callers that hash exactly what they read)."""
+def read_input_bytes(
+    path: Path | str, *, what: str = "file", max_bytes: int = 64 << 20, binary: bool = False
+) -> bytes:
+    """The bytes of a file a person pointed at (checked as :func:`read_text_file` does, without
+    decoding: for callers that hash exactly what they read). A text file (the default) holds no
+    NUL byte; ``binary=True`` takes a binary format (Parquet) through the same checks."""
     source = Path(path)
     shown = str(source)
     size = check_input_file(source, what=what)
@@ -123,7 +126,7 @@ def read_input_bytes(path: Path | str, *, what: str = "file", max_bytes: int = 6
         raise UsageError(f"{what} {shown!r} cannot be read: {exc.strerror}") from None
     if len(data) > max_bytes:
         raise DataError(f"{what} {shown!r} grew past the {max_bytes:,}-byte limit while read")
-    if b"\x00" in data:
+    if not binary and b"\x00" in data:
         raise DataError(f"{what} {shown!r} is a binary file, not text; give the text file")
     return data
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lowcarb._files import check_input_file, read_text_file
+from lowcarb._files import check_input_file, read_input_bytes, read_text_file
 from lowcarb.errors import DataError, MissingDependencyError, UsageError, close_matches
 from lowcarb.monitoring._stats import FeatureKind
 
@@ -101,13 +101,7 @@ def _read_parquet(path: Path, *, what: str, max_bytes: int) -> Any:
         import pyarrow.parquet as pq
     except ImportError:
         raise MissingDependencyError("pyarrow", "parquet") from None
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise UsageError(f"{what} {str(path)!r} cannot be read: {exc.strerror}") from None
-    if len(data) > max_bytes:
-        raise DataError(f"{what} {str(path)!r} grew past the {max_bytes:,}-byte limit while read")
+    data = read_input_bytes(path, what=what, max_bytes=max_bytes, binary=True)
     try:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
