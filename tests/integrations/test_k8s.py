@@ -249,3 +249,11 @@ def test_dockerfile_runs_the_server_as_a_non_root_user_with_a_healthcheck() -> N
     assert any(line.startswith("HEALTHCHECK") and "/healthz" in line for line in lines)
     assert 'ENTRYPOINT ["lowcarb", "serve"]' in lines
     assert any("pip install" in line and ".[serve]" in line for line in lines)
+
+
+def test_a_name_with_a_trailing_newline_is_not_a_kubernetes_name() -> None:
+    from lowcarb.errors import InvalidValueError
+    from lowcarb.integrations.k8s import _serve
+
+    with pytest.raises(InvalidValueError, match="is not a Kubernetes name"):
+        _serve._check_name("namespace", "default\n")

@@ -51,7 +51,7 @@ class Resources:
     def __post_init__(self) -> None:
         for key in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
             value = getattr(self, key)
-            if not isinstance(value, str) or not _QUANTITY.match(value):
+            if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
                 raise InvalidValueError(
                     f"{key}={value!r} is not a Kubernetes quantity: use e.g. '250m', '1', '512Mi'"
                 )
@@ -220,7 +220,7 @@ class _NoAliasDumper(yaml.SafeDumper):
 
 
 def _check_name(key: str, value: str) -> None:
-    if not isinstance(value, str) or len(value) > _NAME_MAX or not _NAME.match(value):
+    if not isinstance(value, str) or len(value) > _NAME_MAX or not _NAME.fullmatch(value):
         raise InvalidValueError(
             f"{key}={value!r} is not a Kubernetes name: lower-case letters, digits and '-', "
             f"starting and ending with a letter or digit, at most {_NAME_MAX} characters"
