@@ -19,7 +19,7 @@ from lowcarb.serving._app import (
 )
 from lowcarb.serving._batcher import BatchResult, MicroBatcher, PredictionError
 from lowcarb.serving._energy import BatchEnergy, NoEnergy, TrackerEnergy
-from lowcarb.serving._metrics import METRIC_NAMES, ServingMetrics
+from lowcarb.serving._metrics import METRIC_NAMES, ServingMetrics, record_prediction
 from lowcarb.serving._model import ServedModel, load_served_model
 from lowcarb.serving._server import run_server
 
@@ -39,5 +39,6 @@ __all__ = [
     "TrackerEnergy",
     "create_app",
     "load_served_model",
+    "record_prediction",
     "run_server",
 ]
