@@ -27,7 +27,7 @@ trained on January 2022 and deployed from Tuesday 2022-02-01 00:00 UTC to the en
 
 Strategies: ``never``; ``weekly`` (46 retrains); ``monthly`` (at the first decision of each
 month, March to December: 10); ``drift`` (drift-triggered), decided by lowcarb's retraining policy
-(``decide_retrain`` of ``lowcarb.monitoring._retrain``, policy built by the policy-file schema), a
+(``lowcarb.monitoring.decide_retrain``, policy built by the policy-file schema), a
 weekly check with a 14-day cooldown and a 24 h deadline:
 
 * grid: the drift trigger watches the model's residuals (prediction minus actual, labels arrive
@@ -97,10 +97,15 @@ import numpy as np
 import pandas as pd
 
 from lowcarb.grid import ProfileBlendForecaster, TraceIntensitySource, load_trace_table
-from lowcarb.monitoring import DriftReport, detect_drift, realised_performance
-from lowcarb.monitoring._policy import RetrainPolicy
-from lowcarb.monitoring._policy_yaml import retrain_policy_from_dict
-from lowcarb.monitoring._retrain import LastRetrain, decide_retrain
+from lowcarb.monitoring import (
+    DriftReport,
+    LastRetrain,
+    RetrainPolicy,
+    decide_retrain,
+    detect_drift,
+    realised_performance,
+    retrain_policy_from_dict,
+)
 from lowcarb.scheduling import JobSpec, plan_from_source
 from lowcarb.tracking import Tracker
 
@@ -697,8 +702,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         meter.close()
     met = {name: r["targets"]["met"] for name, r in results.items()}
+    ratios: dict[str, Any] = {}
+    for name, r in results.items():
+        t, key = r["targets"], name.replace(":", "_").replace("-", "_")
+        ratios[f"{key}_drift_energy_vs_weekly"] = t["energy_share_of_weekly"]
+        if "mae_vs_weekly_rel" in t:
+            ratios[f"{key}_drift_mae_vs_weekly"] = round(1.0 + t["mae_vs_weekly_rel"], 4)
+        ratios[f"{key}_green_co2e_vs_immediate"] = t["green_co2e_vs_immediate_same_jobs"]
     out = {
         "benchmark": "retraining",
+        "ratios": ratios,
         "data": args.data.name,
         "calendar": "train January 2022, deploy 2022-02-01..12-31, 47 weekly decisions",
         "cases": results,
@@ -713,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         "energy_method": sorted(meter.methods),
         "co2e_method": "measured-or-estimated energy x realised Electricity Maps 2022 LCA "
         "intensity at the job's start hour",
-        "decide_retrain_from": "lowcarb.monitoring._retrain (not exported by lowcarb.monitoring)",
+        "decide_retrain_from": "lowcarb.monitoring.decide_retrain",
         "notes": NOTES,
         "cpus": os.cpu_count(),
         "load_average": [round(v, 2) for v in os.getloadavg()],
