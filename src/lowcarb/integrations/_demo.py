@@ -1,24 +1,36 @@
-"""The governance part of ``make demo``: train two real models, profile them, gate one.
+"""``make demo``: the whole story in eight steps, and the governance part on its own.
 
-Offline and self-contained: scikit-learn's bundled handwritten-digits data (UCI optdigits test
-set, 1,797 8x8 images), the static grid table, and a SQLite ledger. The baseline is a logistic
-regression; the candidate a random forest, more accurate but heavier, gated under
+:func:`run_demo` measures a training run, plans it green, tunes under a budget, compresses and
+cascades, gates the result, serves it metered, detects a drift and schedules the retrain, then
+writes the report (a step the caller passes in: ``lowcarb.reporting`` is this layer's sibling)
+and verifies the ledger. Every step writes to one SQLite ledger and prints what it decided and
+what it saved, each figure labelled measured or estimated. The steps live in ``_demo_build``
+(1-4) and ``_demo_ship`` (5-7).
+
+:func:`run_governance_demo` trains two real models, profiles them and gates one: a logistic
+regression baseline against a random forest, more accurate but heavier, under
 :data:`DEMO_POLICY`. Training runs are recorded in the ledger by the Tracker, so the profiles'
 training CO2e comes from there, and the verdict is recorded there too.
+
+Offline and self-contained: scikit-learn's bundled handwritten-digits data (UCI optdigits test
+set, 1,797 8x8 images), the embedded grid profile, and a SQLite ledger.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from lowcarb._text import safe
 from lowcarb.energy import Meter
+from lowcarb.errors import UsageError
 from lowcarb.governance import (
     GateOutcome,
     comparison_rows,
@@ -26,25 +38,158 @@ from lowcarb.governance import (
     gate_files,
     print_verdict,
 )
+from lowcarb.integrations._demo_common import DEMO_POLICY, DemoContext, DemoSettings, load_data
 from lowcarb.ledger import open_ledger
 from lowcarb.profiling import Profile, ProfileSettings, profile_model, training_co2e
 from lowcarb.tracking import Tracker, attribution
 
-__all__ = ["DEMO_POLICY", "run_governance_demo"]
+if TYPE_CHECKING:
+    # The steps load on first use: importing lowcarb.integrations (e.g. for its MLflow bridge)
+    # must not import scikit-learn, SciPy, pandas or FastAPI.
+    from lowcarb.integrations._demo_build import Compressed, Trained, Tuned
+    from lowcarb.integrations._demo_ship import Served
+    from lowcarb.ledger import VerifyResult
+    from lowcarb.monitoring import CheckOutcome
+    from lowcarb.scheduling import Plan
 
-DEMO_POLICY = """\
-# lowcarb demo policy: energy may rise 5% unless accuracy gains a full point; FLOPs 15%.
-version: 1
-name: demo
-rules:
-  max_energy_increase_pct: 5
-  min_accuracy_gain_pts_to_exceed: 1.0
-  max_flops_increase_pct: 15
-  max_latency_p95_ms: 250
-  max_training_co2e_kg: 1.0
-budgets:
-  - {team: demo, period: month, co2e_kg: 50, on_exceed: refuse}
-"""
+__all__ = [
+    "DEMO_POLICY",
+    "DemoContext",
+    "DemoResult",
+    "DemoSettings",
+    "ReportStep",
+    "run_demo",
+    "run_governance_demo",
+]
+
+#: Step 8's first half, given by the caller: write the report from the context's ledger, print
+#: its line, return what it wrote (``examples/demo.py`` passes one built on
+#: ``lowcarb.reporting``, which this layer may not import).
+ReportStep = Callable[[DemoContext], Any]
+
+#: Everything the demo may write in its directory: a directory holding anything else is not
+#: wiped (it is not the demo's).
+_DEMO_FILES = frozenset(
+    {
+        "ledger.db",
+        "ledger.db-journal",
+        "ledger.db-wal",
+        "ledger.db-shm",
+        "space.yaml",
+        "mlp.pkl",
+        "mlp.compressed.onnx",
+        "forest.onnx",
+        "cascade.json",
+        "profile-baseline.json",
+        "profile-candidate.json",
+        "policy.yaml",
+        "reference.csv",
+        "current.csv",
+        "retrain-policy.yaml",
+        "report.html",
+        "report.md",
+        "profile-1.json",
+        "profile-2.json",
+        "digits-classifier-1.pkl",
+        "digits-classifier-2.pkl",
+    }
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What each step of :func:`run_demo` returned, the ledger's verification and the wall time."""
+
+    trained: Trained
+    plan: Plan
+    tuned: Tuned
+    compressed: Compressed
+    gate: GateOutcome | None
+    served: Served
+    retrain: CheckOutcome
+    report: Any
+    verify: VerifyResult
+    wall_s: float
+
+
+def _wipe(workdir: Path) -> None:
+    if not workdir.exists():
+        return
+    if not workdir.is_dir():
+        raise UsageError(f"demo directory {str(workdir)!r} is a file; give a directory")
+    foreign = sorted(p.name for p in workdir.iterdir() if p.name not in _DEMO_FILES)
+    if foreign:
+        raise UsageError(
+            f"demo directory {str(workdir)!r} holds {foreign[0]!r}, which the demo did not "
+            "write; give an empty directory or the demo's own"
+        )
+    for p in workdir.iterdir():
+        p.unlink()
+
+
+def verify_ledger(ctx: DemoContext) -> VerifyResult:
+    """Step 8's second half: verify the hash chain of everything the steps appended."""
+    with open_ledger(ctx.ledger_url, environ=ctx.settings.env) as ledger:
+        result = ledger.verify()
+    ctx.console.print(
+        f"ledger {safe(ctx.workdir / 'ledger.db')}: {result.entries} records, chain "
+        f"{'valid' if result.ok else 'BROKEN: ' + safe(result.reason)}"
+    )
+    return result
+
+
+def run_demo(
+    console: Console,
+    settings: DemoSettings | None = None,
+    *,
+    report: ReportStep | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> DemoResult:
+    """Run the eight steps of ``make demo`` (see the module docstring).
+
+    Args:
+        console: Where every step prints.
+        settings: Zone, directory, budgets and window lengths (defaults: about a minute).
+        report: Step 8's report writer; None skips the report (the ledger is still verified).
+        clock: Seconds clock for the wall time.
+
+    Raises:
+        UsageError: The directory holds files the demo did not write.
+        LowcarbError: A step failed (the ledger keeps what the steps before it recorded).
+    """
+    from lowcarb.integrations._demo_build import (
+        compress_and_cascade,
+        measure_training,
+        plan_green,
+        tune_under_budget,
+    )
+    from lowcarb.integrations._demo_ship import (
+        detect_and_retrain,
+        gate_result,
+        serve_metered,
+    )
+
+    s = settings or DemoSettings()
+    t0 = clock()
+    _wipe(s.workdir)
+    s.workdir.mkdir(parents=True, exist_ok=True)
+    started = s.clock()
+    ctx = DemoContext(console, s, load_data(), started_at=started)
+    console.rule(f"lowcarb demo: the whole story on embedded defaults, zone {s.zone}")
+    trained = measure_training(ctx)
+    plan = plan_green(ctx, trained)
+    tuned = tune_under_budget(ctx)
+    compressed = compress_and_cascade(ctx, trained, tuned)
+    gate = gate_result(ctx, compressed)
+    served = serve_metered(ctx, compressed)
+    retrain = detect_and_retrain(ctx, compressed)
+    written = report(ctx) if report is not None else None
+    console.print(f"demo: 8 steps in {clock() - t0:.0f} s on embedded defaults (no network)")
+    verify = verify_ledger(ctx)
+    return DemoResult(
+        trained, plan, tuned, compressed, gate, served, retrain, written, verify, clock() - t0
+    )
+
 
 _MODEL = "digits-classifier"
 
