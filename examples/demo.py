@@ -21,7 +21,7 @@ from rich.console import Console
 
 # The demo's steps live in lowcarb.integrations (layer 6); the report (step 8) is composed here,
 # because lowcarb.reporting is that layer's sibling and may not be imported from it.
-from lowcarb.integrations._demo import DemoContext, DemoSettings, run_demo
+from lowcarb.integrations import DemoContext, DemoSettings, run_demo
 from lowcarb.ledger import open_ledger
 from lowcarb.reporting import ReportQuery, build_report, collect
 
