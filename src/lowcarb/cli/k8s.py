@@ -1,8 +1,11 @@
-"""`lowcarb k8s serve|intensity-configmap`: Kubernetes manifests for the server and its forecast.
+"""`lowcarb k8s serve|intensity-configmap|job|release`: Kubernetes manifests and batch Jobs.
 
 ``serve NAME --image IMAGE --model PATH``: Deployment, Service and autoscaling for the server.
 ``intensity-configmap --zone Z``: the carbon-intensity forecast ConfigMap the carbon-aware KEDA
 operator reads (the format of Azure's carbon intensity exporter), from lowcarb's forecast.
+``job NAME --image IMG --duration D --deadline D --zone Z -- CMD``: a batch Job created suspended
+with its low-carbon plan; ``release``: the controller that un-suspends it at the planned start
+(both in :mod:`lowcarb.cli._k8s_batch`).
 The manifests are built by :mod:`lowcarb.integrations.k8s`; this module parses and prints them.
 """
 
@@ -17,6 +20,7 @@ from typing import Any
 from lowcarb._files import check_output_path, write_atomic
 from lowcarb._text import plain
 from lowcarb.cli._common import CliContext, positive_float, positive_int
+from lowcarb.cli._k8s_batch import register_job, register_release
 from lowcarb.cli.intensity import parse_horizon_h
 from lowcarb.errors import UsageError
 from lowcarb.grid import PROVIDER_NAMES, TraceIntensitySource, forecaster_names, open_provider
@@ -52,8 +56,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the ``k8s`` command group."""
     parser = sub.add_parser(
         "k8s",
-        help="generate Kubernetes manifests",
-        description="Generate Kubernetes manifests as YAML (or JSON).",
+        help="Kubernetes: serving manifests, batch Jobs released at green times",
+        description="Generate Kubernetes manifests as YAML (or JSON); create batch Jobs "
+        "suspended with their low-carbon plan and release them at the planned start.",
     )
     cmds = parser.add_subparsers(dest="k8s_command", metavar="SUBCOMMAND", required=True)
     p = cmds.add_parser(
@@ -106,6 +111,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("-o", "--output", type=Path, help="write the YAML here instead of stdout")
     p.set_defaults(func=_serve)
     _register_intensity_configmap(cmds)
+    register_job(cmds)
+    register_release(cmds)
 
 
 def _register_intensity_configmap(cmds: argparse._SubParsersAction[Any]) -> None:
