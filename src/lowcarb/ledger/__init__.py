@@ -20,7 +20,8 @@ Example::
 Modules: ``_record`` (types), ``_canonical`` (serialisation and hash, documented there),
 ``_chain`` (verification, checkpoints), ``_signing``, ``_schema`` + ``_migrations`` (Alembic),
 ``_engines`` + ``_setup`` + ``_sql`` (stores), ``_query`` (filters, totals), ``_export``,
-``_ledger`` (the :class:`Ledger`); ``testing`` has sample footprints and drafts for tests.
+``_ledger`` (the :class:`Ledger`), ``_tokens`` (the dashboard's API tokens, beside the ledger);
+``testing`` has sample footprints and drafts for tests.
 :func:`open_engine` opens the ledger database the same way for tables kept beside the ledger
 (the job store's ``lowcarb_jobs``, created by the migrations like the ledger's own tables).
 """
@@ -49,6 +50,14 @@ if TYPE_CHECKING:
     from lowcarb.ledger._setup import open_engine
     from lowcarb.ledger._signing import Ed25519Signer, TrustedKey
     from lowcarb.ledger._sql import SqlLedgerStore
+    from lowcarb.ledger._tokens import (
+        TOKEN_SCOPES,
+        ApiToken,
+        IssuedToken,
+        TokenCheck,
+        TokenStore,
+        open_token_store,
+    )
 
 # The records and their hash load at once; the stores (SQLAlchemy) on first use (PEP 562), so a
 # training script that only builds a Tracker does not pay for a database driver.
@@ -70,6 +79,12 @@ _LAZY: dict[str, str] = {
     "Ed25519Signer": "lowcarb.ledger._signing",
     "TrustedKey": "lowcarb.ledger._signing",
     "SqlLedgerStore": "lowcarb.ledger._sql",
+    "TOKEN_SCOPES": "lowcarb.ledger._tokens",
+    "ApiToken": "lowcarb.ledger._tokens",
+    "IssuedToken": "lowcarb.ledger._tokens",
+    "TokenCheck": "lowcarb.ledger._tokens",
+    "TokenStore": "lowcarb.ledger._tokens",
+    "open_token_store": "lowcarb.ledger._tokens",
 }
 
 
@@ -84,16 +99,21 @@ __all__ = [
     "GENESIS_HASH",
     "KNOWN_KINDS",
     "SIGNING_KEY_ENV_VAR",
+    "TOKEN_SCOPES",
+    "ApiToken",
     "Attribution",
     "Checkpoint",
     "Ed25519Signer",
     "GroupBy",
+    "IssuedToken",
     "Ledger",
     "MarketFactor",
     "Record",
     "RecordDraft",
     "RecordFilter",
     "SqlLedgerStore",
+    "TokenCheck",
+    "TokenStore",
     "TotalRow",
     "Totals",
     "TrustedKey",
@@ -101,5 +121,6 @@ __all__ = [
     "draft_from_footprint",
     "open_engine",
     "open_ledger",
+    "open_token_store",
     "record_dict",
 ]
