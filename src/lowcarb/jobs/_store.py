@@ -9,7 +9,26 @@ Claiming is exactly-once: a worker moves a job from ``queued``/``paused`` to ``r
 conditional update on the row's ``version`` inside one transaction (``BEGIN IMMEDIATE`` on SQLite;
 ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers never wait on or take
 the same row). Every later change also bumps ``version``, so a stale worker cannot overwrite a
-newer state.
+newer state. :meth:`JobStore.claim_next` picks the job itself, deadlines first and then
+round-robin between teams (:mod:`._fair`).
+
+The queue protocol, for workers that run jobs in their own process (see :class:`JobStore`):
+``claim_next`` with a lease; :meth:`~JobStore.heartbeat` well within the lease;
+:meth:`~JobStore.complete` when done, which applies only while the claim still holds; and, now
+and then, :meth:`~JobStore.requeue_expired`, which re-queues jobs whose worker stopped
+renewing its lease. What that guarantees, and what it does not:
+
+* a job is held by one worker at a time: a lease that lapsed is re-queued (``version`` bumped),
+  so the worker that lost it can neither complete it nor renew it;
+* a completed job is never claimed again, and completes once (its completion is conditional);
+* a job whose worker died is re-run only after its lease expired. Delivery is therefore
+  *at least once*: a worker killed after its job's work but before ``complete`` leaves that work
+  done and the job re-queued, so its next run must tolerate it (idempotent work, or work keyed by
+  job id and attempt, as :mod:`._reconcile` keys ledger records). Exactly-once *effects* need the
+  job's effect and its completion to commit together, or be deduplicated.
+
+The :class:`~lowcarb.jobs.Worker` runs jobs as processes that outlive it; it adopts them or
+records their result when their worker died (see :mod:`._worker`), instead of re-queueing them.
 
 States::
 
@@ -24,7 +43,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,12 +50,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from lowcarb._text import plain
 from lowcarb.errors import LedgerError, UsageError
 from lowcarb.grid import lookup_zone
+from lowcarb.jobs._fair import CLAIMABLE, pick, requeue_lapsed, take
 from lowcarb.jobs._job import JOBS, Job, JobState, encode_column
 from lowcarb.ledger import open_engine
 from lowcarb.scheduling import JobSpec, check_feasible
@@ -56,8 +75,12 @@ class JobStore:
     """Jobs in a SQL database (see the module docstring). Safe to share between threads.
 
     Contract (every backend, checked by :mod:`lowcarb.jobs.testing`): a claim succeeds for
-    exactly one caller; every change bumps ``version`` and applies only to the version read;
-    times are stored and returned as timezone-aware UTC; listing is oldest first.
+    exactly one caller; every change bumps ``version`` and applies only to the version read
+    (heartbeats excepted: they renew a lease and change nothing else); :meth:`claim_next` takes
+    due jobs deadlines first, then round-robin between teams; a lapsed lease is re-queued only
+    after it lapsed, and its old holder can then neither renew nor complete it; a completed job
+    is never claimed again; times are stored and returned as timezone-aware UTC; listing is
+    oldest first.
 
     Args:
         engine: A SQLAlchemy engine from :func:`lowcarb.ledger.open_engine` (SQLite honouring
@@ -213,41 +236,49 @@ class JobStore:
         Returns the claimed job, or None if another worker got it or its state changed.
         """
         now = (now or self._clock()).astimezone(UTC)
-        lease_until = lease_until.astimezone(UTC)
         with self._tx() as conn:
             query = select(JOBS.c.id, JOBS.c.version, JOBS.c.started_at).where(
-                JOBS.c.id == job_id, JOBS.c.state.in_(("queued", "paused"))
+                JOBS.c.id == job_id, JOBS.c.state.in_(CLAIMABLE)
             )
             if self.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             row = conn.execute(query).first()
+            return (
+                None
+                if row is None
+                else take(conn, row, worker_id=worker_id, lease_until=lease_until, now=now)
+            )
+
+    def claim_next(
+        self, *, worker_id: str, lease_until: datetime, now: datetime | None = None
+    ) -> Job | None:
+        """Claim the next due job, if any: deadlines first, then round-robin between teams.
+
+        A job is due when it is ``queued``/``paused`` and its planned start has come (or its
+        latest feasible start has); :mod:`lowcarb.jobs._fair` gives the order. Concurrent callers
+        never wait on each other's rows and never get the same job.
+
+        Args:
+            worker_id: The claiming worker.
+            lease_until: The claim lapses then unless renewed by :meth:`heartbeat`.
+            now: The worker's time: what is due, and the run's recorded start (default: the
+                queue's clock).
+
+        Returns the claimed job (``running``, ``attempts`` counted), or None if none is due.
+        """
+        now = (now or self._clock()).astimezone(UTC)
+        with self._tx() as conn:
+            row = pick(conn, self.dialect, now)
             if row is None:
                 return None
-            result = conn.execute(
-                update(JOBS)
-                .where(JOBS.c.id == job_id, JOBS.c.version == row.version)
-                .values(
-                    state="running",
-                    version=row.version + 1,
-                    updated_at=now,
-                    worker_id=worker_id,
-                    worker_host=socket.gethostname(),
-                    worker_pid=os.getpid(),
-                    lease_until=lease_until,
-                    pause_requested=False,
-                    child_pid=None,
-                    child_create_time=None,
-                    started_at=row.started_at or now,
-                    run_started_at=now,
-                    attempts=JOBS.c.attempts + 1,
-                )
-            )
-            if result.rowcount != 1:
-                return None
-        return self.get(job_id)
+            return take(conn, row, worker_id=worker_id, lease_until=lease_until, now=now)
 
     def heartbeat(self, worker_id: str, lease_until: datetime) -> int:
-        """Extend the leases of this worker's running jobs; returns how many."""
+        """Extend the leases of this worker's running jobs; returns how many.
+
+        Only jobs still held by ``worker_id`` are renewed: a job re-queued after its lease lapsed
+        is no longer this worker's. Renewing does not change ``version``.
+        """
         with self._tx() as conn:
             result = conn.execute(
                 update(JOBS)
@@ -255,6 +286,84 @@ class JobStore:
                 .values(lease_until=lease_until.astimezone(UTC))
             )
             return int(result.rowcount)
+
+    def complete(self, job: Job, *, exit_code: int = 0, now: datetime | None = None) -> Job | None:
+        """Finish a run this worker claimed: ``succeeded`` (exit code 0) or ``failed``.
+
+        Applies only while the claim holds: the job is still ``running`` for ``job.worker_id``
+        at ``job.version`` (the version its claim returned). A worker whose lease lapsed and whose
+        job was re-queued (or claimed again) gets None and must drop the run's result.
+
+        Args:
+            job: The job as :meth:`claim_next` (or :meth:`claim`) returned it.
+            exit_code: The run's exit status.
+            now: When the run ended (default: the queue's clock).
+        """
+        now = (now or self._clock()).astimezone(UTC)
+        started = job.run_started_at or now
+        run_h = max(0.0, (now - started).total_seconds() / 3600.0)
+        with self._tx() as conn:
+            result = conn.execute(
+                update(JOBS)
+                .where(
+                    JOBS.c.id == job.id,
+                    JOBS.c.version == job.version,
+                    JOBS.c.state == "running",
+                    JOBS.c.worker_id == job.worker_id,
+                )
+                .values(
+                    state="succeeded" if exit_code == 0 else "failed",
+                    version=job.version + 1,
+                    updated_at=now,
+                    exit_code=exit_code,
+                    finished_at=now,
+                    work_done_h=job.duration_h
+                    if exit_code == 0
+                    else min(job.duration_h, job.work_done_h + run_h),
+                    worker_id=None,
+                    lease_until=None,
+                    child_pid=None,
+                    child_create_time=None,
+                    pause_requested=False,
+                )
+                .returning(*JOBS.c)
+            )
+            row = result.mappings().first()
+        return None if row is None else Job._from_row(row)
+
+    def requeue_expired(
+        self, now: datetime | None = None, *, max_attempts: int | None = None
+    ) -> list[str]:
+        """Re-queue running jobs whose lease lapsed before ``now``; return their ids.
+
+        For workers that run jobs in their own process, so that a run dies with its worker. An
+        interruptible job goes back ``paused`` (it resumes from its checkpoint), another
+        ``queued``; with ``max_attempts``, a job already run that many times is ``failed``. Its
+        plan is kept, so it is due again at once. ``version`` is bumped: the worker that lost the
+        lease can no longer complete or renew it.
+
+        Args:
+            now: The caller's time, compared with the leases (default: the queue's clock).
+            max_attempts: Fail, rather than re-queue, a job claimed this many times.
+        """
+        now = (now or self._clock()).astimezone(UTC)
+        with self._tx() as conn:
+            return requeue_lapsed(conn, self.dialect, now, max_attempts=max_attempts)
+
+    def database_now(self) -> datetime:
+        """The database server's current time (timezone-aware UTC).
+
+        Workers compare it with their own clock (leases are compared across machines).
+        """
+        with self._tx(write=False) as conn:
+            if self.dialect == "postgresql":
+                value = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+            else:
+                raw = conn.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+                value = datetime.fromisoformat(str(raw))
+        if not isinstance(value, datetime):
+            raise LedgerError(f"the database answered {value!r} for its current time")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -269,6 +378,14 @@ class JobStore:
             what = "no job" if not rows else "more than one job"
             raise UsageError(f"{what} with id {job_id!r}; run `lowcarb jobs` to list them")
         return Job._from_row(rows[0])
+
+    def count_jobs(self, states: Sequence[str] | None = None) -> int:
+        """How many jobs are in ``states`` (all when None)."""
+        query = select(func.count()).select_from(JOBS)
+        if states:
+            query = query.where(JOBS.c.state.in_(list(states)))
+        with self._tx(write=False) as conn:
+            return int(conn.execute(query).scalar_one())
 
     def list_jobs(self, states: Sequence[str] | None = None) -> list[Job]:
         """Jobs in ``states`` (all when None), oldest first."""

@@ -10,11 +10,18 @@ Each :meth:`Worker.tick`:
 2. **Plans** queued and paused jobs on fresh forecasts (again every ``replan_every_s``). If the
    forecast fails, a job keeps its previous plan, or gets a labelled fallback that starts it no
    later than its latest feasible start.
-3. **Starts** every job whose planned start (or latest feasible start) has come, claiming it
-   atomically (see :mod:`._store`), under a :class:`lowcarb.Tracker` through
+3. **Starts** jobs whose planned start (or latest feasible start) has come, up to
+   ``max_parallel``, claiming each atomically with :meth:`JobStore.claim_next` (see
+   :mod:`._store`): jobs about to miss their deadline first, then round-robin between teams
+   (:mod:`._fair`). Each runs under a :class:`lowcarb.Tracker` through
    :func:`lowcarb.tracking.run_command`.
 4. **Pauses** interruptible jobs at the end of their planned slot with SIGTERM (SIGKILL after
    ``grace_s``); they are re-planned and resumed later.
+
+Before its first tick, :meth:`Worker.run` compares the worker's clock with the database's and
+refuses to start if they disagree by more than ``max_clock_skew_s`` (leases are compared across
+workers: a clock that runs ahead would take jobs that still run elsewhere; one behind would keep
+dead workers' jobs). Nothing is claimed before the check, so nothing is lost when it fails.
 
 Running, pausing and recording each job (and the checkpoint protocol a job sees) is the
 :class:`~lowcarb.jobs._supervisor.Supervisor`'s (:mod:`._supervisor`); this module holds the
@@ -37,7 +44,7 @@ from typing import Any
 import psutil
 
 from lowcarb.energy import Meter
-from lowcarb.errors import LowcarbError
+from lowcarb.errors import ConfigError, LowcarbError
 from lowcarb.grid import IntensitySource
 from lowcarb.jobs._job import ACTIVE_STATES, Job
 from lowcarb.jobs._jobrun import alive, append_note, find_wrapper, iso, start_key
@@ -54,6 +61,12 @@ log = logging.getLogger(__name__)
 
 #: After killing its jobs, how long a terminating worker waits for their runs to be recorded, s.
 _RECORD_WAIT_S = 15.0
+#: How far a worker on the system clock may be from the database's clock at start, seconds.
+DEFAULT_MAX_CLOCK_SKEW_S = 5.0
+
+
+def _iso_ms(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _this_attempt(result: Mapping[str, Any], job: Job) -> bool:
@@ -75,6 +88,9 @@ class WorkerConfig:
         max_attempts: Runs killed with a worker are retried this many times in all.
         max_parallel: Jobs run at once.
         on_forecast_error: Fallback for a job with no plan when forecasts fail.
+        max_clock_skew_s: How far the worker's clock may be from the database's when it starts,
+            seconds, before it refuses to. None: :data:`DEFAULT_MAX_CLOCK_SKEW_S` on the system
+            clock, and no check on an injected clock (a replay or a test) unless it is set.
     """
 
     poll_s: float = 30.0
@@ -84,6 +100,7 @@ class WorkerConfig:
     max_attempts: int = 3
     max_parallel: int = 4
     on_forecast_error: FallbackMode = "latest-start"
+    max_clock_skew_s: float | None = None
 
 
 class Worker:
@@ -116,6 +133,11 @@ class Worker:
         self.ledger_url = ledger_url
         self.config = config or WorkerConfig()
         self.clock = clock or (lambda: datetime.now(UTC))
+        skew_s = self.config.max_clock_skew_s
+        #: Tolerance of the start-up clock check, seconds (None: no check).
+        self.max_clock_skew_s = (
+            DEFAULT_MAX_CLOCK_SKEW_S if skew_s is None and clock is None else skew_s
+        )
         self.environ = dict(os.environ if environ is None else environ)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._runs = Supervisor(
@@ -134,7 +156,15 @@ class Worker:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, *, until_idle: bool = False, max_ticks: int | None = None) -> None:
-        """Tick until stopped (or, with ``until_idle``, until no job is left to act on)."""
+        """Check the clock, then tick until stopped (or, with ``until_idle``, until no job is
+        left to act on).
+
+        Raises:
+            ConfigError: The worker's clock disagrees with the database's (see
+                :meth:`check_clock`); no job was touched.
+        """
+        if self.max_clock_skew_s is not None:
+            self.check_clock(self.max_clock_skew_s)
         ticks = 0
         while not self.stopping.is_set():
             wait_s = self.tick()
@@ -145,22 +175,50 @@ class Worker:
                 break
             self.stopping.wait(wait_s)
 
+    def check_clock(self, max_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S) -> float:
+        """How far the worker's clock is ahead of the database's, seconds (negative: behind).
+
+        The database is read between two readings of the worker's clock, and compared with
+        their midpoint; half the round trip is allowed on top of ``max_skew_s``.
+
+        Raises:
+            ConfigError: They differ by more than that, naming both clocks.
+        """
+        before = self.clock()
+        db_now = self.queue.database_now()
+        after = self.clock()
+        mine = before + (after - before) / 2
+        skew_s = (mine - db_now).total_seconds()
+        if abs(skew_s) > max_skew_s + abs((after - before).total_seconds()) / 2:
+            way = "ahead of" if skew_s > 0 else "behind"
+            raise ConfigError(
+                f"worker clock {_iso_ms(mine)} is {abs(skew_s):.1f} s {way} the database clock "
+                f"{_iso_ms(db_now)} (more than {max_skew_s:g} s): fix this host's time sync "
+                "(NTP, chrony) and start the worker again"
+            )
+        return skew_s
+
     def tick(self) -> float:
         """One pass over the queue; returns how long to sleep (seconds) before the next."""
         now = self.clock()
         self._runs.reap()
         self._recover(now)
         wake = now + timedelta(seconds=self.config.poll_s)
+        due_now = 0
         for waiting in sorted(self.queue.list_jobs(["queued", "paused"]), key=start_key):
             job = self._ensure_plan(waiting, now)
             if job is None or job.planned_start is None or job.state not in ("queued", "paused"):
                 continue
             latest = job.deadline - timedelta(hours=job.remaining_h)
             due = min(job.planned_start, latest)
-            if due <= now and len(self._runs) < self.config.max_parallel:
-                self._start(job, now)
+            if due <= now:
+                due_now += 1
             else:
-                wake = min(wake, max(due, now))
+                wake = min(wake, due)
+        while due_now and len(self._runs) < self.config.max_parallel:
+            due_now = due_now - 1 if self._start_next(now) else 0
+        if due_now:
+            wake = now  # due jobs wait for a free slot
         for run in self._runs.runs():
             self._runs.maybe_pause(run, now)
             if run.slot_end is not None and run.pause_sent is None:
@@ -231,12 +289,14 @@ class Worker:
         return self.queue.update(job, plan=data, planned_start=plan.start, planned_at=now)
 
     # -- starting -------------------------------------------------------------------------------
-    def _start(self, job: Job, now: datetime) -> None:
+    def _start_next(self, now: datetime) -> bool:
+        """Claim and start the next due job (in :mod:`._fair`'s order); False if none was."""
         lease = now + timedelta(seconds=self.config.lease_s)
-        claimed = self.queue.claim(job.id, worker_id=self.id, lease_until=lease, now=now)
+        claimed = self.queue.claim_next(worker_id=self.id, lease_until=lease, now=now)
         if claimed is None:
-            return  # another worker has it
+            return False  # none due, or other workers took them
         self._runs.start(claimed, now)
+        return True
 
     # -- recovery -------------------------------------------------------------------------------
     def _recover(self, now: datetime) -> None:

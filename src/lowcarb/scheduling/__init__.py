@@ -12,6 +12,8 @@
 * Policies (:class:`SchedulingPolicy`) and backtests: :class:`RunNow`, :class:`Threshold`,
   :class:`ForecastWindow`, :class:`RollingReplan`, :class:`OraclePolicy`; :func:`backtest_workload`,
   :func:`backtest_jobs`.
+* Regions: :func:`rank_regions` ranks cloud regions by their grid's intensity, now or over a
+  forecast window (``lowcarb regions rank``, Terraform's ``external`` data source).
 * :func:`build_job_spec`: the one builder of a :class:`JobSpec` from user input (``lowcarb plan``
   and ``lowcarb submit``).
 
@@ -45,6 +47,7 @@ from lowcarb.scheduling._policies import (
     Threshold,
     realised_cost,
 )
+from lowcarb.scheduling._regions import RegionIntensity, RegionRanking, parse_regions, rank_regions
 from lowcarb.scheduling._sourced import (
     OnForecastError,
     ProfileSource,
@@ -72,6 +75,8 @@ __all__ = [
     "Plan",
     "PolicyResult",
     "ProfileSource",
+    "RegionIntensity",
+    "RegionRanking",
     "RollingReplan",
     "RunNow",
     "SchedulingPolicy",
@@ -95,9 +100,11 @@ __all__ = [
     "history_needed",
     "load_workload",
     "make_policies",
+    "parse_regions",
     "plan_from_source",
     "plan_job",
     "plan_spatial",
+    "rank_regions",
     "realised_cost",
     "to_sim_jobs",
     "window_costs",
