@@ -1,43 +1,56 @@
-"""Ledger throughput: lowcarb on SQLite and PostgreSQL, side by side with MLflow's SQLite store.
+"""Ledger throughput, each figure beside its physical limit measured in the same run.
 
-Prints ONE JSON line on stdout (progress goes to stderr):
+Prints ONE JSON line on stdout (progress goes to stderr). ``ratios`` comes first: each is the
+ledger's rate over a reference that does the same physical work with nothing of the ledger in
+it, measured back to back on the same database (same file or server, same settings, same rows and
+bytes), so it holds on any machine:
 
-* ``single_appends_per_s``: durable one-record ``append`` calls (each its own committed,
-  fsynced transaction), drafts built beforehand; ``single_end_to_end_per_s`` includes building
-  each draft from a footprint (``draft_from_footprint``).
-* ``batched_appends_per_s``: ``append_many`` in batches of ``--batch-size`` until the ledger
-  holds ``--records`` records, drafts built beforehand; ``batched_end_to_end_per_s`` includes
-  building them.
-* ``verify_records_per_s``: ``Ledger.verify()`` over those ``--records`` records (median of
-  ``--verify-runs``; ``_best`` is the fastest run).
-* ``mlflow_sqlite.records_per_s``: the same information (metrics and tags of one record) written
-  to MLflow's SQLite tracking store as one run per record (create run, ``log_batch`` of metrics and
-  tags, terminate), metrics and tags built beforehand, on ``--mlflow-records`` records.
+* ``<b>_single_vs_raw_commit``: durable one-record ``append`` calls against raw one-row committed
+  transactions of the same rows (SQLite: ``BEGIN IMMEDIATE``/``INSERT``/``COMMIT`` on a
+  ``sqlite3`` connection, WAL, ``synchronous=FULL``; PostgreSQL: one autocommit ``INSERT`` on a
+  psycopg connection): the fsync bound. Interleaved round by round.
+* ``<b>_batched_vs_raw_executemany``: ``append_many`` of ``--batch-size`` records against a raw
+  ``executemany`` of the same rows in one transaction per batch. Interleaved batch by batch.
+* ``<b>_verify_vs_raw_read_and_hash``: ``Ledger.verify()`` against reading the same rows with the
+  driver and ``hashlib.sha256`` over the same canonical bytes (the best of the raw ways tried).
+* ``<b>_8_writers_vs_1_writer``: durable appends per second of 8 processes appending at once
+  against one process alone (1, 2, 4 and 8 writers are reported, each beside raw one-row
+  transactions from as many processes: what the database itself reaches on this machine).
+* ``<b>_single_vs_mlflow``: context, not a target: single appends against the same information
+  written to MLflow's SQLite tracking store as one run per record (``--no-mlflow`` skips it).
 
-* ``*_per_cpu_s`` / ``*_cpu_ms``: the same work per second (per record) of this process's CPU
-  time, which the machine's other load moves far less than wall time; ``sqlite_settings``: the
-  journal mode and ``synchronous`` level the ledger's connections really use.
+``targets`` and ``targets_met`` are keyed by ratio name (issue 20): batched >= 0.5 of raw
+``executemany``, single >= 0.8 of the raw committed transaction, verification >= 0.5 of raw
+read-and-hash, 8 writers >= 4x one writer; on both backends.
 
-Single appends and MLflow writes are interleaved in ``--rounds`` rounds, so that both see the same
-machine: durable writes are bound by fsync latency, which swings with whatever else the machine
-is doing (``load_average`` is reported). Targets (issue 3): SQLite single appends >= 50x MLflow's
-rate, batched >= 20,000/s, verification >= 200,000 records/s.
+The raw reference tables are copies of the ledger table with its indexes (the same DDL), in the
+same database. Absolute rates follow per backend, each section with the load average (1 min)
+before and after it; ``machine`` names the CPU and cores. ``sigkill``: 8 writers appending are
+killed with SIGKILL at random moments; every append acknowledged to them must be in the ledger
+and the chain must verify. ``scale`` (``--scale-records``, default 1,000,000): ``verify`` and
+``totals`` over a ledger of that size, each in a fresh process, with its peak RSS, beside the
+same at the size the other sections used: streaming means a flat peak.
 
 Usage::
 
-    python benchmarks/ledger.py                       # 100,000 records, both backends, MLflow
-    python benchmarks/ledger.py --records 20000 --no-postgres --no-mlflow   # quick
+    python benchmarks/ledger.py                     # both backends, 1,000,000-record scale
+    python benchmarks/ledger.py --records 20000 --scale-records 0 --no-mlflow   # quick
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
 import platform
+import random
+import resource
+import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,10 +65,24 @@ from lowcarb.ledger import Attribution, Ledger, RecordDraft, draft_from_footprin
 from lowcarb.ledger.testing import sample_footprint
 
 PG_ADMIN = os.environ.get("LOWCARB_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres")
+PREFIX = b"lowcarb-ledger/1\n"
+RAW, RAW_MANY = "bench_raw_ledger", "bench_raw_ledger_writers"
+COLUMNS = "seq, prev_hash, hash, body, signature"
+WRITERS = (1, 2, 4, 8)
+TARGETS = {
+    "batched_vs_raw_executemany": 0.5,
+    "single_vs_raw_commit": 0.8,
+    "verify_vs_raw_read_and_hash": 0.5,
+    "8_writers_vs_1_writer": 4.0,
+}
 
 
 def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def make_draft(i: int) -> RecordDraft:
@@ -69,81 +96,151 @@ def make_draft(i: int) -> RecordDraft:
     )
 
 
-def rate(n: int, seconds: float) -> float:
+def rate(n: float, seconds: float) -> float:
     return round(n / seconds, 1) if seconds > 0 else float("inf")
 
 
-class Timer:
-    """Accumulates timed work (wall and this process's CPU time) and its item count."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.cpu_seconds = 0.0
-        self.items = 0
-
-    def run(self, fn: Callable[[], object], items: int) -> None:
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        self.seconds += time.perf_counter() - t0
-        self.cpu_seconds += time.process_time() - c0
-        self.items += items
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else float("nan")
 
 
-def single_appends(ledger: Ledger, start: int, n: int, build: Timer, append: Timer) -> None:
-    drafts: list[RecordDraft] = []
-    build.run(lambda: drafts.extend(make_draft(start + k) for k in range(n)), n)
-
-    def go() -> None:
-        for draft in drafts:
-            ledger.append(draft)
-
-    append.run(go, n)
-
-
-def fill_and_verify(ledger: Ledger, start: int, args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    build, append = Timer(), Timer()
-    done = start
-    while done < args.records:
-        n = min(args.batch_size, args.records - done)
-        drafts: list[RecordDraft] = []
-        build.run(lambda: drafts.extend(make_draft(done + k) for k in range(n)), n)  # noqa: B023
-        append.run(lambda: ledger.append_many(drafts), n)  # noqa: B023
-        done += n
-    out["batched_appends_per_s"] = rate(append.items, append.seconds)
-    out["batched_appends_per_cpu_s"] = rate(append.items, append.cpu_seconds)
-    out["batched_end_to_end_per_s"] = rate(append.items, append.seconds + build.seconds)
-    out["batch_size"] = args.batch_size
-    log(f"{ledger.url}: batched {out['batched_appends_per_s']}/s")
-    runs, cpu_runs = [], []
-    for _ in range(args.verify_runs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        result = ledger.verify()
-        runs.append(time.perf_counter() - t0)
-        cpu_runs.append(time.process_time() - c0)
-        if not result.ok or result.entries != args.records:
-            raise SystemExit(f"verification failed: {result}")
-    out["verify_records_per_s"] = rate(args.records, statistics.median(runs))
-    out["verify_records_per_s_best"] = rate(args.records, min(runs))
-    out["verify_records_per_cpu_s"] = rate(args.records, statistics.median(cpu_runs))
-    out["verified_records"] = args.records
-    log(f"{ledger.url}: verify {out['verify_records_per_s']}/s")
-    return out
-
-
-def sqlite_settings(ledger: Ledger) -> dict[str, Any]:
-    """The journal mode and synchronous level the ledger's own connections use."""
-    raw: Any = ledger._store.engine.raw_connection()  # reporting only, never writing
+def cpu_model() -> str | None:
     try:
-        cur = raw.driver_connection.cursor()
-        journal = cur.execute("PRAGMA journal_mode").fetchone()[0]
-        sync = cur.execute("PRAGMA synchronous").fetchone()[0]
-    finally:
-        raw.close()
-    return {
-        "journal_mode": journal,
-        "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(sync, sync),
-    }
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+# -- the raw references --------------------------------------------------------------------------
+
+
+class Raw:
+    """The same database as a ledger, written and read without lowcarb (the references)."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self.conn = self.connect()
+        self.p = "?" if self.dialect == "sqlite" else "%s"
+        if not create:
+            return
+        if self.dialect == "sqlite":
+            ddl = [
+                str(r[0])
+                for r in self.conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE tbl_name = 'lowcarb_ledger' "
+                    "AND type IN ('table', 'index') AND sql IS NOT NULL"
+                )
+            ]
+            for table in (RAW, RAW_MANY):
+                for stmt in ddl:
+                    self.conn.execute(
+                        stmt.replace("ix_lowcarb_ledger", f"ix_{table}").replace(
+                            "lowcarb_ledger", table
+                        )
+                    )
+        else:
+            with self.conn.transaction():
+                for table in (RAW, RAW_MANY):
+                    self.conn.execute(f"CREATE TABLE {table} (LIKE lowcarb_ledger INCLUDING ALL)")
+                self.conn.execute(f"CREATE SEQUENCE {RAW_MANY}_seq")
+                self.conn.execute(
+                    f"ALTER TABLE {RAW_MANY} ALTER seq SET DEFAULT nextval('{RAW_MANY}_seq')"
+                )
+
+    def connect(self) -> Any:
+        if self.dialect == "sqlite":
+            conn = sqlite3.connect(self.url.removeprefix("sqlite:///"), isolation_level=None)
+            conn.execute("PRAGMA synchronous = FULL")  # as the ledger's connections
+            conn.execute("PRAGMA busy_timeout = 30000")
+            return conn
+        import psycopg
+
+        return psycopg.connect(pg_conninfo(self.url), autocommit=True)
+
+    def rows(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        """The ledger's stored rows ``lo < seq <= hi``: the same rows and bytes."""
+        sql = f"SELECT {COLUMNS} FROM lowcarb_ledger WHERE seq > {lo} AND seq <= {hi} ORDER BY seq"
+        return [tuple(r) for r in self.conn.execute(sql).fetchall()]
+
+    def insert_sql(self, table: str = RAW) -> str:
+        return f"INSERT INTO {table} ({COLUMNS}) VALUES ({', '.join([self.p] * 5)})"
+
+    def single(self, rows: list[tuple[Any, ...]]) -> None:
+        """One committed (fsynced) transaction per row."""
+        sql, c = self.insert_sql(), self.conn
+        if self.dialect == "sqlite":
+            for row in rows:
+                c.execute("BEGIN IMMEDIATE")
+                c.execute(sql, row)
+                c.execute("COMMIT")
+        else:
+            for row in rows:
+                c.execute(sql, row, prepare=True)
+
+    def batch(self, rows: list[tuple[Any, ...]]) -> None:
+        """All rows in one transaction, ``executemany``."""
+        sql, c = self.insert_sql(), self.conn
+        if self.dialect == "sqlite":
+            c.execute("BEGIN IMMEDIATE")
+            c.executemany(sql, rows)
+            c.execute("COMMIT")
+        else:
+            with c.transaction(), c.cursor() as cur:
+                cur.executemany(sql, rows)  # pipelined by psycopg 3
+
+    def read_and_hash(self) -> dict[str, tuple[int, float]]:
+        """Read every ledger row and hash its canonical bytes; ``{way: (rows, seconds)}``."""
+        out = {}
+        sha256 = hashlib.sha256
+        if self.dialect == "sqlite":
+            conn = sqlite3.connect(self.url.removeprefix("sqlite:///"))
+            conn.text_factory = bytes
+            t0, n = time.perf_counter(), 0
+            for seq, prev, _h, body, _s in conn.execute(
+                f"SELECT {COLUMNS} FROM lowcarb_ledger ORDER BY seq"
+            ):
+                sha256(b"%s%d\n%s\n%s" % (PREFIX, seq, prev, body)).hexdigest()
+                n += 1
+            out["sqlite3_cursor"] = (n, time.perf_counter() - t0)
+            conn.close()
+            return out
+        import psycopg
+
+        sql = (
+            "SELECT seq, convert_to(prev_hash, 'UTF8'), convert_to(hash, 'UTF8'), "
+            "convert_to(body, 'UTF8'), signature FROM lowcarb_ledger ORDER BY seq"
+        )
+        with psycopg.connect(pg_conninfo(self.url)) as conn:
+            for way in ("server_cursor", "client_cursor"):
+                t0, n = time.perf_counter(), 0
+                if way == "server_cursor":
+                    cur = conn.cursor(name="raw", binary=True)
+                    cur.itersize = 20_000
+                else:
+                    cur = conn.cursor(binary=True)
+                cur.execute(sql)
+                for seq, prev, _h, body, _s in cur:
+                    sha256(b"%s%d\n%s\n%s" % (PREFIX, seq, prev, body)).hexdigest()
+                    n += 1
+                cur.close()
+                conn.rollback()
+                out[way] = (n, time.perf_counter() - t0)
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def pg_conninfo(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
 
 
 @contextmanager
@@ -164,6 +261,306 @@ def postgres_database() -> Iterator[str]:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# -- sections --------------------------------------------------------------------------------
+
+
+class Timer:
+    """Accumulated wall and CPU seconds of timed work, and its item count."""
+
+    def __init__(self) -> None:
+        self.seconds = self.cpu_seconds = 0.0
+        self.items = 0
+
+    def run(self, fn: Callable[[], object], items: int) -> None:
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        self.seconds += time.perf_counter() - t0
+        self.cpu_seconds += time.process_time() - c0
+        self.items += items
+
+    @property
+    def per_s(self) -> float:
+        return rate(self.items, self.seconds)
+
+
+def singles(
+    ledger: Ledger, raw: Raw, n: int, rounds: int, mlflow: MlflowWriter | None, mlflow_n: int
+) -> dict[str, Any]:
+    """Single durable appends against raw one-row commits (and MLflow), round by round."""
+    lt, rt, mt = Timer(), Timer(), Timer()
+    l0 = load()
+    for r in range(rounds):
+        k = n * (r + 1) // rounds - n * r // rounds
+        drafts = [make_draft(i) for i in range(k)]
+        start = ledger.count()
+        lt.run(lambda: [ledger.append(d) for d in drafts], k)  # noqa: B023
+        rows = raw.rows(start, start + k)
+        rt.run(lambda: raw.single(rows), k)  # noqa: B023
+        if mlflow is not None:
+            m = mlflow_n * (r + 1) // rounds - mlflow_n * r // rounds
+            mlflow.records(m, mt)
+    out: dict[str, Any] = {
+        "single_appends_per_s": lt.per_s,
+        "raw_commits_per_s": rt.per_s,
+        "single_append_cpu_ms": round(1000 * lt.cpu_seconds / lt.items, 3),
+        "raw_commit_cpu_ms": round(1000 * rt.cpu_seconds / rt.items, 3),
+        "single_n": lt.items,
+        "load_average": [l0, load()],
+    }
+    if mlflow is not None:
+        out["mlflow_records_per_s"] = mt.per_s
+    return out
+
+
+def batched(ledger: Ledger, raw: Raw, total: int, batch_size: int) -> dict[str, Any]:
+    """``append_many`` against raw ``executemany`` of the same rows, batch by batch."""
+    lt, rt, build = Timer(), Timer(), Timer()
+    l0 = load()
+    while (done := ledger.count()) < total:
+        k = min(batch_size, total - done)
+        drafts: list[RecordDraft] = []
+        build.run(lambda: drafts.extend(make_draft(done + i) for i in range(k)), k)  # noqa: B023
+        lt.run(lambda: ledger.append_many(drafts), k)  # noqa: B023
+        rows = raw.rows(done, done + k)
+        rt.run(lambda: raw.batch(rows), k)  # noqa: B023
+    return {
+        "batched_appends_per_s": lt.per_s,
+        "raw_executemany_rows_per_s": rt.per_s,
+        "batched_end_to_end_per_s": rate(lt.items, lt.seconds + build.seconds),
+        "batch_size": batch_size,
+        "load_average": [l0, load()],
+    }
+
+
+def verification(ledger: Ledger, raw: Raw, runs: int) -> dict[str, Any]:
+    """``verify()`` against reading and hashing the same rows raw, run by run."""
+    lt: list[float] = []
+    ways: dict[str, list[float]] = {}
+    l0 = load()
+    entries = 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = ledger.verify()
+        lt.append(time.perf_counter() - t0)
+        if not result.ok:
+            raise SystemExit(f"verification failed: {result.reason}")
+        entries = result.entries
+        for way, (n, s) in raw.read_and_hash().items():
+            if n != entries:
+                raise SystemExit(f"raw read {n} rows, the ledger holds {entries}")
+            ways.setdefault(way, []).append(s)
+    raw_rates = {w: rate(entries, statistics.median(s)) for w, s in ways.items()}
+    best = max(raw_rates, key=lambda w: raw_rates[w])
+    return {
+        "verify_records_per_s": rate(entries, statistics.median(lt)),
+        "raw_read_and_hash_per_s": raw_rates[best],
+        "raw_read_and_hash_way": best,
+        "raw_read_and_hash_all_ways_per_s": raw_rates,
+        "verified_records": entries,
+        "load_average": [l0, load()],
+    }
+
+
+# -- concurrent writers (child processes) -----------------------------------------------------
+
+
+def child_writer(url: str, mode: str) -> None:
+    """A writer process: on each ``[start, end]`` line, append until ``end``; print the count."""
+    drafts = [make_draft(i) for i in range(200)]
+    ledger = open_ledger(url, environ={}) if mode == "ledger" else None
+    raw = Raw(url, create=False)
+    # A row of the ledger's size (about 900 bytes of body), its id unique per insert.
+    body = json.dumps({"id": "x", "pad": "y" * 900})
+    sql = f"INSERT INTO {RAW_MANY} (prev_hash, hash, body) VALUES ({raw.p}, {raw.p}, {raw.p})"
+    n_total = 0
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "quit":
+            break
+        start, end = json.loads(line)
+        while time.monotonic() < start:
+            time.sleep(0.001)
+        n = 0
+        while time.monotonic() < end:
+            if ledger is not None:
+                ledger.append(drafts[n % len(drafts)])
+            else:
+                row = ("0" * 64, "0" * 64, body.replace('"x"', f'"{os.getpid()}-{n_total}"'))
+                if raw.dialect == "sqlite":
+                    raw.conn.execute("BEGIN IMMEDIATE")
+                    raw.conn.execute(sql, row)
+                    raw.conn.execute("COMMIT")
+                else:
+                    raw.conn.execute(sql, row, prepare=True)
+            n += 1
+            n_total += 1
+        print(json.dumps([n, time.monotonic()]), flush=True)
+    if ledger is not None:
+        ledger.close()
+    raw.close()
+
+
+def spawn(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-P", __file__, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def writers(url: str, ledger: Ledger, seconds: float, reps: int) -> dict[str, Any]:
+    """1, 2, 4, 8 ledger writer processes, each beside as many raw ones; interleaved."""
+    pools = {
+        m: [spawn("--child", "writer", url, m) for _ in range(max(WRITERS))]
+        for m in ("ledger", "raw")
+    }
+    for procs in pools.values():
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    before = ledger.count()
+    counts: dict[str, dict[int, list[float]]] = {"ledger": {}, "raw": {}}
+    l0 = load()
+    for _ in range(reps):
+        for n in WRITERS:
+            for mode in ("ledger", "raw"):
+                start = time.monotonic() + 0.3
+                end = start + seconds
+                for p in pools[mode][:n]:
+                    assert p.stdin is not None
+                    p.stdin.write(json.dumps([start, end]) + "\n")
+                    p.stdin.flush()
+                done = [json.loads(p.stdout.readline()) for p in pools[mode][:n] if p.stdout]
+                total, last = sum(d[0] for d in done), max(d[1] for d in done)
+                counts[mode].setdefault(n, []).append(total / (last - start))
+                log(f"{mode} x{n}: {total / (last - start):.0f}/s")
+    for procs in pools.values():
+        for p in procs:
+            p.communicate("quit\n", timeout=60)
+    result = ledger.verify()
+    appended = ledger.count() - before
+    out: dict[str, Any] = {
+        f"{n}": {
+            "appends_per_s": round(statistics.median(counts["ledger"][n]), 1),
+            "raw_commits_per_s": round(statistics.median(counts["raw"][n]), 1),
+        }
+        for n in WRITERS
+    }
+    out |= {
+        "seconds_per_run": seconds,
+        "runs": reps,
+        "chain_ok_after": result.ok,
+        "appended": appended,
+        "load_average": [l0, load()],
+    }
+    return out
+
+
+def child_killed(url: str) -> None:
+    """A writer that prints each acknowledged record id until it is killed."""
+    ledger = open_ledger(url, environ={})
+    drafts = [make_draft(i) for i in range(50)]
+    print("ready", flush=True)
+    n = 0
+    while True:
+        rec = ledger.append(drafts[n % len(drafts)])
+        print(rec.id, flush=True)
+        n += 1
+
+
+def sigkill(url: str, ledger: Ledger) -> dict[str, Any]:
+    """8 writers killed with SIGKILL at random moments: nothing acknowledged may be lost."""
+    procs = [spawn("--child", "killed", url) for _ in range(8)]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    rng = random.Random(0)
+    time.sleep(0.5)
+    for p in rng.sample(procs, len(procs)):
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(p.pid, signal.SIGKILL)
+    acked: set[str] = set()
+    for p in procs:
+        out, _ = p.communicate(timeout=60)
+        acked |= {line for line in out.split() if line != "ready"}
+    result = ledger.verify()
+    stored = {r.id for r in ledger.records()} if acked else set()
+    return {
+        "writers_killed": len(procs),
+        "acknowledged": len(acked),
+        "acknowledged_lost": len(acked - stored),
+        "chain_ok": result.ok,
+        "entries": result.entries,
+    }
+
+
+# -- scale: verify and totals in fresh processes -----------------------------------------------
+
+
+def child_measure(url: str, what: str) -> None:
+    """Open the ledger, run ``verify`` or ``totals``; print seconds, entries, RSS (MB)."""
+    ledger = open_ledger(url, environ={}, create=False)
+    entries, ok = ledger.count(), True
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    if what == "verify":
+        result = ledger.verify()
+        ok = result.ok and result.entries == entries
+    else:
+        ledger.totals("team")
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps({"seconds": seconds, "entries": entries, "ok": ok, "base": base, "peak": peak})
+    )
+
+
+def measure(url: str, what: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-P", __file__, "--child", what, url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    if not d["ok"]:
+        raise SystemExit(f"{what} failed on {d['entries']} records")
+    return {
+        "records": d["entries"],
+        f"{what}_records_per_s": rate(d["entries"], d["seconds"]),
+        f"{what}_seconds": round(d["seconds"], 2),
+        f"{what}_peak_rss_mb": round(d["peak"], 1),
+        f"{what}_rss_growth_mb": round(d["peak"] - d["base"], 1),
+    }
+
+
+def scale(url: str, ledger: Ledger, records: int) -> dict[str, Any]:
+    """``verify`` and ``totals`` at the current size, then at ``records``."""
+    out: dict[str, Any] = {}
+    l0 = load()
+    small = ledger.count()
+    out[f"at_{small}"] = measure(url, "verify") | measure(url, "totals")
+    drafts = [make_draft(i) for i in range(10_000)]
+    t0 = time.perf_counter()
+    while (done := ledger.count()) < records:
+        ledger.append_many(drafts[: min(len(drafts), records - done)])
+        if done // 100_000 != ledger.count() // 100_000:
+            log(f"{ledger.url}: {ledger.count()} records")
+    fill_s = time.perf_counter() - t0
+    big = measure(url, "verify") | measure(url, "totals")
+    out[f"at_{records}"] = big
+    out["fill_appends_per_s"] = rate(records - small, fill_s)
+    for what in ("verify", "totals"):
+        out[f"{what}_peak_rss_large_vs_small"] = ratio(
+            big[f"{what}_peak_rss_mb"], out[f"at_{small}"][f"{what}_peak_rss_mb"]
+        )
+    out["load_average"] = [l0, load()]
+    return out
+
+
+# -- MLflow (context) ---------------------------------------------------------------------------
+
+
 class MlflowWriter:
     """Writes one ledger record's information as one MLflow run (metrics + tags)."""
 
@@ -175,7 +572,8 @@ class MlflowWriter:
 
         self.client = MlflowClient(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}")
         self.exp = self.client.create_experiment("bench", artifact_location=str(tmp / "art"))
-        self.write(-1, *self.prepare(-1))  # warm-up: schema creation is not part of the rate
+        self.done = 0
+        self.write(*self.prepare(-1))  # warm-up: schema creation is not part of the rate
 
     @staticmethod
     def prepare(i: int) -> tuple[list[Any], list[Any]]:
@@ -205,116 +603,158 @@ class MlflowWriter:
             [RunTag(k, str(v)) for k, v in tags.items()],
         )
 
-    def write(self, i: int, metrics: list[Any], tags: list[Any]) -> None:
-        run = self.client.create_run(self.exp, tags={"mlflow.runName": f"record-{i}"})
+    def write(self, metrics: list[Any], tags: list[Any]) -> None:
+        run = self.client.create_run(self.exp, tags={"mlflow.runName": f"record-{self.done}"})
         self.client.log_batch(run.info.run_id, metrics=metrics, tags=tags)
         self.client.set_terminated(run.info.run_id)
+        self.done += 1
 
-    def records(self, start: int, n: int, timer: Timer) -> None:
-        prepared = [self.prepare(start + k) for k in range(n)]
+    def records(self, n: int, timer: Timer) -> None:
+        prepared = [self.prepare(self.done + k) for k in range(n)]
+        timer.run(lambda: [self.write(m, t) for m, t in prepared], n)
 
-        def go() -> None:
-            for k, (metrics, tags) in enumerate(prepared):
-                self.write(start + k, metrics, tags)
 
-        timer.run(go, n)
+# -- main ---------------------------------------------------------------------------------------
+
+
+def backend(
+    name: str, url: str, args: argparse.Namespace, mlflow: MlflowWriter | None
+) -> dict[str, Any]:
+    run = set(args.sections.split(","))
+    out: dict[str, Any] = {}
+    with open_ledger(url, environ={}) as ledger:
+        raw = Raw(url)
+        try:
+            if "single" in run:
+                out |= singles(ledger, raw, args.single, args.rounds, mlflow, args.mlflow_records)
+                log(
+                    f"{name}: single {out['single_appends_per_s']}/s, raw commits "
+                    f"{out['raw_commits_per_s']}/s"
+                )
+            if "batched" in run:
+                out |= batched(ledger, raw, args.records, args.batch_size)
+                log(
+                    f"{name}: batched {out['batched_appends_per_s']}/s, raw executemany "
+                    f"{out['raw_executemany_rows_per_s']}/s"
+                )
+            if "verify" in run:
+                out["verify"] = verification(ledger, raw, args.verify_runs)
+                log(
+                    f"{name}: verify {out['verify']['verify_records_per_s']}/s, raw "
+                    f"read-and-hash {out['verify']['raw_read_and_hash_per_s']}/s"
+                )
+        finally:
+            raw.close()
+        if "writers" in run:
+            out["writers"] = writers(url, ledger, args.writer_seconds, args.writer_runs)
+        if "sigkill" in run:
+            out["sigkill"] = sigkill(url, ledger)
+            log(f"{name}: sigkill {out['sigkill']}")
+        if "scale" in run and args.scale_records:
+            out["scale"] = scale(url, ledger, args.scale_records)
+            log(f"{name}: scale {out['scale']}")
+    return out
+
+
+def ratios_of(name: str, r: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    if "batched_appends_per_s" in r:
+        out[f"{name}_batched_vs_raw_executemany"] = ratio(
+            r["batched_appends_per_s"], r["raw_executemany_rows_per_s"]
+        )
+    if "single_appends_per_s" in r:
+        out[f"{name}_single_vs_raw_commit"] = ratio(
+            r["single_appends_per_s"], r["raw_commits_per_s"]
+        )
+    if "verify" in r:
+        v = r["verify"]
+        out[f"{name}_verify_vs_raw_read_and_hash"] = ratio(
+            v["verify_records_per_s"], v["raw_read_and_hash_per_s"]
+        )
+    if "writers" in r:
+        w = r["writers"]
+        out[f"{name}_8_writers_vs_1_writer"] = ratio(
+            w["8"]["appends_per_s"], w["1"]["appends_per_s"]
+        )
+        out[f"{name}_raw_8_writers_vs_raw_1_writer"] = ratio(
+            w["8"]["raw_commits_per_s"], w["1"]["raw_commits_per_s"]
+        )
+    if "mlflow_records_per_s" in r:
+        out[f"{name}_single_vs_mlflow"] = ratio(
+            r["single_appends_per_s"], r["mlflow_records_per_s"]
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        what, url, *rest = argv[1:]
+        {"writer": lambda: child_writer(url, rest[0]), "killed": lambda: child_killed(url)}.get(
+            what, lambda: child_measure(url, what)
+        )()
+        return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--records", type=int, default=100_000, help="ledger size to verify")
+    p.add_argument("--records", type=int, default=100_000, help="ledger size for batched/verify")
     p.add_argument("--single", type=int, default=1_000, help="single durable appends to time")
     p.add_argument("--batch-size", type=int, default=1_000, help="records per append_many")
+    p.add_argument("--rounds", type=int, default=10, help="interleaving rounds for singles")
     p.add_argument("--verify-runs", type=int, default=3)
+    p.add_argument("--writer-seconds", type=float, default=2.0, help="per writer-count run")
+    p.add_argument("--writer-runs", type=int, default=2, help="runs per writer count")
+    p.add_argument("--scale-records", type=int, default=1_000_000, help="0 skips the scale run")
     p.add_argument("--mlflow-records", type=int, default=200)
-    p.add_argument("--rounds", type=int, default=10, help="interleaving rounds for single writes")
+    p.add_argument(
+        "--sections",
+        default="single,batched,verify,writers,sigkill,scale",
+        help="comma-separated subset of the default",
+    )
     p.add_argument("--no-postgres", action="store_true")
     p.add_argument("--no-mlflow", action="store_true")
     args = p.parse_args(argv)
     if args.single >= args.records or args.rounds < 1:
         p.error("need --single < --records and --rounds >= 1")
-
-    result: dict[str, Any] = {
-        "benchmark": "lowcarb.ledger",
-        "records": args.records,
-        "method": (
-            "rates are of the ledger calls alone: drafts (and MLflow's metrics/tags) are built "
-            "before timing; *_end_to_end_* include building them; *_per_cpu_s and *_cpu_ms are "
-            "this process's CPU time (user+sys), reported because the wall rates swing with "
-            "the machine's other load; targets are judged on the wall rates"
-        ),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "load_average_before": [round(x, 2) for x in os.getloadavg()],
-        },
+    machine: dict[str, Any] = {
+        "cpu_model": cpu_model(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
     }
     started = time.perf_counter()
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="lowcarb-bench-") as tmp_s, ExitStack() as stack:
         tmp = Path(tmp_s)
-        sqlite_ledger = open_ledger(f"sqlite:///{tmp / 'ledger.db'}", environ={})
-        ledgers = {"sqlite": stack.enter_context(sqlite_ledger)}
-        result["sqlite_settings"] = sqlite_settings(sqlite_ledger)
-        result["postgresql"] = {"skipped": "--no-postgres"}
+        mlflow = None if args.no_mlflow else MlflowWriter(tmp)
+        urls = {"sqlite": f"sqlite:///{tmp / 'ledger.db'}"}
         if not args.no_postgres:
             try:
-                url = stack.enter_context(postgres_database())
-                ledgers["postgresql"] = stack.enter_context(open_ledger(url, environ={}))
+                urls["postgresql"] = stack.enter_context(postgres_database())
             except Exception as exc:  # report, do not hide: the JSON says why it is missing
-                result["postgresql"] = {"skipped": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-        mlflow = None if args.no_mlflow else MlflowWriter(tmp)
+                results["postgresql"] = {"skipped": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+        for name, url in urls.items():  # MLflow beside SQLite's singles only
+            results[name] = backend(name, url, args, mlflow if name == "sqlite" else None)
+            if name == "postgresql":
+                import psycopg
 
-        # Single writes, interleaved round by round so every system sees the same machine.
-        timers = {name: (Timer(), Timer()) for name in ledgers}
-        mlflow_timer = Timer()
-        for r in range(args.rounds):
-            lo, hi = args.single * r // args.rounds, args.single * (r + 1) // args.rounds
-            for name, ledger in ledgers.items():
-                single_appends(ledger, lo, hi - lo, *timers[name])
-            if mlflow is not None:
-                m_lo = args.mlflow_records * r // args.rounds
-                m_hi = args.mlflow_records * (r + 1) // args.rounds
-                mlflow.records(m_lo, m_hi - m_lo, mlflow_timer)
-        for name, ledger in ledgers.items():
-            build, append = timers[name]
-            result[name] = {
-                "single_appends_per_s": rate(append.items, append.seconds),
-                "single_append_cpu_ms": round(1000 * append.cpu_seconds / max(append.items, 1), 3),
-                "single_end_to_end_per_s": rate(append.items, append.seconds + build.seconds),
-                "single_n": append.items,
-            }
-            log(f"{name}: single {result[name]['single_appends_per_s']}/s")
-            result[name] |= fill_and_verify(ledger, args.single, args)
-        if mlflow is None:
-            result["mlflow_sqlite"] = {"skipped": "--no-mlflow"}
-        else:
-            mlflow_rate = rate(mlflow_timer.items, mlflow_timer.seconds)
-            result["mlflow_sqlite"] = {
-                "records_per_s": mlflow_rate,
-                "record_cpu_ms": round(1000 * mlflow_timer.cpu_seconds / mlflow_timer.items, 3),
-                "records": mlflow_timer.items,
-            }
-            log(f"mlflow: {mlflow_rate}/s")
-
-    sq = result["sqlite"]
-    mlflow_rate = result["mlflow_sqlite"].get("records_per_s")
+                with psycopg.connect(pg_conninfo(url)) as c:
+                    machine["postgresql"] = c.execute("SHOW server_version").fetchone()[0]
     ratios: dict[str, float] = {}
-    if mlflow_rate:
-        for name in ledgers:
-            ratios[f"{name}_single_vs_mlflow"] = round(
-                result[name]["single_appends_per_s"] / mlflow_rate, 1
-            )
-    result["ratios"] = ratios
-    vs_mlflow = ratios.get("sqlite_single_vs_mlflow")
-    result["targets_met"] = {
-        "sqlite_single_ge_50x_mlflow": None if vs_mlflow is None else vs_mlflow >= 50,
-        "sqlite_batched_ge_20000_per_s": sq["batched_appends_per_s"] >= 20_000,
-        "sqlite_verify_ge_200000_per_s": sq["verify_records_per_s"] >= 200_000,
+    for name in urls:
+        ratios |= ratios_of(name, results[name])
+    targets = {f"{name}_{k}": v for name in urls for k, v in TARGETS.items()}
+    machine["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    out = {
+        "benchmark": "lowcarb.ledger",
+        "ratios": ratios,
+        "targets": targets,
+        "targets_met": {k: ratios[k] >= v for k, v in targets.items() if k in ratios},
+        "machine": machine,
+        "records": args.records,
+        **results,
+        "wall_s": round(time.perf_counter() - started, 1),
     }
-    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    result["wall_s"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(result), flush=True)
+    print(json.dumps(out), flush=True)
     return 0
 
 

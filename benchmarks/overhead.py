@@ -15,6 +15,13 @@ machine's speed hits all of them alike. Prints ONE JSON line with, per tracker:
 * ``rss_increase_mb``: peak RSS of the trial process minus the plain trial's peak RSS (imports
   included: that is what a user pays).
 
+``ratios`` comes first (issue 20): ``tracker_run_vs_unmeasured_run`` (lowcarb's Tracker) and
+``codecarbon_run_vs_unmeasured_run`` are the unmeasured (plain) run's workload wall time over the
+measured run's, round by round, averaged: 1.0 means the tracker costs nothing, 0.99 that the
+workload ran 1% slower under it. The plain runs are the
+physical limit, measured in the same run, interleaved; ``machine`` gives the CPU, its cores and
+the load average before and after.
+
 Usage: ``python benchmarks/overhead.py [--rounds 2] [--work 1.0] [--interval 1.0]``; ``--work``
 scales the workload (1.0 is about 20 s on a 2.8 GHz Xeon vCPU).
 """
@@ -110,6 +117,17 @@ def trial(mode: str, iterations: int, interval_s: float) -> dict[str, float]:
     }
 
 
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
@@ -121,6 +139,7 @@ def main() -> None:
     if args.trial:
         print(json.dumps(trial(args.trial, iterations, args.interval)))
         return
+    load_before = [round(x, 2) for x in os.getloadavg()]
     modes = ("plain", "lowcarb", "codecarbon")
     results: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(args.rounds):
@@ -144,9 +163,19 @@ def main() -> None:
             results[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     plain = results["plain"]
     plain_wall = [r["wall_s"] for r in plain]
+    ratios = {
+        f"{name}_run_vs_unmeasured_run": round(
+            statistics.mean(
+                p / r["wall_s"] for p, r in zip(plain_wall, results[mode], strict=True)
+            ),
+            4,
+        )
+        for name, mode in (("tracker", "lowcarb"), ("codecarbon", "codecarbon"))
+    }
     plain_rss_mb = statistics.median(r["peak_rss_kb"] for r in plain) / 1024
     summary: dict[str, object] = {
         "benchmark": "overhead",
+        "ratios": ratios,
         "workload": f"sha256 chain, {iterations} iterations",
         "rounds": args.rounds,
         "sample_interval_s": args.interval,
@@ -181,6 +210,12 @@ def main() -> None:
         "tracker_cpu_pct_of_one_core": "< 0.1",
         "rss_increase_mb": "< 15",
         "wall_ratio": "within noise of 1.00",
+    }
+    summary["machine"] = {
+        "cpu_model": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(summary))
 

@@ -12,6 +12,13 @@ constant (HK, ID, US-NW-SCL: the oracle saves nothing) are reported apart. For t
 policy it also breaks the captured share down by zone: the worst zones, the nearly flat ones (IL,
 SG, IN-MH: tiny oracle savings, so a noisy share) and how many zones reach 85%.
 
+``ratios`` (issue 20) sets the planner beside its physical limit, measured in the same run on the
+same sampled jobs: ``planner_<workload>_vs_numpy_scan`` is the time of a bare NumPy scan of the
+same window costs (``np.convolve`` of the forecast with the job's weights and ``argmin``; for an
+interruptible job also ``np.argpartition`` of the slot costs) over the time of
+:func:`plan_job` on the same forecast (the forecast itself is made beforehand, untimed): 1.0
+would be as fast as the scan. ``reference`` holds both times, with the load average.
+
 ``--headroom`` adds re-planning on a noisy oracle (the true future plus i.i.d. Gaussian noise of
 3%, 5% and 10% of the series mean, Wiesner et al., 2021): how good a forecast would have to be to
 capture a given share. Those rows read the future and never count as the best policy.
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -118,6 +126,40 @@ def plan_time_ms(
     return 1000 * statistics.median(times)
 
 
+def numpy_scan(values: np.ndarray, weights: np.ndarray, span: int, interruptible: bool) -> float:
+    """The reference: every window's cost over the same forecast, and the cheapest."""
+    window = values[:span]
+    costs = np.convolve(window, weights[::-1], "valid")
+    best = float(costs[int(np.argmin(costs))])
+    if interruptible and weights.size > 1:  # the cheapest slots, wherever they are
+        idx = np.argpartition(window, weights.size - 1)[: weights.size]
+        best = min(best, float(window[idx].sum() * weights.mean()))
+    return best
+
+
+def planner_vs_scan(
+    x: np.ndarray, workload: Workload, model: Forecaster, rng: np.random.Generator, n: int
+) -> tuple[float, float]:
+    """Median ms of :func:`plan_job` and of :func:`numpy_scan` on the same forecasts."""
+    start = datetime(2022, 1, 1, tzinfo=UTC)
+    horizon = int(workload.duration_h + workload.slack_h)
+    weights = np.ones(int(workload.duration_h))
+    plan_s, scan_s = [], []
+    for origin in rng.integers(HISTORY, x.size - 40, size=n):
+        now = start + timedelta(hours=int(origin))
+        job = workload.job(now)
+        values = model.forecast_values(x[:origin], horizon)
+        fc = ZoneForecast("Z", now, 3600, values, model.label, issued_at=now)
+        t0 = time.perf_counter()
+        plan_job(job, fc, now=now)
+        t1 = time.perf_counter()
+        numpy_scan(np.asarray(values, dtype=float), weights, horizon, workload.interruptible)
+        t2 = time.perf_counter()
+        plan_s.append(t1 - t0)
+        scan_s.append(t2 - t1)
+    return 1000 * statistics.median(plan_s), 1000 * statistics.median(scan_s)
+
+
 def rolling_time_ms(
     x: np.ndarray, workload: Workload, policy: SchedulingPolicy, rng: np.random.Generator, n: int
 ) -> float:
@@ -206,6 +248,24 @@ def main(argv: list[str] | None = None) -> int:
         }
         timing[workload.label] = {k: round(v, 3) for k, v in row.items()}
 
+    # The planner beside a bare NumPy scan of the same window costs (same forecasts).
+    load0 = round(os.getloadavg()[0], 2)
+    reference: dict[str, Any] = {}
+    ratios: dict[str, float] = {}
+    for workload in WORKLOADS:
+        plan_ms, scan_ms = planner_vs_scan(
+            x_de, workload, SeasonalNaiveForecaster(), rng, args.timing_jobs
+        )
+        slug = f"{workload.duration_h:g}h_in_{workload.duration_h + workload.slack_h:g}h" + (
+            "_interruptible" if workload.interruptible else ""
+        )
+        reference[workload.label] = {
+            "plan_ms_median": round(plan_ms, 4),
+            "numpy_scan_ms_median": round(scan_ms, 4),
+        }
+        ratios[f"planner_{slug}_vs_numpy_scan"] = round(scan_ms / plan_ms, 3)
+    reference["load_average"] = [load0, round(os.getloadavg()[0], 2)]
+
     workloads_out = []
     best: tuple[float, str, str] = (-1e9, "", "")
     for workload in WORKLOADS:
@@ -254,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     plan_ms = max(v for row in timing.values() for k, v in row.items() if k.startswith("window"))
     out = {
         "benchmark": "scheduler",
+        "ratios": ratios,
         "data": str(args.data.name),
         "zones": len(zones) - len(constant),
         "constant_zones_apart": constant,
@@ -262,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         "planning_ms_per_job_median": timing,
         "reference_zones": per_zone,
         "best_policy_by_zone": breakdown,
+        "reference": reference,
         "targets": {
             "best_policy": best_policy,
             "best_policy_min_mean_captured_pct_over_workloads": worst_of_best,

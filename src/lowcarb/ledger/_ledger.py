@@ -13,10 +13,11 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from lowcarb._text import check_name
 from lowcarb.errors import DataError, InvalidValueError, LedgerError, UsageError
-from lowcarb.ledger._canonical import chain_hash, figures_of, format_time, record_from_row
+from lowcarb.ledger._canonical import figures_of, format_time, record_from_row
 from lowcarb.ledger._chain import Checkpoint, VerifyResult, verify_chain
-from lowcarb.ledger._fastbody import encode_draft_body
-from lowcarb.ledger._query import GroupBy, RecordFilter, Totals, compute_totals
+from lowcarb.ledger._fastbody import encode_draft_body, metadata_json
+from lowcarb.ledger._handoff import Unit
+from lowcarb.ledger._query import GroupBy, RecordFilter, Totals, totals_of_bodies
 from lowcarb.ledger._record import Record, RecordDraft, new_record_id, utc_now
 from lowcarb.ledger._setup import open_store
 from lowcarb.ledger._signing import Ed25519Signer, TrustedKey, signature_checker
@@ -35,16 +36,26 @@ _PAGE = 5_000
 #: Largest metadata a new record may carry, as compact JSON (bytes). Metadata is for a command
 #: line, an exit code, a few tags; a bound keeps one careless caller from bloating every reader.
 MAX_METADATA_BYTES = 64 * 1024
+_NAMES_KEPT = 4096
 
 
-def _check_metadata_size(draft: RecordDraft) -> None:
-    """Refuse a draft whose metadata exceeds :data:`MAX_METADATA_BYTES` (checked when written)."""
+def _checked_metadata(draft: RecordDraft) -> str:
+    """The draft's metadata as the body holds it, refused past :data:`MAX_METADATA_BYTES`.
+
+    The bound is on compact UTF-8 JSON; the body's text is ASCII-escaped, never shorter (an
+    escape is at least as long as the UTF-8 bytes it stands for), so the exact size is only
+    computed when the body's text is over the bound.
+    """
+    text = metadata_json(draft.plain_metadata)
+    if len(text) <= MAX_METADATA_BYTES:
+        return text
     size = len(json.dumps(draft.plain_metadata, separators=(",", ":"), ensure_ascii=False).encode())
     if size > MAX_METADATA_BYTES:
         raise InvalidValueError(
             f"record metadata is {size} bytes, over the {MAX_METADATA_BYTES}-byte limit; "
             "store large artefacts elsewhere and keep a reference (path, URI, hash) in metadata"
         )
+    return text
 
 
 def _trusted_keys(public_key: PublicKeys) -> list[TrustedKey]:
@@ -93,6 +104,8 @@ class Ledger:
         self._signer = signer
         self._clock = clock
         self._new_id = new_id
+        # Names already checked (teams, projects and models repeat across records).
+        self._names: set[str] = set()
 
     @property
     def url(self) -> str:
@@ -140,68 +153,71 @@ class Ledger:
             LedgerError: The database refused or could not be reached.
         """
         batch = list(drafts)
+        metadata = []
+        names = self._names
         for d in batch:
             if not isinstance(d, RecordDraft):
                 raise InvalidValueError(f"expected a RecordDraft, got {d!r}")
             # Names are checked when written (length, no control characters); records already
             # stored with other names stay readable, and displays escape them.
             for key, value in d.attribution.as_dict().items():
-                check_name(value, what=f"attribution {key}")
-            _check_metadata_size(d)
+                if value is not None and value not in names:
+                    check_name(value, what=f"attribution {key}")
+                    if len(names) >= _NAMES_KEPT:
+                        names.clear()
+                    names.add(value)
+            metadata.append(_checked_metadata(d))
         if not batch:
             return []
-        ids = [self._new_id() for _ in batch]
-        corrects = {d.corrects for d in batch if d.corrects is not None}
+        now = self._clock()
+        if now.tzinfo is None:
+            raise InvalidValueError(f"the ledger clock must return aware UTC, got {now!r}")
+        # Everything but the position is settled before the write lock is asked for, so that
+        # the lock is held only to chain and store; the timestamp is when the append was asked.
+        now = now.astimezone(UTC)
+        stamp = format_time(now)
         signer_id = self._signer.key_id if self._signer is not None else None
-        rows: list[tuple[int, str, str, str, str | None]] = []
-        records: list[Record] = []
-        with self._store.write() as tx:
-            missing = corrects - tx.existing_ids(corrects)
-            if missing:
-                raise InvalidValueError(
-                    f"cannot correct unknown record id(s) {', '.join(sorted(missing))}; "
-                    "a correction must reference a record already in this ledger"
-                )
-            seq, prev = tx.head()
-            now = self._clock()
-            if now.tzinfo is None:
-                raise InvalidValueError(f"the ledger clock must return aware UTC, got {now!r}")
-            now = now.astimezone(UTC)
-            stamp = format_time(now)
-            signer = self._signer
-            for draft, rid in zip(batch, ids, strict=True):
-                seq += 1
-                fp, market = draft.footprint, draft.market
-                figures = figures_of(fp, market) if fp is not None else None
-                body = encode_draft_body(
-                    draft, record_id=rid, timestamp=stamp, signer=signer_id, figures=figures
-                )
-                digest = chain_hash(seq, prev, body)
-                sig = signer.sign(digest) if signer is not None else None
-                rows.append((seq, prev, digest, body, sig))
-                records.append(
-                    Record(
-                        seq,
-                        rid,
-                        now,
-                        draft.kind,
-                        draft.attribution,
-                        fp,
-                        market,
-                        draft.corrects,
-                        draft.metadata,
-                        signer_id,
-                        None if figures is None else figures[0],
-                        None if figures is None else figures[1],
-                        None if figures is None or market is None else figures[2],
-                        prev,
-                        digest,
-                        sig,
-                    )
-                )
-                prev = digest
-            tx.insert(rows)
-        return records
+        ids = [self._new_id() for _ in batch]
+        figures = [
+            figures_of(d.footprint, d.market) if d.footprint is not None else None for d in batch
+        ]
+        bodies = [
+            encode_draft_body(
+                d, record_id=rid, timestamp=stamp, signer=signer_id, figures=f, metadata=m
+            )
+            for d, rid, f, m in zip(batch, ids, figures, metadata, strict=True)
+        ]
+        unit = Unit(
+            tuple(ids),
+            tuple(bodies),
+            frozenset(d.corrects for d in batch if d.corrects is not None),
+        )
+        chained = self._store.append(
+            unit, sign=self._signer.sign if self._signer is not None else None
+        )
+        return [
+            Record(
+                seq,
+                rid,
+                now,
+                d.kind,
+                d.attribution,
+                d.footprint,
+                d.market,
+                d.corrects,
+                d.metadata,
+                signer_id,
+                None if f is None else f[0],
+                None if f is None else f[1],
+                None if f is None or d.market is None else f[2],
+                prev,
+                digest,
+                sig,
+            )
+            for d, rid, f, (seq, prev, digest, sig) in zip(
+                batch, ids, figures, chained, strict=True
+            )
+        ]
 
     def correct(self, record_id: str, replacement: RecordDraft | None, *, reason: str) -> Record:
         """Append a correction that replaces record ``record_id`` (the original stays).
@@ -317,9 +333,11 @@ class Ledger:
     def totals(self, by: GroupBy, flt: RecordFilter | None = None) -> Totals:
         """Energy and Scope 2 CO2e (location- and market-based) grouped by ``by``.
 
-        Corrected records are replaced by their corrections (see :func:`compute_totals`).
+        Corrected records are replaced by their corrections (see
+        :func:`~lowcarb.ledger._query.compute_totals`); the ledger is read a page at a time.
         """
-        return compute_totals(self.records(flt), by, superseded=self._store.corrected_ids())
+        superseded = self._store.corrected_ids()
+        return totals_of_bodies(self._store.bodies(flt), by, superseded=superseded)
 
     def export(
         self,

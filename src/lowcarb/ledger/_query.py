@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from lowcarb.errors import InvalidValueError
+from lowcarb.errors import InvalidValueError, LedgerCorruptError
 from lowcarb.ledger._record import Record
 
-__all__ = ["GroupBy", "RecordFilter", "TotalRow", "Totals", "compute_totals"]
+__all__ = ["GroupBy", "RecordFilter", "TotalRow", "Totals", "compute_totals", "totals_of_bodies"]
 
 #: What totals group by. ``month`` is the UTC calendar month of the record's timestamp.
 GroupBy = Literal["team", "project", "model", "month", "kind", "zone"]
@@ -152,6 +153,10 @@ def compute_totals(records: Iterable[Record], by: GroupBy, *, superseded: set[st
         acc[2] += r.co2e_g
         acc[3] += r.co2e_g if market is None else market
         acc[4] += 0 if market is None else 1
+    return _totals(groups, by, skipped)
+
+
+def _totals(groups: dict[str | None, list[float]], by: GroupBy, skipped: int) -> Totals:
     rows = tuple(
         TotalRow(k, int(a[0]), a[1], a[2], a[3], int(a[4]))
         for k, a in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
@@ -165,3 +170,62 @@ def compute_totals(records: Iterable[Record], by: GroupBy, *, superseded: set[st
         market_records=sum(r.market_records for r in rows),
     )
     return Totals(by=by, rows=rows, total=total, superseded=skipped)
+
+
+def totals_of_bodies(
+    rows: Iterable[tuple[int, str]], by: GroupBy, *, superseded: set[str]
+) -> Totals:
+    """:func:`compute_totals` over stored ``(seq, body)`` rows, without building records.
+
+    The same sums in the same order (so the same floats, bit for bit): only the fields a total
+    needs are read from each parsed body, which is about four times faster than rebuilding
+    every :class:`Record` (what totals over a million records cost).
+
+    Raises:
+        InvalidValueError: An unknown ``by``.
+        LedgerCorruptError: A body is not a lowcarb record.
+    """
+    if by not in get_args(GroupBy):
+        raise InvalidValueError(
+            f"cannot group totals by {by!r}; choose one of {', '.join(get_args(GroupBy))}"
+        )
+    loads = json.loads
+    groups: dict[str | None, list[float]] = {}
+    skipped = 0
+    row: tuple[int, str] = (0, "")
+    try:
+        for row in rows:
+            d = loads(row[1])
+            if d["id"] in superseded:
+                skipped += 1
+                continue
+            fp = d["footprint"]
+            if fp is None:
+                continue
+            energy, co2e, mk = fp["energy_kwh"], fp["co2e_g"], fp["market"]
+            if energy is None or co2e is None:
+                continue
+            if by == "month":
+                ts: str = d["timestamp"]
+                key = ts[:7] if ts[0] != "0" else datetime.fromisoformat(ts).strftime("%Y-%m")
+            elif by == "kind":
+                key = d["kind"]
+            elif by == "zone":
+                key = fp["intensity"]["zone"]
+            else:
+                key = d["attribution"][by]
+            acc = groups.get(key)
+            if acc is None:
+                acc = groups[key] = [0, 0.0, 0.0, 0.0, 0]
+            market = mk["co2e_g"] if mk is not None else None
+            acc[0] += 1
+            acc[1] += energy
+            acc[2] += co2e
+            acc[3] += co2e if market is None else market
+            acc[4] += 0 if market is None else 1
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise LedgerCorruptError(
+            f"ledger record #{row[0]} is not a readable lowcarb record ({exc!r}); "
+            "run `lowcarb ledger verify` to find where the ledger was damaged"
+        ) from None
+    return _totals(groups, by, skipped)

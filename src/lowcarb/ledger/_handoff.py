@@ -1,0 +1,343 @@
+"""The group-commit queue of a SQLite ledger file: many processes' appends, one transaction.
+
+SQLite lets one process write at a time, and a durable commit costs one fsync, so processes that
+append at once used to queue for the write lock one fsync each, polling for it with millisecond
+sleeps. With group commit, a process that finds the ledger busy hands its records to whichever
+process writes next, and that *leader* chains the queued records of every waiting process with its
+own in one transaction and one fsync.
+
+The queue is a directory beside the ledger file (``<ledger>-appends``), a file per queued append
+(``append_many`` call: all its records or none), and the directory's ``flock`` elects the leader:
+
+* **enqueue** (a follower): the records' canonical bodies, their timestamps not yet known, written
+  to ``<arrival>.p`` (written under a temporary name, then renamed: a reader never sees half a
+  file). No fsync: a queued append is not acknowledged, so it need not survive anything.
+* **lead** (whoever holds the lock): rename each ``.p`` to ``.c`` (claimed: its owner can no longer
+  withdraw it), chain every claimed append and its own in one ``BEGIN IMMEDIATE`` transaction,
+  commit (``synchronous=FULL``: one fsync for all), then delete the ``.c`` files. An append whose
+  correction names an unknown record is renamed ``.e`` (refused) instead.
+* **wait** (a follower): poll its own file. Gone means chained: read its position and hash back
+  (by record id) and return. Refused means raise. Still pending and the lock free means lead.
+
+What holds after a crash or ``SIGKILL`` of any process at any point:
+
+* An append is acknowledged (the call returns) only once its transaction is committed and synced,
+  so no acknowledged append is lost; the chain is only ever written inside SQLite transactions.
+* A leader killed before its commit leaves ``.c`` files and nothing in the ledger: the next leader
+  chains them. Killed after its commit, before deleting them: the next leader finds their record
+  ids already stored and deletes them without chaining them twice.
+* A follower killed while waiting leaves its file: its records are appended, unacknowledged (as an
+  interrupted commit may be on any database). One that gives up waiting withdraws its ``.p`` file
+  first, so a busy error always means "not appended".
+
+The lock and the files only group the work: correctness never depends on them. The SQLite write
+lock still serialises transactions and the primary key on ``seq`` still forbids a fork, so a
+process that bypasses the queue (an older lowcarb, another tool) is merely not grouped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+if sys.platform != "win32":
+    import fcntl
+
+__all__ = [
+    "HAVE_FLOCK",
+    "MAX_GROUP_RECORDS",
+    "AppendQueue",
+    "Claimed",
+    "State",
+    "Unit",
+    "queue_dir",
+]
+
+#: Whether this platform has ``flock`` (elsewhere a SQLite ledger appends without a queue).
+HAVE_FLOCK = sys.platform != "win32"
+
+_PENDING, _CLAIMED, _REFUSED = ".p", ".c", ".e"
+#: A leader chains at most this many queued records in one transaction (bounds its size).
+MAX_GROUP_RECORDS = 5_000
+#: Temporary files older than this are left-overs of a writer killed while enqueueing.
+_STALE_TMP_S = 3600.0
+State = Literal["pending", "claimed", "refused", "gone", "withdrawn"]
+
+
+def queue_dir(db_path: Path) -> Path:
+    """The queue directory of the SQLite ledger at ``db_path`` (resolved, so every process
+    reaching the file by another path or link shares it)."""
+    real = db_path.resolve()
+    return real.with_name(real.name + "-appends")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """The records of one ``append_many`` call, encoded, waiting for a place in the chain.
+
+    Attributes:
+        ids: Record ids, in order.
+        bodies: Canonical bodies, in order, timestamps unstamped (the leader stamps them).
+        corrects: Ids the records correct (each must already be in the ledger).
+    """
+
+    ids: tuple[str, ...]
+    bodies: tuple[str, ...]
+    corrects: frozenset[str]
+
+    def to_bytes(self) -> bytes:
+        """A header line (ids, corrected ids) then one body per line (bodies are ASCII JSON,
+        so they hold no raw newline)."""
+        head = json.dumps({"ids": list(self.ids), "corrects": sorted(self.corrects)})
+        return "\n".join((head, *self.bodies)).encode("ascii")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Unit | None:
+        """Parse :meth:`to_bytes`; None when the file is not one (never chained)."""
+        try:
+            head, *bodies = data.decode("ascii").split("\n")
+            meta = json.loads(head)
+            ids = tuple(str(i) for i in meta["ids"])
+            corrects = frozenset(str(i) for i in meta["corrects"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not ids or len(ids) != len(bodies):
+            return None
+        return cls(ids, tuple(bodies), corrects)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A queued append this leader claimed: its file stem, its records, and whether a leader
+    before this one had claimed it (and may have committed it before dying)."""
+
+    stem: str
+    unit: Unit
+    orphan: bool
+
+
+class AppendQueue:
+    """The queue directory of one SQLite ledger file, and its leader lock (see module doc).
+
+    Not thread-safe: the store calls it under its own write lock (one writer per process at a
+    time). Safe across ``fork()``: the lock's descriptor is reopened in a child, which must not
+    share its parent's (a ``flock`` belongs to the open file, so a shared one would let both in).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        mode_of: Path | None = None,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.directory = directory
+        self._mode_of = mode_of
+        self._file_mode = 0o644
+        self._monotonic_ns = monotonic_ns
+        self._sleep = sleep
+        self._fd = -1
+        self._fd_pid = 0
+        self._held = False
+
+    # -- the leader lock ----------------------------------------------------------------------
+
+    def _lock_fd(self) -> int:
+        if self._fd >= 0 and self._fd_pid == os.getpid():
+            return self._fd
+        if self._mode_of is not None:
+            with contextlib.suppress(OSError):  # the permissions of the ledger file itself
+                self._file_mode = os.stat(self._mode_of).st_mode & 0o666
+        if not self.directory.is_dir():
+            # Readable, writable and searchable by whoever may write the ledger file itself.
+            mode = self._file_mode | (self._file_mode & 0o444) >> 2
+            try:
+                self.directory.mkdir(mode=0o700)
+                os.chmod(self.directory, mode)
+            except FileExistsError:
+                pass
+        # An inherited descriptor (after fork) is left open: closing it would not release the
+        # parent's lock, and the parent still uses it.
+        self._fd = os.open(self.directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        self._fd_pid = os.getpid()
+        self._held = False
+        return self._fd
+
+    def try_lead(self) -> bool:
+        """Take the leader lock if it is free (never waits)."""
+        try:
+            fcntl.flock(self._lock_fd(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self._held = True
+        return True
+
+    def release(self) -> None:
+        """Release the leader lock (when held)."""
+        if self._held and self._fd_pid == os.getpid():
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._held = False
+
+    def lead_within(self, deadline: float, *, clock: Callable[[], float]) -> bool:
+        """Take the leader lock, waiting until ``deadline`` (``clock`` seconds); False if not."""
+        delay = 50e-6
+        while not self.try_lead():
+            if clock() > deadline:
+                return False
+            self._sleep(delay)
+            delay = min(delay * 2, 1e-3)
+        return True
+
+    def close(self) -> None:
+        """Close the lock's descriptor (this process's only)."""
+        if self._fd >= 0 and self._fd_pid == os.getpid():
+            os.close(self._fd)
+        self._fd, self._held = -1, False
+
+    # -- followers ----------------------------------------------------------------------------
+
+    def enqueue(self, unit: Unit) -> str:
+        """Queue ``unit`` for the next leader; return its stem (arrival order, then who)."""
+        self._lock_fd()  # creates the directory when needed
+        stem = f"{self._monotonic_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = self.directory / f".{stem}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._file_mode)
+        try:
+            data = memoryview(unit.to_bytes())
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
+        os.rename(tmp, self.directory / (stem + _PENDING))
+        return stem
+
+    def state(self, stem: str) -> State:
+        """Where a queued append is: pending, claimed by a leader, refused, or gone (chained,
+        or withdrawn by its owner)."""
+        for suffix, state in ((_PENDING, "pending"), (_CLAIMED, "claimed"), (_REFUSED, "refused")):
+            if os.path.exists(self.directory / (stem + suffix)):
+                return state  # type: ignore[return-value]
+        return "gone"
+
+    def withdraw(self, stem: str) -> bool:
+        """Take back a pending append; False when a leader has already claimed it."""
+        try:
+            os.unlink(self.directory / (stem + _PENDING))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def forget(self, stem: str) -> None:
+        """Delete a refused append's file (its owner has read the verdict)."""
+        _unlink(self.directory / (stem + _REFUSED))
+
+    def drop(self, stem: str) -> None:
+        """Delete an append's file whatever its state (its owner leads and gives it up)."""
+        for suffix in (_PENDING, _CLAIMED, _REFUSED):
+            _unlink(self.directory / (stem + suffix))
+
+    def wait(self, stem: str, deadline: float, *, clock: Callable[[], float]) -> State:
+        """Wait until the append ``stem`` is gone or refused, or this process may lead.
+
+        Returns ``"gone"`` or ``"refused"``; ``"pending"`` or ``"claimed"`` with the leader lock
+        taken (this process leads, its own append still queued); ``"withdrawn"`` when it was still
+        pending at ``deadline`` and has been taken back (never appended). A claimed append is
+        waited for past ``deadline``: a leader is committing it.
+        """
+        delay = 50e-6
+        while True:
+            state = self.state(stem)
+            if state in ("gone", "refused"):
+                return state
+            if self.try_lead():
+                # Look again: a leader may have finished between the look and the lock.
+                state = self.state(stem)
+                if state in ("gone", "refused"):
+                    self.release()
+                return state
+            if state == "pending" and clock() > deadline and self.withdraw(stem):
+                return "withdrawn"
+            self._sleep(delay)
+            delay = min(delay * 2, 1e-3)
+
+    # -- leaders ------------------------------------------------------------------------------
+
+    def claim(self, *, max_records: int = MAX_GROUP_RECORDS) -> list[Claimed]:
+        """Claim queued appends, oldest first (leader only): orphans of dead leaders, then
+        pending ones, up to ``max_records`` records (at least one append)."""
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        if not names:
+            return []
+        out: list[Claimed] = []
+        records = 0
+        now = time.time()
+        for name in sorted(names, key=lambda n: (not n.endswith(_CLAIMED), n)):
+            if name.startswith("."):
+                self._sweep(name, now)
+                continue
+            stem, suffix = name[:-2], name[-2:]
+            if suffix not in (_PENDING, _CLAIMED):
+                continue
+            if records >= max_records:
+                break
+            claimed = self.directory / (stem + _CLAIMED)
+            if suffix == _PENDING:
+                try:
+                    os.rename(self.directory / name, claimed)
+                except FileNotFoundError:
+                    continue  # withdrawn by its owner
+            try:
+                with open(claimed, "rb") as fh:
+                    unit = Unit.from_bytes(fh.read())
+            except FileNotFoundError:
+                continue
+            if unit is None:  # not ours to chain; its owner (if any) is told it was refused
+                _rename(claimed, self.directory / (stem + _REFUSED))
+                continue
+            out.append(Claimed(stem, unit, orphan=suffix == _CLAIMED))
+            records += len(unit.ids)
+        return out
+
+    def finish(self, chained: Iterable[Claimed], refused: Iterable[Claimed]) -> None:
+        """After the commit: delete chained appends' files, mark refused ones."""
+        for c in chained:
+            _unlink(self.directory / (c.stem + _CLAIMED))
+        for c in refused:
+            _rename(self.directory / (c.stem + _CLAIMED), self.directory / (c.stem + _REFUSED))
+
+    def unclaim(self, claimed: Iterable[Claimed]) -> None:
+        """After a failed transaction: hand the claimed appends back to the queue."""
+        for c in claimed:
+            _rename(self.directory / (c.stem + _CLAIMED), self.directory / (c.stem + _PENDING))
+
+    def _sweep(self, name: str, now: float) -> None:
+        if not name.endswith(".tmp"):
+            return
+        path = self.directory / name
+        try:
+            if now - path.stat().st_mtime > _STALE_TMP_S:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _rename(src: Path, dst: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(src, dst)

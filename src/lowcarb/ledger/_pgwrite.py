@@ -1,0 +1,118 @@
+"""Appending to a PostgreSQL ledger: pipelined statements, server-side chaining, group commit.
+
+Every append is a few statements sent in psycopg's pipeline mode, so that the round trips an
+append waits for are as few as the chain allows: a single unsigned record travels in one (lock,
+insert chained by the server, commit), a batch in two (lock and head; rows and commit).
+
+Group commit: a transaction holding the ledger's advisory lock normally commits synchronously,
+which holds the lock through its fsync, so concurrent writers would each wait for the fsync of
+every writer ahead of them. When another writer is waiting for the lock (``pg_locks`` says so), the
+holder instead commits with ``synchronous_commit = off`` (the lock is released at once) and then,
+outside the lock, runs a tiny synchronous transaction that writes a WAL record: its commit
+flushes the WAL up to itself, covering the earlier commit, and PostgreSQL serves the flushes of
+many backends waiting at once with one fsync. The caller returns only after that flush: an
+acknowledged append is durable exactly as with ``synchronous_commit = on``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lowcarb.ledger._canonical import CHAIN_PREFIX, GENESIS_HASH
+from lowcarb.ledger._schema import LEDGER_TABLE
+
+__all__ = ["PG_LOCK_KEY", "pg_append_one", "pg_commit", "pg_durable", "pg_lock"]
+
+#: Key of the PostgreSQL advisory lock that serialises appends (b"lowcledg" as a bigint).
+PG_LOCK_KEY = int.from_bytes(b"lowcledg", "big")
+_COLUMNS = "seq, prev_hash, hash, body, signature"
+# Take the lock (waiting at most the lock timeout), then, the lock held, look whether others wait
+# for it: if so, this transaction commits without waiting for its fsync (see the module doc).
+# Only where the flush below is allowed, and never when the server already commits
+# asynchronously. Returns whether it will (``later``).
+_LOCK_SQL = (
+    "SELECT g.later, set_config('synchronous_commit', CASE WHEN g.later THEN 'off' ELSE "
+    "current_setting('synchronous_commit') END, true) FROM (SELECT "
+    "current_setting('synchronous_commit') <> 'off' AND EXISTS (SELECT 1 FROM pg_locks "
+    f"WHERE locktype = 'advisory' AND classid = {PG_LOCK_KEY >> 32} "
+    f"AND objid = {PG_LOCK_KEY & 0xFFFF_FFFF} AND objsubid = 1 AND NOT granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) "
+    "AND has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE') "
+    "AS later FROM (SELECT set_config('lock_timeout', {wait}, true), "
+    f"pg_advisory_xact_lock({PG_LOCK_KEY}) OFFSET 0) l OFFSET 0) g"
+)
+# A transaction that writes a WAL record (a logical-decoding message, which nothing stores) and
+# commits synchronously: its commit flushes the WAL up to itself, so every commit before it is
+# durable too, and PostgreSQL serves concurrent flushes with one fsync (its group commit).
+_FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'lowcarb-ledger', 'durable')"
+_PREFIX = CHAIN_PREFIX.decode("ascii").removesuffix("\n")
+# One record chained by the server in one statement (hash as ``chain_hash``; bodies are ASCII):
+# sent with the lock and the commit as one query string (the simple query protocol: one round
+# trip, each statement with a fresh snapshot, so the insert sees the head as of the lock), the
+# lock is held only while the server works, never across the network.
+_APPEND_ONE_SQL = (
+    f"INSERT INTO {LEDGER_TABLE} ({_COLUMNS}) "
+    "SELECT h.seq + 1, h.hash, encode(sha256(convert_to(concat("
+    f"'{_PREFIX}', chr(10), h.seq + 1, chr(10), h.hash, chr(10), b.body), 'UTF8')), 'hex'), "
+    f"b.body, NULL FROM (SELECT {{body}}::text AS body) b, (SELECT seq, hash FROM {LEDGER_TABLE} "
+    f"UNION ALL SELECT 0, '{GENESIS_HASH}' ORDER BY seq DESC LIMIT 1) h "
+    "RETURNING seq, prev_hash, hash"
+)
+
+
+def _literal(dbc: Any, value: str) -> str:
+    from psycopg.sql import Literal
+
+    text: str = Literal(value).as_string(dbc)
+    return text
+
+
+def pg_lock(dbc: Any, *, wait: str) -> Any:
+    """Queue the lock statement (lock timeout ``wait``, e.g. ``"30000ms"``) in the open
+    pipeline; return its cursor: :func:`pg_commit` reads from it whether to wait for the fsync
+    after the commit."""
+    cur = dbc.cursor()
+    cur.execute(_LOCK_SQL.replace("{wait}", "%s"), (wait,))
+    return cur
+
+
+def pg_commit(dbc: Any, lock: Any) -> bool:
+    """Commit (inside the pipeline ``pg_lock`` ran in); True when committed without waiting for
+    the fsync (a writer was waiting for the lock): then call :func:`pg_durable`."""
+    dbc.commit()
+    return bool(lock.fetchone()[0])
+
+
+def pg_durable(dbc: Any) -> None:
+    """Wait, outside the lock, until the WAL holding this connection's last commit is flushed."""
+    with dbc.pipeline():
+        dbc.execute(_FLUSH_SQL)
+        dbc.commit()
+
+
+def pg_append_one(dbc: Any, body: str, *, wait: str) -> tuple[tuple[int, str, str], bool]:
+    """Chain and store one record in one round trip: ``((seq, prev_hash, hash), later)``;
+    ``later`` as :func:`pg_commit` (then :func:`pg_durable` before acknowledging it).
+
+    One query string in the simple protocol, the body as a quoted literal: psycopg's pipeline
+    machinery would cost this hot path more client CPU than the statements themselves.
+    """
+    query = ";".join(
+        (
+            "BEGIN",
+            _LOCK_SQL.replace("{wait}", _literal(dbc, wait)),
+            _APPEND_ONE_SQL.replace("{body}", _literal(dbc, body)),
+            "COMMIT",
+        )
+    )
+    dbc.autocommit = True  # the query string holds its own BEGIN and COMMIT
+    cur = dbc.cursor()
+    cur.execute(query.encode("ascii"))
+    cur.nextset()
+    later = bool(cur.fetchone()[0])
+    cur.nextset()
+    row = cur.fetchone()
+    cur.close()
+    # Only after a success: a failed connection is discarded by the caller, never reused.
+    dbc.autocommit = False
+    return (int(row[0]), str(row[1]), str(row[2])), later
