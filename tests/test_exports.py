@@ -39,6 +39,7 @@ def test_every_package_all_names_resolve() -> None:
         "monitoring",
         "reporting.carbonaware",
         "reporting.report",
+        "reporting.dashboard",
     ):
         mod = importlib.import_module(f"lowcarb.{pkg}")
         for name in mod.__all__:

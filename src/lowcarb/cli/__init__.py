@@ -45,6 +45,9 @@ _COMMANDS: dict[str, str] = {
     "k8s": "k8s",
     "monitor": "monitor",
     "report": "report",
+    "dashboard": "dashboard",
+    "tokens": "tokens",
+    "regions": "regions",
 }
 
 EXIT_CODES = """exit status:

@@ -8,6 +8,10 @@
   :func:`create_carbon_aware_app`): the Green Software Foundation SDK's ``/emissions/...`` paths
   served from lowcarb's sources, forecasts and planner (:mod:`lowcarb.reporting.carbonaware`).
 
+- The dashboard (:func:`create_dashboard_app`, ``lowcarb dashboard``): the live ledger as web
+  pages and JSON, team tokens, a daily rollup, and the Carbon Aware API in one app
+  (:mod:`lowcarb.reporting.dashboard`).
+
 Importing the package is cheap: the names that need FastAPI load on first use (PEP 562).
 """
 
@@ -42,6 +46,7 @@ _LAZY: dict[str, str] = {
         "create_carbon_aware_app",
     )
 }
+_LAZY.update({n: "lowcarb.reporting.dashboard" for n in ("create_dashboard_app", "run_dashboard")})
 _LAZY.update(
     {
         name: "lowcarb.reporting.report"
@@ -63,4 +68,5 @@ __all__ = [
     "format_energy",
     "load_market_factors",
     "print_footprint",
+    "run_dashboard",
 ]
