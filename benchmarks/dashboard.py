@@ -214,6 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     p95 = max(figures["overview_json"]["p95_ms"], figures["overview_html"]["p95_ms"])
     line = {
         "benchmark": "dashboard",
+        # The reference: the same period's figures aggregated straight from the ledger
+        # (the report's one-pass SQL), measured in the same run.
+        "ratios": {
+            "overview_json_p50_vs_direct_aggregate": round(
+                figures["overview_json"]["p50_ms"] / collect_ms, 5
+            ),
+            "overview_p95_vs_target": round(p95 / TARGET_MS, 4),
+        },
         "ledger_records": built["records"],
         "period": f"{q['since']}..{q['until']} (default: 30 days)",
         "records_in_period": cold["totals"]["all_records"],
