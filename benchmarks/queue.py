@@ -19,8 +19,10 @@ worker processes on PostgreSQL, 1 on PostgreSQL, 8 on SQLite, 1 on SQLite), on a
   next step. From those and the jobs table: ``claims_per_s`` (claims over the time from the first
   claim to the last), ``completions_per_s``, ``duplicates`` (claims beyond the first of a job:
   must be 0), ``duplicate_completions`` (must be 0), ``lost`` (jobs not ``succeeded`` at the
-  end: must be 0), and the lateness of each job's claim against its planned start (``p50``,
-  ``p95``, ``max``, and ``p95`` per team: the small team is not starved by the big one).
+  end: must be 0), the lateness of each job's claim against its planned start (``p50``,
+  ``p95``, ``max``, and ``p95`` per team: the small team is not starved by the big one), and
+  ``busy_retries``: steps a worker retried because SQLite's write lock was not granted within
+  its 30 s busy timeout (SQLite serialises writers; its busy handler is not fair).
 
 ``ratios`` compares the configurations; ``checks`` says whether duplicates and lost jobs were 0
 everywhere; ``machine`` gives the CPU, its cores and the load average before and after.
@@ -241,6 +243,7 @@ def run_config(backend: str, workers: int, n: int, spread_s: float, tmp: Path) -
         "duplicate_completions": sum(c - 1 for c in per_done.values()),
         "lost": n - succeeded,
         "never_claimed": n - len(per_job),
+        "busy_retries": sum(1 for e in events if e[0] == "busy"),
         "lateness_p50_ms": round(1000 * percentile(late_all, 0.5), 1),
         "lateness_p95_ms": round(1000 * percentile(late_all, 0.95), 1),
         "lateness_max_ms": round(1000 * max(late_all), 1),

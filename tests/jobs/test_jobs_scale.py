@@ -7,6 +7,7 @@ import itertools
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import time
 from collections import Counter
@@ -16,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from lowcarb.energy import FakeMeter
-from lowcarb.errors import ConfigError
+from lowcarb.errors import ConfigError, LedgerBusyError
 from lowcarb.grid import StaticIntensitySource
 from lowcarb.jobs import JobStore, Worker, WorkerConfig, open_job_store
 from lowcarb.jobs.testing import queue_worker_command, read_queue_log
+from lowcarb.ledger import open_engine
 from lowcarb.scheduling import JobSpec
 
 H = timedelta(hours=1)
@@ -224,3 +226,20 @@ def test_workers_killed_again_and_again_on_postgres_lose_no_job(
         reruns = sum(j.attempts - 1 for j in jobs.values())
         assert reruns == kills  # each killed mid-job: its one job ran again, after its lease
         assert sum(j.attempts for j in jobs.values()) >= len(ids)
+
+
+def test_a_sqlite_write_lock_held_too_long_is_a_busy_error_to_retry(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with JobStore(open_engine(sqlite_url, environ={}, busy_timeout_s=0.2)) as store:
+        (job_id,) = _due_jobs(store, tmp_path, {"a": 1}, datetime.now(UTC))
+        holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            with pytest.raises(LedgerBusyError, match="stayed locked by other writers"):
+                store.claim_next(worker_id="w", lease_until=datetime.now(UTC) + H)
+        finally:
+            holder.rollback()
+            holder.close()
+        claimed = store.claim_next(worker_id="w", lease_until=datetime.now(UTC) + H)
+        assert claimed is not None and claimed.id == job_id  # nothing was lost: it retries

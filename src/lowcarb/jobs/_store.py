@@ -54,7 +54,7 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from lowcarb._text import plain
-from lowcarb.errors import LedgerError, UsageError
+from lowcarb.errors import LedgerBusyError, LedgerError, UsageError
 from lowcarb.grid import lookup_zone
 from lowcarb.jobs._fair import CLAIMABLE, pick, requeue_lapsed, take
 from lowcarb.jobs._job import JOBS, Job, JobState, encode_column
@@ -108,7 +108,8 @@ class JobStore:
         """One transaction (SQLite: holding the write lock from its start when ``write``).
 
         A database error (a read-only file, a lost server, a dropped table) becomes a
-        :class:`LedgerError` of one line naming the store.
+        :class:`LedgerError` of one line naming the store; a SQLite write lock not granted within
+        the busy timeout, a :class:`LedgerBusyError` (nothing was changed: retry).
         """
         options = {"lowcarb_begin": "IMMEDIATE"} if write and self.dialect == "sqlite" else {}
         try:
@@ -117,6 +118,11 @@ class JobStore:
         except SQLAlchemyError as exc:
             where = self.engine.url.render_as_string(hide_password=True)
             cause = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"]
+            if self.dialect == "sqlite" and "database is locked" in cause[0].lower():
+                raise LedgerBusyError(
+                    f"job store at {where!r} stayed locked by other writers past its busy "
+                    "timeout; retry (many workers on one SQLite file: use PostgreSQL)"
+                ) from exc
             raise LedgerError(f"job store at {where!r} failed: {cause[0]}") from exc
 
     # -- writes ---------------------------------------------------------------------------------

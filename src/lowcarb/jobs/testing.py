@@ -5,7 +5,9 @@ backend (or a deployment's own database) is checked by the same contract. Subcla
 :class:`JobStoreConformance` in a test module and give it a ``job_store_url`` fixture; lowcarb's
 own suite runs it against SQLite and PostgreSQL::
 
-    import pytest
+    from typing import TypeVar
+
+import pytest
     from lowcarb.jobs.testing import JobStoreConformance
 
     class TestSqliteJobStore(JobStoreConformance):
@@ -23,6 +25,7 @@ a worker; ``benchmarks/queue.py`` runs it at scale).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import random
@@ -32,13 +35,14 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from lowcarb.errors import InvalidValueError, UnknownNameError, UsageError
+from lowcarb.errors import InvalidValueError, LedgerBusyError, UnknownNameError, UsageError
 from lowcarb.jobs._job import ACTIVE_STATES, Job
 from lowcarb.jobs._store import JobStore, open_job_store
 from lowcarb.ledger import open_ledger
@@ -52,6 +56,8 @@ __all__ = [
     "run_queue_worker",
     "sample_spec",
 ]
+
+_T = TypeVar("_T")
 
 #: The submission time of the suite's jobs.
 T0 = datetime(2022, 3, 1, 10, tzinfo=UTC)
@@ -80,24 +86,36 @@ def run_queue_worker(
     lease, re-queue lapsed leases. Each step is a line of ``log_path`` (see
     :func:`read_queue_log`), written before the next step and line-buffered, so a SIGKILL loses
     none: ``ready - 0 T``, then ``claim ID ATTEMPT T LEASE_T``, ``end ID ATTEMPT T`` and
-    ``done ID ATTEMPT T`` (only when the completion applied) per job, times in Unix seconds.
+    ``done ID ATTEMPT T`` (only when the completion applied) per job, times in Unix seconds; and
+    ``busy - 0 T`` for each step retried because a SQLite write lock was not granted in time.
     """
     runs = 0
     with (
         open_job_store(url, environ={}) as store,
         open(log_path, "a", buffering=1, encoding="utf-8") as log,
     ):
+
+        def busy_retry(step: Callable[[], _T]) -> _T:
+            # A SQLite write lock not granted in time changed nothing: log it, try again.
+            while True:
+                try:
+                    return step()
+                except LedgerBusyError:
+                    log.write(f"busy - 0 {time.time():.6f}\n")
+
         log.write(f"ready - 0 {time.time():.6f}\n")
         next_requeue = 0.0
         while True:
             now = datetime.now(UTC)
             if time.monotonic() >= next_requeue:
-                store.requeue_expired(now)
+                busy_retry(lambda: store.requeue_expired(now))  # noqa: B023 (called at once)
                 next_requeue = time.monotonic() + lease_s / 4
             lease = now + timedelta(seconds=lease_s)
-            job = store.claim_next(worker_id=worker_id, lease_until=lease, now=now)
+            job = busy_retry(
+                lambda: store.claim_next(worker_id=worker_id, lease_until=lease, now=now)  # noqa: B023
+            )
             if job is None:
-                if not store.count_jobs(ACTIVE_STATES):
+                if not busy_retry(lambda: store.count_jobs(ACTIVE_STATES)):
                     return runs
                 time.sleep(poll_s)
                 continue
@@ -105,7 +123,8 @@ def run_queue_worker(
             _pretend_to_work(store, worker_id, job_s=job_s, lease_s=lease_s)
             log.write(f"end {job.id} {job.attempts} {time.time():.6f}\n")
             runs += 1
-            if store.complete(job) is not None:
+            claimed = job
+            if busy_retry(lambda: store.complete(claimed)) is not None:  # noqa: B023
                 log.write(f"done {job.id} {job.attempts} {time.time():.6f}\n")
 
 
@@ -113,7 +132,8 @@ def _pretend_to_work(store: JobStore, worker_id: str, *, job_s: float, lease_s: 
     end = time.monotonic() + job_s
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(left, lease_s / 3))
-        store.heartbeat(worker_id, datetime.now(UTC) + timedelta(seconds=lease_s))
+        with contextlib.suppress(LedgerBusyError):  # renewed at the next beat, well in time
+            store.heartbeat(worker_id, datetime.now(UTC) + timedelta(seconds=lease_s))
 
 
 def queue_worker_command(url: str, worker_id: str, log_path: Path, **kw: float) -> list[str]:
