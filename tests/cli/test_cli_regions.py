@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import lowcarb.cli
 from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
 from lowcarb.errors import InvalidValueError, UnknownZoneError, UsageError
@@ -54,19 +53,9 @@ KEYS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(lowcarb.cli._COMMANDS, "regions", "regions")
-
-
 def _program(*args: str) -> list[str]:
-    """The command line Terraform runs: ``lowcarb ARGS`` (through a shim until ``regions`` is
-    registered in lowcarb.cli._COMMANDS, which a child process does not inherit from the test)."""
-    shim = (
-        "import lowcarb.cli as c; c._COMMANDS.setdefault('regions', 'regions'); "
-        "raise SystemExit(c.main())"
-    )
-    return [sys.executable, "-c", shim, *args]
+    """The command line Terraform runs: ``lowcarb ARGS``."""
+    return [sys.executable, "-m", "lowcarb", *args]
 
 
 def _as_terraform(query: dict[str, object] | str, *args: str) -> subprocess.CompletedProcess[str]:
