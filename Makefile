@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: demo test lint typecheck unit airflow-test bench clean
+.PHONY: demo test lint typecheck docs unit wheel-smoke airflow-test bench clean
 
 # The stamp files re-install whenever pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml
@@ -23,16 +23,24 @@ demo: $(VENV)/.stamp-base
 	$(PY) examples/demo.py
 
 lint: $(VENV)/.stamp-dev
-	$(BIN)/ruff check src tests benchmarks scripts examples
-	$(BIN)/ruff format --check src tests benchmarks scripts examples
+	$(BIN)/ruff check src tests benchmarks scripts examples docs
+	$(BIN)/ruff format --check src tests benchmarks scripts examples docs
 	$(BIN)/lint-imports --no-cache
 	$(PY) scripts/build_grafana_dashboard.py --check
 
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 
+# The docs site, strictly: a broken reference or a missing page fails the build.
+docs: $(VENV)/.stamp-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 unit: $(VENV)/.stamp-dev
-	$(BIN)/pytest --ignore=tests/integrations/test_airflow.py
+	$(BIN)/pytest --ignore=tests/integrations/test_airflow.py --ignore=tests/examples/test_example_airflow.py
+
+# The wheel and sdist, installed into clean virtualenvs (no source tree), each extra alone.
+wheel-smoke: $(VENV)/.stamp-dev
+	$(PY) scripts/wheel_smoke.py
 
 # Airflow 3.3 caps FastAPI below what the dev extra installs, so its tests (dag.test() for real)
 # run in a virtualenv of their own, with lowcarb[airflow] and pytest only.
@@ -44,10 +52,10 @@ $(AIRFLOW_VENV)/.stamp: pyproject.toml
 	touch $@
 
 airflow-test: $(AIRFLOW_VENV)/.stamp
-	LOWCARB_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/pytest tests/integrations/test_airflow.py
+	LOWCARB_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/pytest tests/integrations/test_airflow.py tests/examples/test_example_airflow.py
 
 # Exit status 5 (no tests collected) fails like any other non-zero status.
-test: lint typecheck unit airflow-test
+test: lint typecheck docs unit wheel-smoke airflow-test
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache
