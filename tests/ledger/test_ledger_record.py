@@ -78,6 +78,12 @@ def test_public_names_are_exactly_exported() -> None:
             "open_engine",
             "open_ledger",
             "record_dict",
+            "TOKEN_SCOPES",
+            "ApiToken",
+            "IssuedToken",
+            "TokenCheck",
+            "TokenStore",
+            "open_token_store",
         ]
     )
     for name in ledger_pkg.__all__:
