@@ -29,8 +29,8 @@ everywhere; ``machine`` gives the CPU, its cores and the load average before and
 
 Usage::
 
-    python benchmarks/queue.py                            # 10,000 jobs x 4 configurations
-    python benchmarks/queue.py --jobs 2000 --configs pg:8,pg:1   # quick
+    python benchmarks/job_queue.py                            # 10,000 jobs x 4 configurations
+    python benchmarks/job_queue.py --jobs 2000 --configs pg:8,pg:1   # quick
 """
 
 from __future__ import annotations
