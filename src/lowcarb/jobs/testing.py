@@ -20,7 +20,7 @@ The URL must name a fresh, empty database per test. Needs ``pytest`` (a test dep
 Besides the contract of each operation, the suite checks the queue as a whole: fair claims
 (deadlines first, then round-robin between teams), leases that lapse and fence their old worker,
 and real worker processes killed with SIGKILL at random points (:func:`run_queue_worker` is such
-a worker; ``benchmarks/queue.py`` runs it at scale).
+a worker; ``benchmarks/job_queue.py`` runs it at scale).
 """
 
 from __future__ import annotations
