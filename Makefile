@@ -23,8 +23,8 @@ demo: $(VENV)/.stamp-base
 	$(PY) examples/demo.py
 
 lint: $(VENV)/.stamp-dev
-	$(BIN)/ruff check src tests benchmarks scripts examples docs
-	$(BIN)/ruff format --check src tests benchmarks scripts examples docs
+	$(BIN)/ruff check src tests benchmarks scripts examples docs/hooks.py
+	$(BIN)/ruff format --check src tests benchmarks scripts examples docs/hooks.py
 	$(BIN)/lint-imports --no-cache
 	$(PY) scripts/build_grafana_dashboard.py --check
 
