@@ -27,6 +27,7 @@ __all__ = [
     "group_append",
     "lead",
     "read_back",
+    "rechain",
 ]
 
 
@@ -53,6 +54,8 @@ class ChainStore(Protocol):
     def existing_ids(self, ids: Collection[str]) -> set[str]: ...
 
     def busy_error(self) -> LedgerBusyError: ...
+
+    def append_alone(self, unit: Unit, *, sign: Sign | None = None) -> list[Chained] | None: ...
 
 
 #: A chained record as the caller needs it back: seq, prev_hash, hash, signature.
@@ -139,9 +142,14 @@ def lead(
     the caller raises).
     """
     claimed: list[Claimed] = []
+    done = False
     try:
         if queue is not None:
             claimed = queue.claim()
+        if not claimed and own is not None:  # nobody else queued: the store's quickest way
+            alone = store.append_alone(own, sign=sign)
+            if alone is not None:
+                return alone
         units = [c.unit for c in claimed]
         mine = next((i for i, c in enumerate(claimed) if c.stem == own_stem), None)
         if own is not None:
@@ -162,14 +170,32 @@ def lead(
                 [c for c, o in zip(claimed, outcomes, strict=False) if o != "refused"],
                 [c for c, o in zip(claimed, outcomes, strict=False) if o == "refused"],
             )
+        done = True
     finally:
-        if queue is not None:
-            queue.release()
+        if queue is not None:  # wake the owners of what was chained or refused (or handed back)
+            wake = {c.stem: "" for c in claimed if c.stem != own_stem or not done}
+            if done:  # their owners compute the rest of their records from the first
+                for i, c in enumerate(claimed):
+                    if c.stem in wake and i in chained:
+                        seq, prev = chained[i][0][:2]
+                        wake[c.stem] = f"{seq} {prev}"
+            queue.release(wake=wake)
     if mine is None:
         return None
     if outcomes[mine] == "stale":  # a leader that died after committing it
         return read_back(store, units[mine])
     return chained[mine]
+
+
+def rechain(unit: Unit, seq: int, prev: str) -> list[Chained]:
+    """A unit's chained records, its first at ``seq`` after ``prev`` (the rest follow: a unit's
+    records are contiguous)."""
+    out: list[Chained] = []
+    for body in unit.bodies:
+        digest = chain_hash(seq, prev, body)
+        out.append((seq, prev, digest, None))
+        seq, prev = seq + 1, digest
+    return out
 
 
 def read_back(store: ChainStore, unit: Unit) -> list[Chained]:
@@ -215,6 +241,9 @@ def group_append(
             if state == "withdrawn":
                 raise store.busy_error()
             if state == "gone":
+                first = queue.result(stem)
+                if first is not None:  # sent by its leader: the rest follows from the bodies
+                    return rechain(unit, *first)
                 found = store.chained(unit.ids)
                 if len(found) == len(unit.ids):
                     return [(*found[i], None) for i in unit.ids]
@@ -229,6 +258,7 @@ def group_append(
                 if missing:
                     raise unknown_corrects_error(missing)
                 # Refused for a correction whose record has arrived since: queue it again.
+                queue.leave(stem)
                 stem = queue.enqueue(unit)
                 continue
             result = lead(store, queue, own_stem=stem)
@@ -237,3 +267,5 @@ def group_append(
     except BaseException:
         queue.withdraw(stem)  # best effort: a claimed append's outcome is its leader's
         raise
+    finally:
+        queue.leave(stem)

@@ -6,7 +6,9 @@ sleeps. With group commit, a process that finds the ledger busy hands its record
 process writes next, and that *leader* chains the queued records of every waiting process with its
 own in one transaction and one fsync.
 
-The queue is a directory beside the ledger file (``<ledger>-appends``), a file per queued append
+The queue is a directory beside the ledger file (``<ledger>-appends``; for a ledger on a database
+server, one per user in the temporary directory: the processes of one machine group there,
+while other machines' appends still queue on the server's lock), a file per queued append
 (``append_many`` call: all its records or none), and the directory's ``flock`` elects the leader:
 
 * **enqueue** (a follower): the records' canonical bodies, their timestamps not yet known, written
@@ -16,8 +18,13 @@ The queue is a directory beside the ledger file (``<ledger>-appends``), a file p
   withdraw it), chain every claimed append and its own in one ``BEGIN IMMEDIATE`` transaction,
   commit (``synchronous=FULL``: one fsync for all), then delete the ``.c`` files. An append whose
   correction names an unknown record is renamed ``.e`` (refused) instead.
-* **wait** (a follower): poll its own file. Gone means chained: read its position and hash back
-  (by record id) and return. Refused means raise. Still pending and the lock free means lead.
+* **wait** (a follower): sleep on its own named pipe (``<arrival>.w``), which the leader writes a
+  byte to when it has chained or refused the append, and again when it releases the lock while
+  the append is still pending (then the follower may lead); a look every 50 ms covers a leader
+  that died. Gone means chained: read its position and hash back (by record id) and return.
+  Refused means raise. Still pending and the lock free means lead. A pipe wakes exactly the
+  waiting process, at once, and a byte written before the follower sleeps is not lost; polling
+  the file instead cost each append more CPU than the append itself.
 
 What holds after a crash or ``SIGKILL`` of any process at any point:
 
@@ -38,12 +45,16 @@ process that bypasses the queue (an older lowcarb, another tool) is merely not g
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
+import select
+import stat
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -59,12 +70,13 @@ __all__ = [
     "State",
     "Unit",
     "queue_dir",
+    "server_queue_dir",
 ]
 
 #: Whether this platform has ``flock`` (elsewhere a SQLite ledger appends without a queue).
 HAVE_FLOCK = sys.platform != "win32"
 
-_PENDING, _CLAIMED, _REFUSED = ".p", ".c", ".e"
+_PENDING, _CLAIMED, _REFUSED, _WAKE = ".p", ".c", ".e", ".w"
 #: A leader chains at most this many queued records in one transaction (bounds its size).
 MAX_GROUP_RECORDS = 5_000
 #: Temporary files older than this are left-overs of a writer killed while enqueueing.
@@ -77,6 +89,24 @@ def queue_dir(db_path: Path) -> Path:
     reaching the file by another path or link shares it)."""
     real = db_path.resolve()
     return real.with_name(real.name + "-appends")
+
+
+def server_queue_dir(key: str, *, tmp: str | None = None) -> Path | None:
+    """The queue directory of a ledger on a database server, for this user's processes on this
+    machine: ``<tmp>/lowcarb-<uid>/<digest of key>-appends``.
+
+    Only this user may use it: the parent directory must be this user's and closed to others,
+    else None (no grouping: appends go to the server one by one, as from other machines).
+    """
+    base = Path(tmp or tempfile.gettempdir()) / f"lowcarb-{os.getuid()}"
+    try:
+        base.mkdir(mode=0o700, exist_ok=True)
+        st = base.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    return base / (hashlib.sha256(key.encode()).hexdigest()[:24] + "-appends")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +171,7 @@ class AppendQueue:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.directory = directory
+        self._dir = str(directory) + os.sep  # hot paths join strings, not Paths
         self._mode_of = mode_of
         self._file_mode = 0o644
         self._monotonic_ns = monotonic_ns
@@ -148,6 +179,14 @@ class AppendQueue:
         self._fd = -1
         self._fd_pid = 0
         self._held = False
+        # This process's wake-up pipe: ``<pid>-<token>.w``, kept for all its appends.
+        self._wake: tuple[int, int] | None = None
+        self._wake_name = ""
+        self._wake_pid = 0
+        self._appends = 0
+        self._partial = b""
+        self._results: dict[str, tuple[int, str]] = {}
+        self._swept = 0.0
 
     # -- the leader lock ----------------------------------------------------------------------
 
@@ -181,11 +220,68 @@ class AppendQueue:
         self._held = True
         return True
 
-    def release(self) -> None:
-        """Release the leader lock (when held)."""
+    def release(self, *, wake: Mapping[str, str] | None = None, wake_pending: bool = True) -> None:
+        """Release the leader lock (when held); then wake the owners of ``wake`` (appends this
+        leader chained or refused; each value is a message for the owner: ``"<seq> <prev_hash>"``
+        of a chained append's first record, from which its owner computes the rest, or ``""``)
+        and of appends still pending (one of them leads next).
+
+        Waking comes after the release: a woken process may run at once, and must not find
+        the lock still held (nor keep the leader from releasing it).
+        """
         if self._held and self._fd_pid == os.getpid():
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._held = False
+            for stem, message in (wake or {}).items():
+                self._poke(stem, message)
+            if wake_pending:
+                try:
+                    names = os.listdir(self.directory)
+                except FileNotFoundError:
+                    names = []
+                for name in names:
+                    if name.endswith(_PENDING):
+                        self._poke(name[:-2])
         self._held = False
+
+    def _poke(self, stem: str, message: str = "") -> None:
+        """Write ``<stem> <message>`` to the wake-up pipe of its owner (when it has one): one
+        line, under the pipe's atomic write size, so lines from several leaders never mix."""
+        owner = stem[21:].rpartition("-")[0]  # see enqueue: <20 digits>-<owner>-<count>
+        try:  # not there (its owner left), or nobody reading it
+            fd = os.open(self._dir + owner + _WAKE, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return
+        try:
+            os.write(fd, f"{stem} {message}\n".encode("ascii"))
+        except OSError:  # full: its owner is woken anyway, and reads the ledger instead
+            pass
+        finally:
+            os.close(fd)
+
+    def result(self, stem: str, *, wait_s: float = 0.005) -> tuple[int, str] | None:
+        """``(seq, prev_hash)`` of the first record of the chained append ``stem``, as its leader
+        sent it: it deletes the file, releases the lock, then sends, so the message may follow
+        the file's disappearance by a moment (waited for up to ``wait_s``). None when none came
+        (a leader that took over from a dead one sends none): read the ledger instead."""
+        wake = self._wake if self._wake_pid == os.getpid() else None
+        deadline = time.monotonic() + wait_s
+        while stem not in self._results and wake is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([wake[0]], [], [], left)[0]:
+                break
+            self._read_wake(wake[0])
+        return self._results.pop(stem, None)
+
+    def _read_wake(self, fd: int) -> None:
+        with contextlib.suppress(BlockingIOError):
+            data = self._partial + os.read(fd, 65536)
+            *lines, self._partial = data.split(b"\n")
+            for line in lines:
+                stem, _, message = line.decode("ascii", "replace").partition(" ")
+                seq, _, prev = message.partition(" ")
+                if seq.isdigit() and len(prev) == 64:
+                    self._results[stem] = (int(seq), prev)
 
     def lead_within(self, deadline: float, *, clock: Callable[[], float]) -> bool:
         """Take the leader lock, waiting until ``deadline`` (``clock`` seconds); False if not."""
@@ -198,18 +294,48 @@ class AppendQueue:
         return True
 
     def close(self) -> None:
-        """Close the lock's descriptor (this process's only)."""
+        """Close the lock's descriptor and the wake-up pipe (this process's only)."""
         if self._fd >= 0 and self._fd_pid == os.getpid():
             os.close(self._fd)
-        self._fd, self._held = -1, False
+        if self._wake is not None and self._wake_pid == os.getpid():
+            os.close(self._wake[0])
+            os.close(self._wake[1])
+            _unlink(self._dir + self._wake_name + _WAKE)
+        self._fd, self._held, self._wake = -1, False, None
 
     # -- followers ----------------------------------------------------------------------------
 
+    def _wake_pipe(self) -> tuple[int, int] | None:
+        """This process's wake-up pipe, made (again) when missing; None where there are none."""
+        path = self._dir + self._wake_name + _WAKE
+        if self._wake is not None and self._wake_pid == os.getpid():
+            try:
+                if stat.S_ISFIFO(os.stat(path).st_mode):
+                    return self._wake
+            except FileNotFoundError:
+                pass  # swept while this process was idle: make another
+            os.close(self._wake[0])
+            os.close(self._wake[1])
+        self._wake, self._wake_pid = None, os.getpid()
+        self._wake_name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        path = self._dir + self._wake_name + _WAKE
+        try:
+            os.mkfifo(path, self._file_mode)
+            rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            # Its own writer end too: the pipe then never reads as closed between wake-ups.
+            self._wake = (rfd, os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no named pipes here: wait by polling
+            pass
+        return self._wake
+
     def enqueue(self, unit: Unit) -> str:
-        """Queue ``unit`` for the next leader; return its stem (arrival order, then who)."""
+        """Queue ``unit`` for the next leader; return its stem: arrival time, then the name of
+        the owner's wake-up pipe, then a count."""
         self._lock_fd()  # creates the directory when needed
-        stem = f"{self._monotonic_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
-        tmp = self.directory / f".{stem}.tmp"
+        self._wake_pipe()  # before the append is visible: a wake-up never comes too early
+        self._appends += 1
+        stem = f"{self._monotonic_ns():020d}-{self._wake_name}-{self._appends}"
+        tmp = f"{self._dir}.{stem}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._file_mode)
         try:
             data = memoryview(unit.to_bytes())
@@ -217,33 +343,42 @@ class AppendQueue:
                 data = data[os.write(fd, data) :]
         finally:
             os.close(fd)
-        os.rename(tmp, self.directory / (stem + _PENDING))
+        os.rename(tmp, self._dir + stem + _PENDING)
         return stem
+
+    def leave(self, stem: str) -> None:
+        """The owner of ``stem`` is done with it: drop what was sent about it."""
+        if self._wake is not None and self._wake_pid == os.getpid():
+            self._read_wake(self._wake[0])
+        self._results.pop(stem, None)
 
     def state(self, stem: str) -> State:
         """Where a queued append is: pending, claimed by a leader, refused, or gone (chained,
         or withdrawn by its owner)."""
         for suffix, state in ((_PENDING, "pending"), (_CLAIMED, "claimed"), (_REFUSED, "refused")):
-            if os.path.exists(self.directory / (stem + suffix)):
-                return state  # type: ignore[return-value]
+            try:
+                os.stat(self._dir + stem + suffix)
+            except FileNotFoundError:
+                continue
+            return state  # type: ignore[return-value]
         return "gone"
 
     def withdraw(self, stem: str) -> bool:
         """Take back a pending append; False when a leader has already claimed it."""
         try:
-            os.unlink(self.directory / (stem + _PENDING))
+            os.unlink(self._dir + stem + _PENDING)
         except FileNotFoundError:
             return False
         return True
 
     def forget(self, stem: str) -> None:
         """Delete a refused append's file (its owner has read the verdict)."""
-        _unlink(self.directory / (stem + _REFUSED))
+        _unlink(self._dir + stem + _REFUSED)
 
     def drop(self, stem: str) -> None:
         """Delete an append's file whatever its state (its owner leads and gives it up)."""
         for suffix in (_PENDING, _CLAIMED, _REFUSED):
-            _unlink(self.directory / (stem + suffix))
+            _unlink(self._dir + stem + suffix)
 
     def wait(self, stem: str, deadline: float, *, clock: Callable[[], float]) -> State:
         """Wait until the append ``stem`` is gone or refused, or this process may lead.
@@ -253,21 +388,28 @@ class AppendQueue:
         pending at ``deadline`` and has been taken back (never appended). A claimed append is
         waited for past ``deadline``: a leader is committing it.
         """
+        wake = self._wake if self._wake_pid == os.getpid() else None
         delay = 50e-6
         while True:
             state = self.state(stem)
             if state in ("gone", "refused"):
                 return state
-            if self.try_lead():
+            if state == "pending" and self.try_lead():
                 # Look again: a leader may have finished between the look and the lock.
                 state = self.state(stem)
                 if state in ("gone", "refused"):
-                    self.release()
+                    self.release(wake_pending=False)
                 return state
-            if state == "pending" and clock() > deadline and self.withdraw(stem):
+            left = deadline - clock()
+            if state == "pending" and left <= 0 and self.withdraw(stem):
                 return "withdrawn"
-            self._sleep(delay)
-            delay = min(delay * 2, 1e-3)
+            if wake is None:
+                self._sleep(delay)
+                delay = min(delay * 2, 1e-3)
+                continue
+            timeout = min(0.05, max(left, 0.0005)) if state == "pending" else 0.05
+            if select.select([wake[0]], [], [], timeout)[0]:
+                self._read_wake(wake[0])
 
     # -- leaders ------------------------------------------------------------------------------
 
@@ -283,19 +425,23 @@ class AppendQueue:
         out: list[Claimed] = []
         records = 0
         now = time.time()
+        sweep = now - self._swept > 60.0
+        if sweep:
+            self._swept = now
         for name in sorted(names, key=lambda n: (not n.endswith(_CLAIMED), n)):
-            if name.startswith("."):
-                self._sweep(name, now)
+            if name.startswith(".") or name.endswith(_WAKE):
+                if sweep:
+                    self._sweep(name, now)
                 continue
             stem, suffix = name[:-2], name[-2:]
             if suffix not in (_PENDING, _CLAIMED):
                 continue
             if records >= max_records:
                 break
-            claimed = self.directory / (stem + _CLAIMED)
+            claimed = self._dir + stem + _CLAIMED
             if suffix == _PENDING:
                 try:
-                    os.rename(self.directory / name, claimed)
+                    os.rename(self._dir + name, claimed)
                 except FileNotFoundError:
                     continue  # withdrawn by its owner
             try:
@@ -304,40 +450,47 @@ class AppendQueue:
             except FileNotFoundError:
                 continue
             if unit is None:  # not ours to chain; its owner (if any) is told it was refused
-                _rename(claimed, self.directory / (stem + _REFUSED))
+                _rename(claimed, self._dir + stem + _REFUSED)
                 continue
             out.append(Claimed(stem, unit, orphan=suffix == _CLAIMED))
             records += len(unit.ids)
         return out
 
     def finish(self, chained: Iterable[Claimed], refused: Iterable[Claimed]) -> None:
-        """After the commit: delete chained appends' files, mark refused ones."""
+        """After the commit: delete chained appends' files, mark refused ones (their owners are
+        woken by :meth:`release`)."""
         for c in chained:
-            _unlink(self.directory / (c.stem + _CLAIMED))
+            _unlink(self._dir + c.stem + _CLAIMED)
         for c in refused:
-            _rename(self.directory / (c.stem + _CLAIMED), self.directory / (c.stem + _REFUSED))
+            _rename(self._dir + c.stem + _CLAIMED, self._dir + c.stem + _REFUSED)
 
     def unclaim(self, claimed: Iterable[Claimed]) -> None:
         """After a failed transaction: hand the claimed appends back to the queue."""
         for c in claimed:
-            _rename(self.directory / (c.stem + _CLAIMED), self.directory / (c.stem + _PENDING))
+            _rename(self._dir + c.stem + _CLAIMED, self._dir + c.stem + _PENDING)
 
     def _sweep(self, name: str, now: float) -> None:
-        if not name.endswith(".tmp"):
-            return
-        path = self.directory / name
+        """Remove a temporary file or a wake-up pipe left by a writer killed long ago."""
+        path = self._dir + name
         try:
-            if now - path.stat().st_mtime > _STALE_TMP_S:
-                path.unlink()
+            st = os.stat(path)
+            if now - st.st_mtime <= _STALE_TMP_S:
+                return
+            if name.endswith(_WAKE):  # idle an hour: its owner, if alive, makes another
+                if not stat.S_ISFIFO(st.st_mode) or name == self._wake_name + _WAKE:
+                    return
+            elif not name.endswith(".tmp"):
+                return
+            os.unlink(path)
         except FileNotFoundError:
             pass
 
 
-def _unlink(path: Path) -> None:
+def _unlink(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+        os.unlink(path)
 
 
-def _rename(src: Path, dst: Path) -> None:
+def _rename(src: str, dst: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.rename(src, dst)

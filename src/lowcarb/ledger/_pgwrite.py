@@ -1,17 +1,22 @@
 """Appending to a PostgreSQL ledger: pipelined statements, server-side chaining, group commit.
 
-Every append is a few statements sent in psycopg's pipeline mode, so that the round trips an
-append waits for are as few as the chain allows: a single unsigned record travels in one (lock,
-insert chained by the server, commit), a batch in two (lock and head; rows and commit).
+The round trips an append waits for are as few as the chain allows: a single unsigned record
+travels in one (lock, insert chained by the server, commit: one query string), a batch in two
+(lock and head; rows and commit: psycopg's pipeline mode).
 
 Group commit: a transaction holding the ledger's advisory lock normally commits synchronously,
 which holds the lock through its fsync, so concurrent writers would each wait for the fsync of
-every writer ahead of them. When another writer is waiting for the lock (``pg_locks`` says so), the
-holder instead commits with ``synchronous_commit = off`` (the lock is released at once) and then,
-outside the lock, runs a tiny synchronous transaction that writes a WAL record: its commit
-flushes the WAL up to itself, covering the earlier commit, and PostgreSQL serves the flushes of
-many backends waiting at once with one fsync. The caller returns only after that flush: an
-acknowledged append is durable exactly as with ``synchronous_commit = on``.
+every writer ahead of them. When another writer is waiting for the lock, the holder instead
+commits with ``synchronous_commit = off`` (the lock is released at once) and then, outside the
+lock, runs a tiny synchronous transaction that writes a WAL record: its commit flushes the WAL up
+to itself, covering the earlier commit, and PostgreSQL serves the flushes of many backends
+waiting at once with one fsync. The caller returns only after that flush: an acknowledged append
+is durable exactly as with ``synchronous_commit = on``.
+
+Who waits: every writer holds a shared *intent* lock (a second advisory key) from before it asks
+for the ledger's lock until its transaction ends, so the holder sees others waiting when it
+cannot take the intent lock exclusively (``pg_try_advisory_xact_lock``): a lookup in the lock
+table, where reading ``pg_locks`` would copy all of it while every other writer waits.
 """
 
 from __future__ import annotations
@@ -21,25 +26,27 @@ from typing import Any
 from lowcarb.ledger._canonical import CHAIN_PREFIX, GENESIS_HASH
 from lowcarb.ledger._schema import LEDGER_TABLE
 
-__all__ = ["PG_LOCK_KEY", "pg_append_one", "pg_commit", "pg_durable", "pg_lock"]
+__all__ = ["PG_INTENT_KEY", "PG_LOCK_KEY", "pg_append_one", "pg_commit", "pg_durable", "pg_lock"]
 
 #: Key of the PostgreSQL advisory lock that serialises appends (b"lowcledg" as a bigint).
 PG_LOCK_KEY = int.from_bytes(b"lowcledg", "big")
+#: Key of the shared lock every writer holds while it waits for and holds ``PG_LOCK_KEY``.
+PG_INTENT_KEY = int.from_bytes(b"lowcwait", "big")
 _COLUMNS = "seq, prev_hash, hash, body, signature"
-# Take the lock (waiting at most the lock timeout), then, the lock held, look whether others wait
-# for it: if so, this transaction commits without waiting for its fsync (see the module doc).
-# Only where the flush below is allowed, and never when the server already commits
-# asynchronously. Returns whether it will (``later``).
+# Declare the intent, take the lock (each waiting at most the lock timeout), then, the lock held,
+# look whether others wait: if so, this transaction commits without waiting for its fsync (see
+# the module doc). Only where the flush below is allowed, and never when the server already
+# commits asynchronously. Nested subqueries (``OFFSET 0``: never flattened) fix the order.
+# Returns whether it will (``later``).
 _LOCK_SQL = (
     "SELECT g.later, set_config('synchronous_commit', CASE WHEN g.later THEN 'off' ELSE "
     "current_setting('synchronous_commit') END, true) FROM (SELECT "
-    "current_setting('synchronous_commit') <> 'off' AND EXISTS (SELECT 1 FROM pg_locks "
-    f"WHERE locktype = 'advisory' AND classid = {PG_LOCK_KEY >> 32} "
-    f"AND objid = {PG_LOCK_KEY & 0xFFFF_FFFF} AND objsubid = 1 AND NOT granted "
-    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) "
+    "current_setting('synchronous_commit') <> 'off' "
+    f"AND NOT pg_try_advisory_xact_lock({PG_INTENT_KEY}) "
     "AND has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE') "
-    "AS later FROM (SELECT set_config('lock_timeout', {wait}, true), "
-    f"pg_advisory_xact_lock({PG_LOCK_KEY}) OFFSET 0) l OFFSET 0) g"
+    f"AS later FROM (SELECT pg_advisory_xact_lock({PG_LOCK_KEY}) FROM (SELECT "
+    "set_config('lock_timeout', {wait}, true), "
+    f"pg_advisory_xact_lock_shared({PG_INTENT_KEY}) OFFSET 0) i OFFSET 0) l OFFSET 0) g"
 )
 # A transaction that writes a WAL record (a logical-decoding message, which nothing stores) and
 # commits synchronously: its commit flushes the WAL up to itself, so every commit before it is
@@ -51,12 +58,11 @@ _PREFIX = CHAIN_PREFIX.decode("ascii").removesuffix("\n")
 # trip, each statement with a fresh snapshot, so the insert sees the head as of the lock), the
 # lock is held only while the server works, never across the network.
 _APPEND_ONE_SQL = (
-    f"INSERT INTO {LEDGER_TABLE} ({_COLUMNS}) "
-    "SELECT h.seq + 1, h.hash, encode(sha256(convert_to(concat("
-    f"'{_PREFIX}', chr(10), h.seq + 1, chr(10), h.hash, chr(10), b.body), 'UTF8')), 'hex'), "
-    f"b.body, NULL FROM (SELECT {{body}}::text AS body) b, (SELECT seq, hash FROM {LEDGER_TABLE} "
-    f"UNION ALL SELECT 0, '{GENESIS_HASH}' ORDER BY seq DESC LIMIT 1) h "
-    "RETURNING seq, prev_hash, hash"
+    f"INSERT INTO {LEDGER_TABLE} ({_COLUMNS}) SELECT n.seq, n.prev, encode(sha256(convert_to("
+    f"concat('{_PREFIX}', chr(10), n.seq, chr(10), n.prev, chr(10), n.body), 'UTF8')), 'hex'), "
+    f"n.body, NULL FROM (SELECT COALESCE(h.seq, 0) + 1 AS seq, COALESCE(h.hash, '{GENESIS_HASH}') "
+    "AS prev, b.body FROM (SELECT {body}::text AS body) b LEFT JOIN (SELECT seq, hash FROM "
+    f"{LEDGER_TABLE} ORDER BY seq DESC LIMIT 1) h ON true) n RETURNING seq, prev_hash, hash"
 )
 
 
@@ -85,9 +91,9 @@ def pg_commit(dbc: Any, lock: Any) -> bool:
 
 def pg_durable(dbc: Any) -> None:
     """Wait, outside the lock, until the WAL holding this connection's last commit is flushed."""
-    with dbc.pipeline():
-        dbc.execute(_FLUSH_SQL)
-        dbc.commit()
+    dbc.autocommit = True  # one statement, its own transaction, committed synchronously
+    dbc.execute(_FLUSH_SQL)
+    dbc.autocommit = False  # only after a success: a failed connection is discarded
 
 
 def pg_append_one(dbc: Any, body: str, *, wait: str) -> tuple[tuple[int, str, str], bool]:

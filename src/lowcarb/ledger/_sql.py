@@ -21,7 +21,7 @@ from lowcarb.errors import (
 from lowcarb.ledger._canonical import GENESIS_HASH, chain_hash, format_time
 from lowcarb.ledger._chain import ChainRow
 from lowcarb.ledger._group import Chained, Sign, group_append, lead
-from lowcarb.ledger._handoff import HAVE_FLOCK, AppendQueue, Unit, queue_dir
+from lowcarb.ledger._handoff import HAVE_FLOCK, AppendQueue, Unit, queue_dir, server_queue_dir
 from lowcarb.ledger._pgwrite import PG_LOCK_KEY, pg_append_one, pg_commit, pg_durable, pg_lock
 from lowcarb.ledger._query import RecordFilter
 from lowcarb.ledger._schema import LEDGER_TABLE, META_TABLE, Dialect, field_sql
@@ -141,6 +141,9 @@ class SqlLedgerStore:
         if HAVE_FLOCK and self.sqlite_file and not read_only and database is not None:
             path = Path(database)
             self.queue = AppendQueue(queue_dir(path), mode_of=path)
+        elif HAVE_FLOCK and dialect == "postgresql":
+            shared = server_queue_dir(engine.url.render_as_string(hide_password=True))
+            self.queue = None if shared is None else AppendQueue(shared)
         self._keeps_writer = self.sqlite_file or dialect == "postgresql"
         self._writer_lock = threading.RLock()
         self._writer: Any = None
@@ -210,9 +213,11 @@ class SqlLedgerStore:
     def append(self, unit: Unit, *, sign: Sign | None = None) -> list[Chained]:
         """Chain and durably store ``unit``'s records; return ``(seq, prev_hash, hash, sig)``.
 
-        One record, unsigned and correcting nothing, on PostgreSQL: one statement chains it on
-        the server (:data:`_PG_APPEND_ONE_SQL`). A SQLite file: through the group-commit queue.
-        Otherwise one :meth:`write` transaction.
+        Through the group-commit queue when there is one (a SQLite file; PostgreSQL for this
+        user's processes on this machine): when the lock is free, this process leads and
+        chains what others queued with its own; else it queues its records for the next
+        leader. Alone on PostgreSQL, one record, unsigned and correcting nothing, travels in
+        one round trip (:meth:`append_alone`). Otherwise one :meth:`write` transaction.
 
         Raises:
             InvalidValueError: It corrects an unknown record id.
@@ -222,16 +227,18 @@ class SqlLedgerStore:
         if self.read_only:
             raise self.read_only_error()
         with self.errors(), self._writer_lock:
-            if (
-                self.dialect == "postgresql"
-                and sign is None
-                and len(unit.bodies) == 1
-                and not unit.corrects
-            ):
-                return [self._pg_append_one(unit.bodies[0])]
             if self.queue is not None:
                 return group_append(self, self.queue, unit, sign=sign)
-            return lead(self, None, own=unit, sign=sign) or []
+            return self.append_alone(unit, sign=sign) or lead(self, None, own=unit, sign=sign) or []
+
+    def append_alone(self, unit: Unit, *, sign: Sign | None = None) -> list[Chained] | None:
+        """Append ``unit`` alone in one round trip when it can be (PostgreSQL: one record,
+        unsigned, correcting nothing); None when it cannot (then :func:`lead` it)."""
+        if self.dialect != "postgresql" or sign is not None or len(unit.bodies) != 1:
+            return None
+        if unit.corrects:
+            return None
+        return [self._pg_append_one(unit.bodies[0])]
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
