@@ -85,7 +85,9 @@ class Ledger:
 
     Thread-safe: one ``Ledger`` may be shared by threads; processes each open their own. Appends
     from any number of processes or machines are serialised by the database (SQLite write lock,
-    PostgreSQL advisory lock), so the chain never forks.
+    PostgreSQL advisory lock), so the chain never forks. Processes of one machine appending at
+    once share transactions and fsyncs (group commit, see ``lowcarb.ledger._group``); an append
+    returns only once it is durable.
 
     Create one with :func:`open_ledger`; close it (or use it as a context manager) when done.
     """
@@ -146,7 +148,10 @@ class Ledger:
         return self.append_many([draft])[0]
 
     def append_many(self, drafts: Iterable[RecordDraft]) -> list[Record]:
-        """Append records in one transaction: all of them or none.
+        """Append records in one transaction: all of them or none, contiguous in the chain.
+
+        Their timestamp is when the call was made: with other writers appending at once, the
+        chain's order and the timestamps' can differ by the time this call waited for its turn.
 
         Raises:
             InvalidValueError: A draft is not a :class:`RecordDraft`, or corrects an unknown id.
