@@ -369,7 +369,10 @@ class PageRun:
             self._check(block, cmd.line, out, proc.returncode, cmd.exit_code, shown)
         if expect is not None and not self.record:
             for pattern in expect.split("&&"):
-                if not re.search(pattern.strip(), "".join(outputs), re.MULTILINE):
+                # Rich wraps a long line where the terminal ends, so a space in a pattern
+                # matches any run of whitespace, a line break included.
+                wrapped = re.sub(r" +", r"\\s+", pattern.strip())
+                if not re.search(wrapped, "".join(outputs), re.MULTILINE):
                     tail = "\n".join("".join(outputs).splitlines()[-60:])
                     raise DocsCheckError(
                         f"{block.where}: output does not match {pattern.strip()!r}\n{tail}"
