@@ -8,6 +8,7 @@ returned) must be in the ledger afterwards, and the chain must verify.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -408,3 +409,74 @@ def test_postgres_writers_from_two_machines_share_fsyncs_and_stay_durable(
         assert later[1:].count(True) >= 1 and len(flushed) == later.count(True)
         result = a.verify()
         assert result.ok and result.entries == 3
+
+
+def _session_functions(conninfo: str) -> int:
+    import psycopg
+
+    with psycopg.connect(conninfo) as c:
+        row = c.execute(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE p.proname = 'lowcarb_append_one' AND n.nspname LIKE 'pg_temp%'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_postgres_single_appends_move_to_a_session_function_with_the_same_chain(
+    postgres_url: str,
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(postgres_url)
+    conninfo = f"host={u.host} port={u.port} user={u.username} dbname={u.database}"
+    with open_ledger(postgres_url, environ={}) as ledger:
+        first = [ledger.append(sample_draft()) for _ in range(2)]
+        assert _session_functions(conninfo) == 0  # a short-lived writer never creates it
+        later = [ledger.append(sample_draft(metadata={"n": i})) for i in range(4)]
+        assert _session_functions(conninfo) == 1
+        records = first + later
+        assert [r.seq for r in records] == list(range(1, 7))
+        for prev, r in itertools.pairwise(records):
+            assert r.prev_hash == prev.hash
+            assert r.hash == chain_hash(r.seq, r.prev_hash, ledger._store.get(r.id)[3])  # type: ignore[index]
+        assert ledger.verify().ok
+    assert _session_functions(conninfo) == 0  # temporary: gone with the session
+
+
+def test_postgres_single_appends_without_the_temp_privilege_keep_the_query_string(
+    postgres_url: str,
+) -> None:
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from lowcarb.ledger import _pgwrite
+
+    u = make_url(postgres_url)
+    admin = f"host={u.host} port={u.port} user={u.username} dbname={u.database}"
+    role = f"lowcarb_notemp_{uuid.uuid4().hex[:8]}"
+    with open_ledger(postgres_url, environ={}):
+        pass  # created by the admin: the role below only appends
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'CREATE ROLE "{role}" LOGIN')
+        c.execute(f'REVOKE TEMPORARY ON DATABASE "{u.database}" FROM PUBLIC')
+        c.execute(f'GRANT CONNECT ON DATABASE "{u.database}" TO "{role}"')
+        c.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        c.execute(f'GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO "{role}"')
+    try:
+        url = postgres_url.replace(f"//{u.username}@", f"//{role}@")
+        with open_ledger(url, environ={}) as ledger:
+            ledger._store.queue = None
+            records = [ledger.append(sample_draft()) for _ in range(5)]
+            assert [r.seq for r in records] == list(range(1, 6))
+            # refused, and remembered as such for the connection (not asked again)
+            assert list(_pgwrite._FN_STATE.values()).count(-2) == 1
+            assert ledger.verify().ok
+        assert _session_functions(admin) == 0
+    finally:
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
+            c.execute(f'REVOKE ALL ON SCHEMA public FROM "{role}"')
+            c.execute(f'REVOKE ALL ON DATABASE "{u.database}" FROM "{role}"')
+            c.execute(f'DROP ROLE "{role}"')

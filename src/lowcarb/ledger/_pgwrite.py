@@ -13,6 +13,16 @@ to itself, covering the earlier commit, and PostgreSQL serves the flushes of man
 waiting at once with one fsync. The caller returns only after that flush: an acknowledged append
 is durable exactly as with ``synchronous_commit = on``.
 
+A process that appends single records repeatedly on one connection does it through a function
+it creates in its session's temporary schema (``pg_temp.lowcarb_append_one``, see
+:data:`_APPEND_FN_SQL`): the same statements, in the same order, but planned once per session and
+called as one prepared statement, where the query string is parsed and planned by the server on
+every append (measured: 0.42 ms instead of 0.70 ms per durable append on a 2-core machine, a raw
+prepared one-row insert taking 0.32 ms). Nothing is stored in the database: a temporary function
+lives as long as its session, and creating it needs only the ``TEMP`` privilege (granted to every
+user by default; without it, the query string is used). The first appends of a connection use
+the query string, so a short-lived process (one ``lowcarb run``) never pays for the creation.
+
 Who waits: every writer holds a shared *intent* lock (a second advisory key) from before it asks
 for the ledger's lock until its transaction ends, so the holder sees others waiting when it
 cannot take the intent lock exclusively (``pg_try_advisory_xact_lock``): a lookup in the lock
@@ -21,6 +31,7 @@ table, where reading ``pg_locks`` would copy all of it while every other writer 
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from lowcarb.ledger._canonical import CHAIN_PREFIX, GENESIS_HASH
@@ -66,6 +77,37 @@ _APPEND_ONE_SQL = (
 )
 
 
+# The same work as ``_LOCK_SQL`` then ``_APPEND_ONE_SQL``, as a PL/pgSQL function of the session:
+# each statement in it takes a fresh snapshot (a VOLATILE function), so the head is read after
+# the lock is granted, exactly as with the query string. Created without waiting for an fsync
+# (a temporary object: nothing of it need survive a crash).
+_APPEND_FN_SQL = (
+    "SET LOCAL synchronous_commit = off; "
+    "CREATE OR REPLACE FUNCTION pg_temp.lowcarb_append_one(b text, wait text) RETURNS TABLE("
+    "later boolean, seq bigint, prev_hash text, hash text) LANGUAGE plpgsql VOLATILE AS $f$ "
+    "DECLARE l boolean; s bigint; p text; h text; BEGIN "
+    "PERFORM set_config('lock_timeout', wait, true); "
+    f"PERFORM pg_advisory_xact_lock_shared({PG_INTENT_KEY}); "
+    f"PERFORM pg_advisory_xact_lock({PG_LOCK_KEY}); "
+    "l := current_setting('synchronous_commit') <> 'off' "
+    f"AND NOT pg_try_advisory_xact_lock({PG_INTENT_KEY}) "
+    "AND has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE'); "
+    "IF l THEN PERFORM set_config('synchronous_commit', 'off', true); END IF; "
+    f"SELECT t.seq, t.hash INTO s, p FROM {LEDGER_TABLE} t ORDER BY t.seq DESC LIMIT 1; "
+    f"s := COALESCE(s, 0) + 1; p := COALESCE(p, '{GENESIS_HASH}'); "
+    f"h := encode(sha256(convert_to(concat('{_PREFIX}', chr(10), s, chr(10), p, chr(10), b), "
+    "'UTF8')), 'hex'); "
+    f"INSERT INTO {LEDGER_TABLE} ({_COLUMNS}) VALUES (s, p, h, b, NULL); "
+    "RETURN QUERY SELECT l, s, p, h; END $f$"
+)
+_CALL_FN_SQL = "SELECT later, seq, prev_hash, hash FROM pg_temp.lowcarb_append_one(%s, %s)"
+#: Appends through the query string on a connection before its function is created.
+_FN_AFTER_APPENDS = 2
+# Per connection: appends so far through the query string, or -1 once the function exists, or
+# -2 when it cannot be created (no TEMP privilege): the query string then, always.
+_FN_STATE: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
 def _literal(dbc: Any, value: str) -> str:
     from psycopg.sql import Literal
 
@@ -100,9 +142,44 @@ def pg_append_one(dbc: Any, body: str, *, wait: str) -> tuple[tuple[int, str, st
     """Chain and store one record in one round trip: ``((seq, prev_hash, hash), later)``;
     ``later`` as :func:`pg_commit` (then :func:`pg_durable` before acknowledging it).
 
-    One query string in the simple protocol, the body as a quoted literal: psycopg's pipeline
-    machinery would cost this hot path more client CPU than the statements themselves.
+    The connection's temporary function when it has one (see the module doc), else one query
+    string in the simple protocol, the body as a quoted literal: psycopg's pipeline machinery
+    would cost this hot path more client CPU than the statements themselves.
     """
+    state = _FN_STATE.get(dbc, 0)
+    if state >= _FN_AFTER_APPENDS:
+        state = _create_function(dbc)
+    if state == -1:
+        return _call_function(dbc, body, wait)
+    if state >= 0:
+        _FN_STATE[dbc] = state + 1
+    return _append_by_query(dbc, body, wait)
+
+
+def _create_function(dbc: Any) -> int:
+    """Create this session's append function; -1 when done, -2 when refused (no TEMP right)."""
+    import psycopg
+
+    try:
+        with dbc.transaction():
+            dbc.execute(_APPEND_FN_SQL.encode("ascii"))
+    except psycopg.errors.InsufficientPrivilege:
+        state = -2
+    else:
+        state = -1
+    _FN_STATE[dbc] = state
+    return state
+
+
+def _call_function(dbc: Any, body: str, wait: str) -> tuple[tuple[int, str, str], bool]:
+    dbc.autocommit = True  # the call is its own transaction
+    row = dbc.execute(_CALL_FN_SQL, (body, wait), prepare=True).fetchone()
+    # Only after a success: a failed connection is discarded by the caller, never reused.
+    dbc.autocommit = False
+    return (int(row[1]), str(row[2]), str(row[3])), bool(row[0])
+
+
+def _append_by_query(dbc: Any, body: str, wait: str) -> tuple[tuple[int, str, str], bool]:
     query = ";".join(
         (
             "BEGIN",
