@@ -317,3 +317,43 @@ def test_jobs_json_roundtrip(ledger_url: str) -> None:
     with open_job_store(ledger_url, environ={}) as queue:
         job = queue.submit(["true"], JobSpec(duration_h=1, deadline=T0 + H), zones=["DE"], now=T0)
         assert json.loads(json.dumps(job.to_dict()))["zones"] == ["DE"]
+
+
+def test_a_run_that_lost_its_claim_does_not_overwrite_the_next_run(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fencing: a worker whose lease lapsed while its run went on (the job re-queued and claimed
+    by another worker) must not save that run's end over the new run's state."""
+    queue = open_job_store(sqlite_url, environ={})
+    go = tmp_path / "go"
+    job = queue.submit(
+        [
+            sys.executable,
+            "-c",
+            f"import os, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.05)",
+        ],
+        JobSpec(duration_h=1, deadline=T0 + H),  # no slack: it starts at once
+        zones=["DE"],
+        now=T0,
+        cwd=tmp_path,
+    )
+    worker = _worker(queue, OracleSource(_series()), Clock(T0), sqlite_url)
+    _wait(worker, lambda: queue.get(job.id).child_pid is not None)
+    running = queue.get(job.id)
+    assert running.state == "running" and running.worker_id == worker.id
+    # Its lease lapsed and another worker claimed the job again (attempt 2).
+    stolen = queue.update(running, worker_id="other-worker", attempts=running.attempts + 1)
+    assert stolen is not None
+    go.write_text("")
+    end = time.monotonic() + 30
+    while worker._runs.runs() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not worker._runs.runs()
+    after = queue.get(job.id)
+    assert after.state == "running" and after.worker_id == "other-worker"
+    assert after.attempts == running.attempts + 1 and after.exit_code is None
+    assert "lost the claim" in caplog.text
+    with open_ledger(sqlite_url, environ={}) as ledger:  # the run itself is still on record
+        records = [r for r in ledger.records() if r.metadata.get("job_id") == job.id]
+    assert len(records) == 1 and records[0].metadata["attempt"] == running.attempts
+    queue.close()

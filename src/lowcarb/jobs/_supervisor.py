@@ -167,7 +167,7 @@ class Supervisor:
             log.error("job %s could not run: %s", job.id, exc)
             status = 127
         finally:
-            self.finish(job.id, status, tracker, measured=True)
+            self.finish(job.id, status, tracker, measured=True, claim=job)
             run.done.set()
 
     def watch(self, job: Job, now: datetime, pid: int, created: float | None) -> None:
@@ -189,7 +189,9 @@ class Supervisor:
                     time.sleep(0.2)
             finally:
                 tracker.stop()
-                self.finish(job.id, read_exit_status(job.state_dir), tracker, measured=True)
+                self.finish(
+                    job.id, read_exit_status(job.state_dir), tracker, measured=True, claim=job
+                )
                 run.done.set()
 
         run.thread = threading.Thread(target=watch, daemon=True)
@@ -255,9 +257,16 @@ class Supervisor:
         *,
         measured: bool,
         record_id: str | None = None,
+        claim: Job | None = None,
     ) -> None:
         """Save how a run ended: paused if a pause was asked for and it did not exit 0, else
         succeeded (exit 0) or failed; then forget the run.
+
+        Fenced by ``claim``: the end is saved only while the job is still this run's, ``running``
+        for the claim's worker at the claim's attempt. A worker that lost its lease (it stalled
+        past it, its job was re-queued and perhaps claimed again) must not overwrite the state
+        of the job's next run: it drops the end, with a warning; the run's ledger record stays
+        (marked with its job id and attempt, as every run's is).
 
         Args:
             job_id: The job.
@@ -265,9 +274,24 @@ class Supervisor:
             tracker: The run's tracker, stopped (None: the run was not measured by this worker).
             measured: False when the run ended while no worker watched it (noted on the job).
             record_id: The ledger record of a run that was not measured (see ``._reconcile``).
+            claim: The job as this worker claimed (or adopted, or took to reconcile) it.
         """
         now = self.clock()
         job = self.queue.get(job_id)
+        if claim is not None and not _still_held(job, claim):
+            log.warning(
+                "job %s: attempt %d ended (exit %s) after its worker lost the claim (now %s, "
+                "attempt %d, worker %s); its end is not saved",
+                job_id,
+                claim.attempts,
+                status,
+                job.state,
+                job.attempts,
+                job.worker_id,
+            )
+            with self._lock:
+                self._running.pop(job_id, None)
+            return
         done = job.work_done_h + hours(now - (job.run_started_at or now))
         records = list(job.record_ids)
         if tracker is not None and tracker.record_id:
@@ -300,13 +324,19 @@ class Supervisor:
                 work_done_h=job.duration_h if status == 0 else done,
             )
             log.info("job %s: %s (exit %s)", job_id, changes["state"], status)
-        self._save(job_id, **changes)
+        saved = self._save(job_id, claim=claim, **changes)
+        if saved is None:
+            log.warning("job %s: lost its claim while its end was saved; not saved", job_id)
         with self._lock:
             self._running.pop(job_id, None)
 
-    def _save(self, job_id: str, **changes: Any) -> Job:
+    def _save(self, job_id: str, *, claim: Job | None = None, **changes: Any) -> Job | None:
+        """Apply ``changes`` to the job (retried when it changed concurrently); with ``claim``,
+        only while the claim holds (None when it no longer does)."""
         for _ in range(20):
             job = self.queue.get(job_id)
+            if claim is not None and not _still_held(job, claim):
+                return None
             saved = self.queue.update(job, **changes)
             if saved is not None:
                 return saved
@@ -340,3 +370,12 @@ class Supervisor:
         run = self._running.get(job_id)
         if run is not None:
             run.pid = pid
+
+
+def _still_held(job: Job, claim: Job) -> bool:
+    """Whether ``job`` (as the queue holds it now) is still the run ``claim`` started."""
+    return (
+        job.state == "running"
+        and job.worker_id == claim.worker_id
+        and job.attempts == claim.attempts
+    )

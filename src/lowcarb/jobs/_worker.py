@@ -352,7 +352,12 @@ class Worker:
                 self.queue.update(taken, worker_id=job.worker_id)
                 return
         self._runs.finish(
-            job.id, int(result["exit_code"]), None, measured=False, record_id=record_id
+            job.id,
+            int(result["exit_code"]),
+            None,
+            measured=False,
+            record_id=record_id,
+            claim=taken,
         )
 
     def _adopt(self, job: Job, now: datetime, pid: int) -> None:
