@@ -58,15 +58,20 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lowcarb.ledger import Attribution, Ledger, RecordDraft, draft_from_footprint, open_ledger
+from lowcarb.ledger._canonical import chain_hash, format_time
+from lowcarb.ledger._fastbody import encode_draft_body
+from lowcarb.ledger._record import new_record_id
 from lowcarb.ledger.testing import sample_footprint
 
 PG_ADMIN = os.environ.get("LOWCARB_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres")
 PREFIX = b"lowcarb-ledger/1\n"
 RAW, RAW_MANY = "bench_raw_ledger", "bench_raw_ledger_writers"
+FLOOR = "bench_python_floor"  # SQLite: the Python floor's own copy of the ledger table
 COLUMNS = "seq, prev_hash, hash, body, signature"
 WRITERS = (1, 2, 4, 8)
 TARGETS = {
@@ -136,7 +141,7 @@ class Raw:
                     "AND type IN ('table', 'index') AND sql IS NOT NULL"
                 )
             ]
-            for table in (RAW, RAW_MANY):
+            for table in (RAW, RAW_MANY, FLOOR):
                 for stmt in ddl:
                     self.conn.execute(
                         stmt.replace("ix_lowcarb_ledger", f"ix_{table}").replace(
@@ -206,6 +211,34 @@ class Raw:
         else:
             with c.transaction(), c.cursor() as cur:
                 cur.executemany(sql, rows)  # pipelined by psycopg 3
+
+    def floor(self, drafts: list[RecordDraft], *, one_by_one: bool) -> None:
+        """The Python floor (SQLite): the least work that writes the ledger's bytes, with
+        lowcarb's own encoder: encode each body (id, timestamp), read the head, chain
+        (SHA-256), insert, commit (one transaction per record, or one for all); nothing of
+        validation, group commit or the returned records."""
+        c = self.conn
+        ins = f"INSERT INTO {FLOOR} ({COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+        head = f"SELECT seq, hash FROM {FLOOR} ORDER BY seq DESC LIMIT 1"
+        batches = [[d] for d in drafts] if one_by_one else [drafts]
+        for batch in batches:
+            stamp = format_time(datetime.now(UTC))
+            bodies = [
+                encode_draft_body(
+                    d, record_id=new_record_id(), timestamp=stamp, signer=None, figures=None
+                )
+                for d in batch
+            ]
+            c.execute("BEGIN IMMEDIATE")
+            seq, prev = c.execute(head).fetchone() or (0, "0" * 64)
+            rows = []
+            for body in bodies:
+                seq += 1
+                digest = chain_hash(seq, prev, body)
+                rows.append((seq, prev, digest, body, None))
+                prev = digest
+            c.executemany(ins, rows)
+            c.execute("COMMIT")
 
     def read_and_hash(self) -> dict[str, tuple[int, float]]:
         """Read every ledger row and hash its canonical bytes; ``{way: (rows, seconds)}``."""
@@ -301,7 +334,8 @@ def singles(
     ledger: Ledger, raw: Raw, n: int, rounds: int, mlflow: MlflowWriter | None, mlflow_n: int
 ) -> dict[str, Any]:
     """Single durable appends against raw one-row commits (and MLflow), round by round."""
-    lt, rt, mt = Timer(), Timer(), Timer()
+    lt, rt, mt, ft = Timer(), Timer(), Timer(), Timer()
+    floor = raw.dialect == "sqlite"
     start = ledger.count()
     for i in range(20):  # warm-up, untimed: connections, prepared statements, the queue
         ledger.append(make_draft(i))
@@ -320,6 +354,8 @@ def singles(
         if not r % 2:
             rows = raw.rows(start, start + k)
             rt.run(lambda: raw.single(rows), k)  # noqa: B023
+        if floor:
+            ft.run(lambda: raw.floor(drafts, one_by_one=True), k)  # noqa: B023
         if mlflow is not None:
             m = mlflow_n * (r + 1) // rounds - mlflow_n * r // rounds
             mlflow.records(m, mt)
@@ -331,6 +367,8 @@ def singles(
         "single_n": lt.items,
         "load_average": [l0, load()],
     }
+    if floor:
+        out["python_floor_single_per_s"] = ft.per_s
     if mlflow is not None:
         out["mlflow_records_per_s"] = mt.per_s
     return out
@@ -338,7 +376,8 @@ def singles(
 
 def batched(ledger: Ledger, raw: Raw, total: int, batch_size: int) -> dict[str, Any]:
     """``append_many`` against raw ``executemany`` of the same rows, batch by batch."""
-    lt, rt, build = Timer(), Timer(), Timer()
+    lt, rt, build, ft = Timer(), Timer(), Timer(), Timer()
+    floor = raw.dialect == "sqlite"
     l0 = load()
     r = 0
     while (done := ledger.count()) < total:
@@ -352,14 +391,19 @@ def batched(ledger: Ledger, raw: Raw, total: int, batch_size: int) -> dict[str, 
         if not (r % 2 and done >= k):
             rows = raw.rows(done, done + k)
             rt.run(lambda: raw.batch(rows), k)  # noqa: B023
+        if floor and r < 20:  # enough to measure it; the floor's table need not grow as big
+            ft.run(lambda: raw.floor(drafts, one_by_one=False), k)  # noqa: B023
         r += 1
-    return {
+    out = {
         "batched_appends_per_s": lt.per_s,
         "raw_executemany_rows_per_s": rt.per_s,
         "batched_end_to_end_per_s": rate(lt.items, lt.seconds + build.seconds),
         "batch_size": batch_size,
         "load_average": [l0, load()],
     }
+    if floor:
+        out["python_floor_batched_per_s"] = ft.per_s
+    return out
 
 
 def verification(ledger: Ledger, raw: Raw, runs: int) -> dict[str, Any]:
@@ -721,6 +765,15 @@ def ratios_of(name: str, r: dict[str, Any]) -> dict[str, float]:
         out[f"{name}_single_vs_raw_commit"] = ratio(
             r["single_appends_per_s"], r["raw_commits_per_s"]
         )
+    for kind, raw_key in (
+        ("batched", "raw_executemany_rows_per_s"),
+        ("single", "raw_commits_per_s"),
+    ):
+        if f"python_floor_{kind}_per_s" in r:  # context: how near the floor, and the floor's own
+            floor = r[f"python_floor_{kind}_per_s"]
+            out[f"{name}_{kind}_vs_python_floor"] = ratio(r[f"{kind}_appends_per_s"], floor)
+            ref = "raw_commit" if kind == "single" else "raw_executemany"
+            out[f"{name}_python_floor_{kind}_vs_{ref}"] = ratio(floor, r[raw_key])
     if "verify" in r:
         v = r["verify"]
         out[f"{name}_verify_vs_raw_read_and_hash"] = ratio(
