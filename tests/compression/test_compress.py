@@ -63,6 +63,29 @@ def test_static_int8_and_fp16_shrink_the_graph_and_keep_accuracy(
     assert _accuracy(half, x_test[300:], y_test[300:]) >= base - 0.005
 
 
+def test_fp16_and_static_int8_of_a_scaler_and_mlp_pipeline_load_and_keep_accuracy(
+    digits: tuple[Any, ...],
+) -> None:
+    """skl2onnx puts an ONNX-ML Scaler and a Cast in front of the MLP: FP16 made a graph ONNX
+    Runtime refused, static INT8 failed in ORT's quantizer, until the float types after the
+    scaler were declared."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_train, x_test, y_train, y_test = digits
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((64,), max_iter=200, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(x_train * 16.0, y_train)  # raw pixel values: the scaler does the work
+    data = export(pipe, x_test[:1] * 16.0).onnx_bytes
+    base = _accuracy(data, x_test[300:] * 16.0, y_test[300:])
+    assert base > 0.9
+    for variant in (to_fp16(data), to_static_int8(data, x_test[:300] * 16.0)):
+        assert _accuracy(variant, x_test[300:] * 16.0, y_test[300:]) >= base - 0.01
+
+
 def test_static_int8_refuses_calibration_rows_of_another_width(mlp: Any) -> None:
     fp32 = export(mlp, np.zeros((1, 64)), quantize="fp32").onnx_bytes
     with pytest.raises(DataError, match=r"calibration data has shape 10x5; .* 64 features"):

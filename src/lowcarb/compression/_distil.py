@@ -80,6 +80,7 @@ def distil(
     augmented = [x] + [x + rng.normal(0.0, jitter, x.shape) * scale for _ in range(copies)]
     rows = np.vstack(augmented)
     soft = np.asarray(teacher.predict_proba(rows), dtype=np.float64)
+
     def mlp() -> Any:
         return MLPRegressor(
             hidden_layer_sizes=(hidden,), max_iter=max_iter, random_state=seed, early_stopping=True

@@ -79,9 +79,11 @@ def to_static_int8(data: bytes, calibration: Any, *, batch_size: int = 16) -> by
         def get_next(self) -> dict[str, Any] | None:
             return next(self._it, None)
 
+    typed = onnx.load_from_string(data)
+    _drop_float_casts(typed)  # types known downstream of ONNX-ML operators: calibrated too
     with tempfile.TemporaryDirectory(prefix="lowcarb-static-int8-") as tmp:
         src, pre, out = Path(tmp, "fp32.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "int8.onnx")
-        src.write_bytes(data)
+        src.write_bytes(typed.SerializeToString())
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             quantize_static(
@@ -114,11 +116,7 @@ def to_fp16(data: bytes) -> bytes:
             "fp16 does not apply: the graph has no MatMul/Gemm/Conv (tree and linear models "
             "become ai.onnx.ml operators)"
         )
-    first_input = proto.graph.input[0].name
-    for node in proto.graph.node:
-        if node.op_type == "Cast" and list(node.input) == [first_input]:
-            node.op_type = "Identity"
-            del node.attribute[:]
+    _drop_float_casts(proto)
     try:
         with warnings.catch_warnings():
             # The converter warns for every weight below FP16's range that it rounds: that is
@@ -129,3 +127,42 @@ def to_fp16(data: bytes) -> bytes:
         raise UsageError(f"fp16 conversion failed: {_first_line(exc)}") from None
     result: bytes = converted.SerializeToString()
     return result
+
+
+#: ONNX-ML operators whose output is always ``tensor(float)`` (the ONNX-ML operator specs).
+_FLOAT_ML_OPS = frozenset({"Scaler", "Normalizer", "FeatureVectorizer"})
+
+
+def _drop_float_casts(proto: Any) -> None:
+    """Prepare a graph for the FP16 converter and the INT8 quantizer: Cast-to-float nodes on
+    tensors that are float already (skl2onnx casts its input, and a scaler's output, to be safe)
+    become Identity, and the float outputs of ONNX-ML operators get their type declared, which
+    shape inference cannot give them. Without it, on a StandardScaler + MLP pipeline: the FP16
+    converter left such a Cast declaring float while making its output FP16 (ONNX Runtime
+    refused the graph), and static INT8 found the tensors after the scaler untyped, so left
+    them out of calibration and then failed on the softmax output ("Only an existing tensor
+    can be modified")."""
+    from onnx import TensorProto, helper, shape_inference
+
+    try:
+        inferred = shape_inference.infer_shapes(proto).graph
+        known = [*inferred.value_info, *inferred.input, *inferred.output]
+        types = {vi.name: vi.type.tensor_type.elem_type for vi in known}
+    except Exception:  # inference is a help here, not a requirement
+        types = {}
+    declared = {vi.name for vi in proto.graph.value_info}
+    floats = {proto.graph.input[0].name} if types.get(proto.graph.input[0].name, 1) == 1 else set()
+    floats |= {name for name, t in types.items() if t == TensorProto.FLOAT}
+    for node in proto.graph.node:
+        if node.domain == "ai.onnx.ml" and node.op_type in _FLOAT_ML_OPS:
+            for out in node.output:
+                floats.add(out)
+                if out not in declared:
+                    proto.graph.value_info.append(
+                        helper.make_tensor_value_info(out, TensorProto.FLOAT, None)
+                    )
+    for node in proto.graph.node:
+        to_float = any(a.name == "to" and a.i == TensorProto.FLOAT for a in node.attribute)
+        if node.op_type == "Cast" and to_float and node.input[0] in floats:
+            node.op_type = "Identity"
+            del node.attribute[:]
