@@ -173,6 +173,25 @@ def test_an_unsupported_operator_gives_no_flops_and_names_it(tmp_path: Path) -> 
     assert model.predict(np.zeros((2, 4))).shape == (2,)  # float scores -> argmax labels
 
 
+def test_int8_variants_count_like_their_fp32_graph(fitted: dict[str, Any], digits: Any) -> None:
+    """ONNX Runtime's dynamic (MatMulInteger) and static (QDQ) INT8 graphs have the FLOPs and
+    parameters of the FP32 graph they came from, within their quantization arithmetic: a FLOPs
+    rule in a policy can judge an INT8 variant."""
+    from lowcarb.compression import export, to_static_int8
+
+    x_train, x_test, _, _ = digits
+    fp32 = export(fitted["mlp"], x_test[:1]).onnx_bytes
+    dynamic = export(fitted["mlp"], x_test[:1], quantize="int8").onnx_bytes
+    base = count_onnx_complexity(onnx.load_from_string(fp32))
+    assert base.flops
+    for data in (dynamic, to_static_int8(fp32, x_train[:200])):
+        c = count_onnx_complexity(onnx.load_from_string(data))
+        # plus the dequantizing Mul and the bias Add per layer: 2% of this small MLP
+        assert c.flops == pytest.approx(base.flops, rel=0.05), c.note
+        assert c.params == pytest.approx(base.params, rel=0.02)
+        assert "QuantizeLinear" in c.note and "not counted" in c.note
+
+
 def test_gemm_conv_and_elementwise_counts() -> None:
     # Conv 1x3x8x8 -> 1x4x6x6 (3x3 kernel, bias), flatten 144, Gemm to 5 (bias), Mul by 2, Relu.
     nodes = [

@@ -24,6 +24,11 @@ the first output depends on, since ``predict`` computes nothing else). It is the
   the bias), so a bias (``Gemm``'s ``C``, ``Conv``'s ``B``, or an ``Add`` of a constant straight
   onto a MatMul/Gemm/Conv output) adds nothing; without a bias it overcounts by ``M*N``.
 - ``Conv`` costs ``2*Cout*Hout*Wout*(Cin/groups)*kH*kW`` (any number of spatial dimensions).
+- Quantized graphs (ONNX Runtime's INT8): ``MatMulInteger``/``QLinearMatMul`` count as
+  ``MatMul`` and ``ConvInteger``/``QLinearConv`` as ``Conv``, an integer multiply-accumulate being
+  2 operations like a float one, so an INT8 variant and its FP32 original compare; quantizing and
+  dequantizing (``QuantizeLinear``, ``DequantizeLinear``, ``DynamicQuantizeLinear``) are
+  conversions, not counted, as ``Cast`` is (about one operation per element, named in the note).
 - ``Add``/``Sub``/``Mul``/``Div`` (other than a bias) cost 1 FLOP per output element.
 - Activations and links (``Relu``, ``Sigmoid``, ``Tanh``, ``Softmax``, ``LeakyRelu``,
   ``LogSoftmax``), the final ``ArgMax`` and data movement (``Cast``, ``Reshape``, ``ZipMap``, ...)
@@ -40,9 +45,10 @@ the first output depends on, since ``predict`` computes nothing else). It is the
 Any other operator, or a shape that stays unknown after ``onnx.shape_inference.infer_shapes``,
 makes the FLOPs ``None`` with a note naming it: never a silently wrong number.
 
-Parameters are the elements of floating-point initializers (weights, biases) plus the numeric
-weights of ML operators (coefficients, intercepts, split thresholds, leaf values); integer
-initializers (class labels, shapes) are not parameters.
+Parameters are the elements of floating-point initializers (weights, biases), of integer
+initializers that quantized operators take (INT8 weights, INT32 biases, zero points), plus the
+numeric weights of ML operators (coefficients, intercepts, split thresholds, leaf values); other
+integer initializers (class labels, shapes) are not parameters.
 """
 
 from __future__ import annotations
@@ -71,7 +77,16 @@ _CLASSIFIER_OPS = frozenset(
     {"ZipMap", "LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier"}
 )
 
-_MAC = frozenset({"MatMul", "Gemm", "Conv"})
+_MAC = frozenset(
+    {"MatMul", "Gemm", "Conv", "MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv"}
+)
+#: Where a MAC operator's left operand (MatMul-like) or weight (Conv-like) is among its inputs.
+_MATMUL_A = {"MatMul": 0, "Gemm": 0, "MatMulInteger": 0, "QLinearMatMul": 0}
+_CONV_W = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}
+#: Operators whose integer inputs are quantized weights, biases or zero points (parameters).
+_QUANTIZED_INPUTS = frozenset(
+    {"DequantizeLinear", "MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv"}
+)
 _ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div"})
 # fmt: skip below: one op per line would hide the two groups (activations, data movement).
 _NOT_COUNTED = frozenset(
@@ -81,6 +96,8 @@ _NOT_COUNTED = frozenset(
         # data movement, no arithmetic
         "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Constant",
         "Shape", "Gather", "Concat", "Dropout", "ArrayFeatureExtractor", "ZipMap",
+        # conversions to and from 8-bit integers
+        "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
     }
 )  # fmt: skip
 _TREES = frozenset({"TreeEnsembleClassifier", "TreeEnsembleRegressor"})
@@ -250,9 +267,10 @@ def load_onnx(path: str | Path) -> OnnxModel:
 
 def _params(onnx: Any, graph: Any) -> int:
     total = 0
+    quantized = {i for n in graph.node if n.op_type in _QUANTIZED_INPUTS for i in n.input}
     for init in graph.initializer:
         dtype = onnx.helper.tensor_dtype_to_np_dtype(init.data_type)
-        if np.dtype(dtype).kind in "fc":
+        if np.dtype(dtype).kind in "fc" or init.name in quantized:
             total += int(np.prod(init.dims, dtype=np.int64))
     for node in graph.node:
         if node.op_type in _LINEAR:
@@ -377,15 +395,15 @@ def _node_flops(
         if op == "Add" and any(i in bias_of for i in node.input):
             return 0.0  # a bias, held by the MatMul/Gemm/Conv count
         return None if out is None else float(np.prod(out, dtype=np.int64))
-    if op == "MatMul" or op == "Gemm":
-        a_shape = shapes.get(node.input[0])
+    if op in _MATMUL_A:
+        a_shape = shapes.get(node.input[_MATMUL_A[op]])
         if out is None or a_shape is None or not a_shape:
             return None
         trans_a = op == "Gemm" and any(x.name == "transA" and x.i for x in node.attribute)
         k = a_shape[0] if trans_a and len(a_shape) == 2 else a_shape[-1]
         return 2.0 * float(np.prod(out, dtype=np.int64)) * k
-    if op == "Conv":
-        w = shapes.get(node.input[1])
+    if op in _CONV_W:
+        w = shapes.get(node.input[_CONV_W[op]])
         if out is None or w is None:
             return None
         return 2.0 * float(np.prod(out, dtype=np.int64)) * float(np.prod(w[1:], dtype=np.int64))
