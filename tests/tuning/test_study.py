@@ -53,6 +53,10 @@ def test_the_budget_stops_the_study_and_every_trial_is_measured_and_recorded(
     assert len(trials) == sum(result.trials.values())
     first = trials[0]
     assert first.attribution.project == "s1" and first.attribution.run_id == "s1#0"
+    # Each finished trial's record carries its objective: reports draw the front from it.
+    finished = [r for r in trials if r.metadata.get("stop_reason") is None]
+    assert len(finished) >= 2
+    assert all(isinstance(r.metadata["result"]["metric"], float) for r in finished)
     assert first.metadata["study"] == "s1" and "params" in first.metadata
     data = result.to_dict()
     for key in ("energy_kwh", "budget_kwh", "trials", "best", "pareto", "stopped_reason"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -239,6 +240,10 @@ def run_metered(
         tracker.metadata["stop_reason"] = stop
         if error is not None:
             tracker.metadata["error"] = error
+        if result:  # the objective, on the trial's record: reports draw fronts from it
+            kept = {k: v for k, v in result.items() if ledger_value(v)}
+            if kept:
+                tracker.metadata["result"] = kept
         footprint = tracker.stop()
         if killed or proc.is_alive():
             with contextlib.suppress(OSError, BrokenPipeError):
@@ -261,3 +266,11 @@ def run_metered(
         killed=killed,
         reservation=reservation,
     )
+
+
+def ledger_value(value: Any) -> bool:
+    """Whether ``value`` goes into a ledger record's metadata as it is: text, a bool, None or a
+    finite number (the ledger refuses NaN and infinities)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str | int | bool) or value is None

@@ -31,6 +31,7 @@ from lowcarb.ledger import Attribution
 from lowcarb.tracking import Tracker, intensity_for_hours
 from lowcarb.tuning._budget import BudgetStore, EnergyBudget, MemoryBudgetStore, Reservation
 from lowcarb.tuning._budget_sql import SqlBudgetStore
+from lowcarb.tuning._runner import ledger_value
 from lowcarb.tuning._study import expected_cost
 
 __all__ = ["BudgetExhausted", "energy_budgeted"]
@@ -143,6 +144,8 @@ def energy_budgeted(
                 result = objective(trial)
                 with guard:
                     state.armed = False
+                if ledger_value(result):  # the objective, on the trial's record (reports)
+                    tracker.metadata["result"] = {"metric": result}
                 return result
             except BudgetExhausted:
                 stopped = True
