@@ -228,6 +228,9 @@ def test_ctrl_c_to_process_group_reports_and_returns_130(tmp_path: Path) -> None
         cwd=tmp_path,
         env=_env(tmp_path),
         start_new_session=True,
+        # As from a terminal: a suite started in the background (`cmd &` in a shell without job
+        # control) runs with SIGINT ignored, which lowcarb and its command would inherit.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stderr is not None
     assert proc.stderr.readline().strip() == "ready"
