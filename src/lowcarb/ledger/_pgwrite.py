@@ -157,13 +157,15 @@ def pg_append_one(dbc: Any, body: str, *, wait: str) -> tuple[tuple[int, str, st
 
 
 def _create_function(dbc: Any) -> int:
-    """Create this session's append function; -1 when done, -2 when refused (no TEMP right)."""
+    """Create this session's append function; -1 when done, -2 when the server refused it (no
+    TEMP privilege, no PL/pgSQL, a read-only standby: the query string then serves, and a
+    connection that broke fails there with the usual error)."""
     import psycopg
 
     try:
         with dbc.transaction():
             dbc.execute(_APPEND_FN_SQL.encode("ascii"))
-    except psycopg.errors.InsufficientPrivilege:
+    except psycopg.Error:
         state = -2
     else:
         state = -1
