@@ -249,3 +249,26 @@ def test_real_gpu_energy_increases() -> None:
             assert second[name] > first[name] >= 0.0  # an idle GPU still draws tens of watts
     finally:
         meter.close()
+
+
+def test_the_share_seen_while_the_work_ran_is_reported_after_it_exits() -> None:
+    """A command run by `lowcarb run` has exited when the window is read at its end: the
+    meter asks for periodic reads (counters need none for the energy) and reports the share it
+    saw while there was work on the GPU (on an H200, the detail said "no tracked process seen"
+    for a command that had used the GPU for 10 s)."""
+    me = os.getpid()
+    gpu = FakeGpu(processes=[(me, 3_000_000_000), (999_999_999, 1_000_000_000)])
+    meter = NvmlMeter(nvml=FakeNvml([gpu]), tree=ProcessTree(me))
+    meter.open()
+    assert meter.needs_sampling is False and meter.max_read_interval_s == 2.0
+    meter.read()  # a periodic read while the work runs
+    gpu.processes = []  # it has exited
+    gpu.energy_mj = 1_500_000
+    assert meter.read() == {"gpu:0": 500.0}  # the energy is the counter's, as before
+    assert "at the last sample with work on it: 75% of used GPU memory" in meter.details()["gpu:0"]
+
+
+def test_no_periodic_read_without_a_tracked_tree() -> None:
+    meter = NvmlMeter(nvml=FakeNvml([FakeGpu()]), tree=None, pid=999_999_999)
+    meter.open()
+    assert meter.max_read_interval_s is None

@@ -32,7 +32,11 @@ from lowcarb.energy._process import ProcessTree
 from lowcarb.energy._types import Method
 from lowcarb.errors import MeterUnavailableError, MissingDependencyError
 
-__all__ = ["NvmlMeter", "import_nvml"]
+__all__ = ["SHARE_READ_INTERVAL_S", "NvmlMeter", "import_nvml"]
+
+#: With a tracked process tree and energy counters only, the monitor reads the GPUs this often
+#: (seconds) so that the tree's share is seen while the work runs.
+SHARE_READ_INTERVAL_S = 2.0
 
 
 def import_nvml() -> Any:
@@ -64,6 +68,10 @@ class _Device:
     sm_share: float | None = None
     util_ts: int = 0
     saw_tree: bool = False
+    # The shares at the last sample that found work on the GPU (for details(): at the window's
+    # end the tracked process has often exited, and the GPU is idle).
+    seen_mem_share: float | None = None
+    seen_sm_share: float | None = None
 
     @property
     def component(self) -> str:
@@ -142,6 +150,10 @@ class NvmlMeter(Meter):
                 self._tree = ProcessTree(self._pid)
             except MeterUnavailableError:
                 self._tree = None  # no per-process shares; the devices are still measured
+        if self._tree is not None and not self.needs_sampling:
+            # Counters need no sampling, but the shares are only seen while the work runs: a
+            # command run by `lowcarb run` has exited when its window is read at the end.
+            self.max_read_interval_s = SHARE_READ_INTERVAL_S
 
     def _open_device(self, index: int) -> _Device:
         nv = self._nvml
@@ -176,12 +188,13 @@ class NvmlMeter(Meter):
         out: dict[str, str] = {}
         for d in self._devices:
             shares = []
-            if d.mem_share is not None:
-                shares.append(f"{d.mem_share:.0%} of used GPU memory")
-            if d.sm_share is not None:
-                shares.append(f"{d.sm_share:.0%} of SM utilisation")
+            if d.seen_mem_share is not None:
+                shares.append(f"{d.seen_mem_share:.0%} of used GPU memory")
+            if d.seen_sm_share is not None:
+                shares.append(f"{d.seen_sm_share:.0%} of SM utilisation")
             if shares:
-                share = "tracked process tree's share at the last sample: " + ", ".join(shares)
+                share = "tracked process tree's share at the last sample with work on it: "
+                share += ", ".join(shares)
             elif self._tree is not None and not d.saw_tree:
                 share = "no tracked process seen on it (or NVML reports other pids, e.g. host pids)"
             else:
@@ -213,6 +226,8 @@ class NvmlMeter(Meter):
             mine = sum(m for pid, m in used if pid in pids)
             d.saw_tree = d.saw_tree or any(p.pid in pids for p in procs)
             d.mem_share = mine / total if total else None
+            if total:
+                d.seen_mem_share = d.mem_share
         except nv.NVMLError:
             pass  # not supported (the share stays unknown) or transient: keep the last share
         try:
@@ -223,6 +238,8 @@ class NvmlMeter(Meter):
             mine_sm = sum(int(s.smUtil) for s in samples if s.pid in pids)
             d.saw_tree = d.saw_tree or any(s.pid in pids for s in samples)
             d.sm_share = mine_sm / total_sm if total_sm else None
+            if total_sm:
+                d.seen_sm_share = d.sm_share
         except nv.NVMLError:
             pass  # not supported, or no new samples since util_ts: keep the last share
 
