@@ -357,3 +357,29 @@ def test_a_run_that_lost_its_claim_does_not_overwrite_the_next_run(
         records = [r for r in ledger.records() if r.metadata.get("job_id") == job.id]
     assert len(records) == 1 and records[0].metadata["attempt"] == running.attempts
     queue.close()
+
+
+def test_a_lapsed_claim_does_not_mark_the_next_run_paused(sqlite_url: str, tmp_path: Path) -> None:
+    import threading
+
+    from lowcarb.jobs._supervisor import Running
+
+    queue = open_job_store(sqlite_url, environ={})
+    job = queue.submit(
+        [sys.executable, "-c", "pass"],
+        JobSpec(duration_h=1, deadline=T0 + H),
+        zones=["DE"],
+        now=T0,
+        cwd=tmp_path,
+    )
+    worker = _worker(queue, OracleSource(_series()), Clock(T0), sqlite_url)
+    claimed = queue.claim(job.id, worker_id=worker.id, lease_until=T0 + H, now=T0)
+    assert claimed is not None
+    run = Running(job_id=job.id, thread=threading.Thread(), slot_end=None, claim=claimed)
+    stolen = queue.update(claimed, worker_id="other-worker", attempts=claimed.attempts + 1)
+    assert stolen is not None
+    worker._runs.signal_pause(run, stolen)
+    after = queue.get(job.id)
+    assert after.worker_id == "other-worker" and not after.pause_requested
+    assert run.pause_sent is not None  # its own run, lapsed, is still asked to pause
+    queue.close()

@@ -59,6 +59,7 @@ class Running:
         pid: The job wrapper's pid, once known.
         pause_sent: When the pausing SIGTERM was sent (``time.monotonic()`` seconds), else None.
         done: Set once the run's end is saved.
+        claim: The job as this worker claimed (or adopted) it: what it saves is fenced by it.
     """
 
     job_id: str
@@ -67,6 +68,7 @@ class Running:
     pid: int | None = None
     pause_sent: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    claim: Job | None = None
 
 
 class Supervisor:
@@ -129,7 +131,7 @@ class Supervisor:
                     slot_end = parse_timestamp(slot["end"])
                     break
         thread = threading.Thread(target=self._execute, args=(job, now), daemon=True)
-        run = Running(job_id=job.id, thread=thread, slot_end=slot_end)
+        run = Running(job_id=job.id, thread=thread, slot_end=slot_end, claim=job)
         with self._lock:
             self._running[job.id] = run
         log.info("job %s: started (attempt %d)", job.id, job.attempts)
@@ -179,7 +181,7 @@ class Supervisor:
             pid: The job wrapper's pid, still running.
             created: The wrapper's create time (``psutil`` seconds), to tell it from a reused pid.
         """
-        run = Running(job_id=job.id, thread=threading.Thread(), slot_end=None, pid=pid)
+        run = Running(job_id=job.id, thread=threading.Thread(), slot_end=None, pid=pid, claim=job)
 
         def watch() -> None:
             tracker = self._tracker(job, now)
@@ -231,7 +233,9 @@ class Supervisor:
 
     def signal_pause(self, run: Running, job: Job) -> None:
         """Ask ``run`` (of ``job``) to pause: mark it in the queue, SIGTERM its wrapper."""
-        self._save(job.id, pause_requested=True)
+        # Fenced: a run whose claim lapsed is still paused (it is this worker's process), but
+        # the job, perhaps another worker's now, is left alone.
+        self._save(job.id, claim=run.claim, pause_requested=True)
         run.pause_sent = time.monotonic()
         log.info("job %s: pausing at the end of its slot", job.id)
         if run.pid is not None:
@@ -366,8 +370,13 @@ class Supervisor:
             created = psutil.Process(pid).create_time()
         except psutil.Error:
             created = None
-        self._save(job_id, child_pid=pid, child_create_time=created)
         run = self._running.get(job_id)
+        self._save(
+            job_id,
+            claim=None if run is None else run.claim,
+            child_pid=pid,
+            child_create_time=created,
+        )
         if run is not None:
             run.pid = pid
 
