@@ -175,16 +175,21 @@ class Raw:
     def insert_sql(self, table: str = RAW) -> str:
         return f"INSERT INTO {table} ({COLUMNS}) VALUES ({', '.join([self.p] * 5)})"
 
+    def statement(
+        self, rows: list[tuple[Any, ...]], table: str
+    ) -> tuple[str, list[tuple[Any, ...]]]:
+        """The INSERT and its rows: as given into ``RAW``; into ``RAW_MANY`` without ``seq``
+        (new positions from its sequence)."""
+        if table != RAW_MANY:
+            return self.insert_sql(), rows
+        p = self.p
+        cols = "prev_hash, hash, body, signature"
+        return f"INSERT INTO {table} ({cols}) VALUES ({p}, {p}, {p}, {p})", [r[1:] for r in rows]
+
     def single(self, rows: list[tuple[Any, ...]], *, table: str = RAW) -> None:
         """One committed (fsynced) transaction per row (``table`` ``RAW_MANY``: new positions)."""
         c = self.conn
-        if table == RAW_MANY:
-            p = self.p
-            cols = "prev_hash, hash, body, signature"
-            sql = f"INSERT INTO {table} ({cols}) VALUES ({p}, {p}, {p}, {p})"
-            rows = [r[1:] for r in rows]
-        else:
-            sql = self.insert_sql()
+        sql, rows = self.statement(rows, table)
         if self.dialect == "sqlite":
             for row in rows:
                 c.execute("BEGIN IMMEDIATE")
@@ -197,13 +202,7 @@ class Raw:
     def batch(self, rows: list[tuple[Any, ...]], *, table: str = RAW) -> None:
         """All rows in one transaction, ``executemany`` (``table`` as :meth:`single`)."""
         c = self.conn
-        if table == RAW_MANY:
-            p = self.p
-            cols = "prev_hash, hash, body, signature"
-            sql = f"INSERT INTO {table} ({cols}) VALUES ({p}, {p}, {p}, {p})"
-            rows = [r[1:] for r in rows]
-        else:
-            sql = self.insert_sql()
+        sql, rows = self.statement(rows, table)
         if self.dialect == "sqlite":
             c.execute("BEGIN IMMEDIATE")
             c.executemany(sql, rows)

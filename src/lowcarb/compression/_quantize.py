@@ -80,7 +80,7 @@ def to_static_int8(data: bytes, calibration: Any, *, batch_size: int = 16) -> by
             return next(self._it, None)
 
     typed = onnx.load_from_string(data)
-    _drop_float_casts(typed)  # types known downstream of ONNX-ML operators: calibrated too
+    _settle_float_types(typed)  # types known downstream of ONNX-ML operators: calibrated too
     with tempfile.TemporaryDirectory(prefix="lowcarb-static-int8-") as tmp:
         src, pre, out = Path(tmp, "fp32.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "int8.onnx")
         src.write_bytes(typed.SerializeToString())
@@ -116,7 +116,7 @@ def to_fp16(data: bytes) -> bytes:
             "fp16 does not apply: the graph has no MatMul/Gemm/Conv (tree and linear models "
             "become ai.onnx.ml operators)"
         )
-    _drop_float_casts(proto)
+    _settle_float_types(proto)
     try:
         with warnings.catch_warnings():
             # The converter warns for every weight below FP16's range that it rounds: that is
@@ -133,7 +133,7 @@ def to_fp16(data: bytes) -> bytes:
 _FLOAT_ML_OPS = frozenset({"Scaler", "Normalizer", "FeatureVectorizer"})
 
 
-def _drop_float_casts(proto: Any) -> None:
+def _settle_float_types(proto: Any) -> None:
     """Prepare a graph for the FP16 converter and the INT8 quantizer: Cast-to-float nodes on
     tensors that are float already (skl2onnx casts its input, and a scaler's output, to be safe)
     become Identity, and the float outputs of ONNX-ML operators get their type declared, which

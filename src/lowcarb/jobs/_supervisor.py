@@ -282,20 +282,6 @@ class Supervisor:
         """
         now = self.clock()
         job = self.queue.get(job_id)
-        if claim is not None and not _still_held(job, claim):
-            log.warning(
-                "job %s: attempt %d ended (exit %s) after its worker lost the claim (now %s, "
-                "attempt %d, worker %s); its end is not saved",
-                job_id,
-                claim.attempts,
-                status,
-                job.state,
-                job.attempts,
-                job.worker_id,
-            )
-            with self._lock:
-                self._running.pop(job_id, None)
-            return
         done = job.work_done_h + hours(now - (job.run_started_at or now))
         records = list(job.record_ids)
         if tracker is not None and tracker.record_id:
@@ -328,9 +314,18 @@ class Supervisor:
                 work_done_h=job.duration_h if status == 0 else done,
             )
             log.info("job %s: %s (exit %s)", job_id, changes["state"], status)
-        saved = self._save(job_id, claim=claim, **changes)
-        if saved is None:
-            log.warning("job %s: lost its claim while its end was saved; not saved", job_id)
+        if self._save(job_id, claim=claim, **changes) is None:
+            now_held = self.queue.get(job_id)
+            log.warning(
+                "job %s: attempt %d ended (exit %s) after its worker lost the claim (now %s, "
+                "attempt %d, worker %s); its end is not saved",
+                job_id,
+                claim.attempts if claim is not None else 0,
+                status,
+                now_held.state,
+                now_held.attempts,
+                now_held.worker_id,
+            )
         with self._lock:
             self._running.pop(job_id, None)
 

@@ -250,10 +250,7 @@ class SqlLedgerStore:
     def _sqlite_append_one(self, body: str, sign: Sign | None) -> Chained:
         """:meth:`write` and :func:`~lowcarb.ledger._group.chain_units` for one record that
         corrects nothing, without their layers (the caller holds the writer lock)."""
-        raw = self._checkout_writer()
-        dbc = raw.driver_connection
-        clean = False
-        try:
+        with self._connection() as dbc:
             dbc.execute("BEGIN IMMEDIATE")
             try:
                 head = dbc.execute(_HEAD_SQL).fetchall()
@@ -265,12 +262,6 @@ class SqlLedgerStore:
                 dbc.rollback()
                 raise
             dbc.commit()
-            clean = True
-        finally:
-            if clean:
-                self._writer, self._writer_pid = raw, os.getpid()
-            else:
-                raw.close()
         return seq, prev, digest, sig
 
     @contextmanager

@@ -77,12 +77,10 @@ _CLASSIFIER_OPS = frozenset(
     {"ZipMap", "LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier"}
 )
 
-_MAC = frozenset(
-    {"MatMul", "Gemm", "Conv", "MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv"}
-)
-#: Where a MAC operator's left operand (MatMul-like) or weight (Conv-like) is among its inputs.
-_MATMUL_A = {"MatMul": 0, "Gemm": 0, "MatMulInteger": 0, "QLinearMatMul": 0}
+#: Matrix products (left operand first) and convolutions (by the input holding the weight).
+_MATMUL = frozenset({"MatMul", "Gemm", "MatMulInteger", "QLinearMatMul"})
 _CONV_W = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}
+_MAC = _MATMUL | frozenset(_CONV_W)
 #: Operators whose integer inputs are quantized weights, biases or zero points (parameters).
 _QUANTIZED_INPUTS = frozenset(
     {"DequantizeLinear", "MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv"}
@@ -395,8 +393,8 @@ def _node_flops(
         if op == "Add" and any(i in bias_of for i in node.input):
             return 0.0  # a bias, held by the MatMul/Gemm/Conv count
         return None if out is None else float(np.prod(out, dtype=np.int64))
-    if op in _MATMUL_A:
-        a_shape = shapes.get(node.input[_MATMUL_A[op]])
+    if op in _MATMUL:
+        a_shape = shapes.get(node.input[0])
         if out is None or a_shape is None or not a_shape:
             return None
         trans_a = op == "Gemm" and any(x.name == "transA" and x.i for x in node.attribute)
