@@ -191,7 +191,7 @@ def test_workers_killed_again_and_again_on_postgres_lose_no_job(
             return proc
 
         live = [spawn() for _ in range(4)]
-        killed = 0
+        killed = mid_job = 0
         try:
             end = time.monotonic() + 40
             while killed < kills and time.monotonic() < end:
@@ -204,6 +204,9 @@ def test_workers_killed_again_and_again_on_postgres_lose_no_job(
                 os.kill(victim.pid, signal.SIGKILL)
                 victim.wait()
                 killed += 1
+                # Under load the job may have ended before the kill landed: then nothing runs
+                # again. Read from the victim's log once it is dead.
+                mid_job += _mid_job(logs[procs.index(victim)])
                 live.remove(victim)
                 live.append(spawn())
             for proc in live:
@@ -224,7 +227,9 @@ def test_workers_killed_again_and_again_on_postgres_lose_no_job(
             for (_, _, lease), (_, later, _) in itertools.pairwise(runs):
                 assert later >= lease  # re-run only once the earlier claim's lease lapsed
         reruns = sum(j.attempts - 1 for j in jobs.values())
-        assert reruns == kills  # each killed mid-job: its one job ran again, after its lease
+        # Each kill mid-job makes its one job run again, after its lease; a kill between a
+        # claim's commit and its log line does too; a kill after a job's end, nothing.
+        assert mid_job >= 1 and mid_job <= reruns <= kills
         assert sum(j.attempts for j in jobs.values()) >= len(ids)
 
 
