@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: demo test lint typecheck docs unit wheel-smoke airflow-test bench clean
+.PHONY: demo test system-deps lint typecheck docs unit wheel-smoke airflow-test bench clean
 
 # The stamp files re-install whenever pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml
@@ -54,8 +54,12 @@ $(AIRFLOW_VENV)/.stamp: pyproject.toml
 airflow-test: $(AIRFLOW_VENV)/.stamp
 	LOWCARB_REQUIRE_AIRFLOW=1 $(AIRFLOW_VENV)/bin/pytest tests/integrations/test_airflow.py tests/examples/test_example_airflow.py
 
+# Prometheus, Chromium, curl and sqlite3 from apt-get when missing (as root); see the script.
+system-deps:
+	bash scripts/system_deps.sh
+
 # Exit status 5 (no tests collected) fails like any other non-zero status.
-test: lint typecheck docs unit wheel-smoke airflow-test
+test: system-deps lint typecheck docs unit wheel-smoke airflow-test
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -88,3 +88,44 @@ def test_dirty_above_needs_a_cascade(iris_onnx_cli: Path, no_server: list[Any]) 
     code, _, err = _run(["serve", str(iris_onnx_cli), "--dirty-above", "300"])
     assert code == 2 and no_server == []
     assert len(err.strip().splitlines()) == 1 and "--dirty-above" in err
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(iris_onnx_cli: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, out, err = _run(["serve", str(iris_onnx_cli), "--port", str(port), "--no-metering"])
+    assert code == 2, err
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("lowcarb: error:"), err
+    assert f"127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_a_host_that_is_not_an_address_is_one_line_and_exit_2(iris_onnx_cli: Path) -> None:
+    code, _, err = _run(["serve", str(iris_onnx_cli), "--host", "no such host.invalid"])
+    assert code == 2, err
+    assert err.count("\n") == 1 and "--host" in err, err
+
+
+def test_feature_log_in_a_missing_directory_fails_before_binding(
+    iris_onnx_cli: Path, tmp_path: Path, no_server: list[Any]
+) -> None:
+    target = tmp_path / "no-such-dir" / "features.jsonl"
+    code, _, err = _run(["serve", str(iris_onnx_cli), "--log-features", str(target)])
+    assert code == 2 and no_server == []
+    assert err.count("\n") == 1 and "--log-features" in err, err
+
+
+def test_serve_options_reach_the_app(
+    iris_onnx_cli: Path, tmp_path: Path, no_server: list[Any]
+) -> None:
+    log = tmp_path / "features.jsonl"
+    argv = ["serve", str(iris_onnx_cli), "--no-metering", "--no-energy-headers"]
+    code, _, err = _run([*argv, "--log-features", str(log)])
+    assert code == 0, err
+    (app,) = no_server[0]
+    config = app.state.lowcarb.config
+    assert config.feature_log == log and config.energy_headers is False

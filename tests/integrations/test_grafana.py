@@ -49,9 +49,9 @@ EXPECTED = {
         "(sum by (model) (rate(lowcarb_energy_joules_total[5m])) / 3.6e6) / "
         "(sum by (model) (rate(lowcarb_inferences_total[5m])) / 1e6)"
     ],
-    "Share of requests answered by each stage": [
-        'sum by (model, stage) (rate(lowcarb_requests_total{code=~"2.."}[5m])) / ignoring '
-        '(stage) group_left () sum by (model) (rate(lowcarb_requests_total{code=~"2.."}[5m]))'
+    "Share of inferences answered by each stage": [
+        "sum by (model, stage) (rate(lowcarb_inferences_total[5m])) / ignoring "
+        "(stage) group_left () sum by (model) (rate(lowcarb_inferences_total[5m]))"
     ],
     "Grid intensity in use": ["max by (zone, source) (lowcarb_grid_intensity_grams_per_kwh)"],
     "Cascade operating point": ["max by (model, point) (lowcarb_cascade_operating_point)"],

@@ -44,19 +44,49 @@ def test_exports() -> None:
     assert public - modules == set(k8s.__all__)
 
 
-def test_keda_manifests_are_valid_and_scale_to_zero_on_the_request_rate() -> None:
+def test_keda_manifests_are_valid_and_scale_on_the_request_rate() -> None:
     objects = serve_manifests("iris", "ghcr.io/acme/lowcarb:1", "/models/iris.skops")
     assert _kinds(objects) == ["Deployment", "Service", "ScaledObject"]  # no HPA beside KEDA
     for obj in objects:
         _validate(obj)
     scaled = objects[2]["spec"]
-    assert scaled["minReplicaCount"] == 0
+    # The server's own counter can only wake replicas that exist: one is kept by default.
+    assert scaled["minReplicaCount"] == 1
     assert scaled["maxReplicaCount"] == 5
     assert scaled["scaleTargetRef"]["name"] == "iris"
     (trigger,) = scaled["triggers"]
     assert trigger["type"] == "prometheus"
     assert trigger["metadata"]["query"] == 'sum(rate(lowcarb_requests_total{model="iris"}[2m]))'
     assert all(isinstance(v, str) for v in trigger["metadata"].values())
+
+
+INGRESS_RATE = 'sum(rate(nginx_ingress_controller_requests{exported_service="iris"}[2m]))'
+
+
+def test_scale_to_zero_scales_on_a_rate_counted_in_front_of_the_pods() -> None:
+    objects = serve_manifests("iris", "img:1", "/m.skops", min_replicas=0, scale_query=INGRESS_RATE)
+    for obj in objects:
+        _validate(obj)
+    scaled = objects[2]["spec"]
+    assert scaled["minReplicaCount"] == 0
+    (trigger,) = scaled["triggers"]
+    # Not lowcarb_requests_total: with no pod running, nothing would count the waking request.
+    assert trigger["metadata"]["query"] == INGRESS_RATE
+    assert trigger["metadata"]["activationThreshold"] == "0"
+
+
+def test_scale_to_zero_on_the_servers_own_counter_is_refused() -> None:
+    with pytest.raises(InvalidValueError, match="min_replicas=0 needs scale_query"):
+        serve_manifests("iris", "img:1", "/m.skops", min_replicas=0)
+
+
+def test_pods_stop_routing_before_the_drain_and_get_time_to_finish() -> None:
+    pod = serve_manifests("iris", "img:1", "/m.skops")[0]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    pause = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert pause > 0
+    # The pause, then the server's 30 s drain, must fit in the grace period before SIGKILL.
+    assert pod["terminationGracePeriodSeconds"] > pause + 30
 
 
 def test_deployment_runs_the_server_non_root_with_probes_and_resources() -> None:
@@ -146,6 +176,9 @@ def test_the_vendored_schemas_reject_what_the_operators_would() -> None:
         ({"prometheus_url": "prom:9090"}, "'prom:9090'"),
         ({"keda": False, "carbon_aware": CarbonAware("DE")}, "keda=True"),
         ({"model_label": 'a"b'}, "model_label="),
+        ({"scale_query": ""}, "scale_query=''"),
+        ({"scale_query": "a\nb"}, "scale_query="),
+        ({"keda": False, "scale_query": INGRESS_RATE}, "keda=True"),
     ],
 )
 def test_bad_values_raise_quoting_the_value(kwargs: dict[str, Any], quoted: str) -> None:
@@ -225,6 +258,18 @@ def test_cli_bad_input_is_one_line_and_exit_2() -> None:
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and "'Bad_Name'" in err
+
+
+def test_cli_scales_to_zero_only_with_a_scale_query() -> None:
+    base = ["k8s", "serve", "iris", "--image", "img:1", "--model", "/m.skops"]
+    code, out, err = _cli([*base, "--min-replicas", "0"])
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "scale_query" in err
+    code, out, err = _cli([*base, "--min-replicas", "0", "--scale-query", INGRESS_RATE])
+    assert code == 0, err
+    scaled = list(yaml.safe_load_all(out))[2]["spec"]
+    assert scaled["minReplicaCount"] == 0
+    assert scaled["triggers"][0]["metadata"]["query"] == INGRESS_RATE
 
 
 def test_vendored_schemas_are_listed_with_their_sources() -> None:

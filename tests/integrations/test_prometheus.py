@@ -271,3 +271,89 @@ def test_prometheus_stores_what_the_real_server_reports(
             proc.wait()
         assert proc.stderr is not None
         proc.stderr.close()
+
+
+@pytest.fixture
+def digits_cascade(tmp_path: Path) -> tuple[Path, list[list[float]]]:
+    """A two-stage cascade file (logistic regression, then an MLP) and rows to send it."""
+    import warnings
+
+    import skops.io as sio
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    from lowcarb.compression import fit_cascade, save_cascade
+
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small = LogisticRegression(max_iter=50).fit(x[:900], y[:900])
+        large = MLPClassifier((64,), max_iter=100, random_state=0).fit(x[:900], y[:900])
+    sio.dump(small, tmp_path / "small.skops")
+    sio.dump(large, tmp_path / "large.skops")
+    models = [(tmp_path / "small.skops", small), (tmp_path / "large.skops", large)]
+    cascade = fit_cascade(
+        models, x[900:1300], y[900:1300], max_accuracy_loss_pts=0.5, energy_per_1k_j=[1.0, 9.0]
+    )
+    save_cascade(tmp_path / "digits.json", cascade)
+    return tmp_path / "digits.json", x[1300:1340].tolist()
+
+
+def test_prometheus_shows_the_share_each_cascade_stage_answered(
+    prometheus: Callable[[int], str], digits_cascade: tuple[Path, list[list[float]]], tmp_path: Path
+) -> None:
+    path, rows = digits_cascade
+    port = _free_port()
+    env = {**os.environ, "LOWCARB_LEDGER": "", "PYTHONUNBUFFERED": "1"}
+    argv = [sys.executable, "-m", "lowcarb", "serve", str(path), "--port", str(port)]
+    proc = subprocess.Popen(
+        [*argv, "--zone", "DE"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL
+    )
+    server = f"http://127.0.0.1:{port}"
+    try:
+        _wait("the server to be ready", lambda: proc.poll() is None and _ok(f"{server}/readyz"))
+        base = prometheus(port)
+        _wait(
+            "the first scrape",
+            lambda: _values(base, 'up{job="lowcarb"}') == {_UP.format(port=port): 1.0},
+        )
+        stages: list[str] = []
+        for _ in range(3):
+            for chunk in range(0, len(rows), 10):  # several rows per request, mixed stages
+                r = httpx.post(f"{server}/predict", json={"rows": rows[chunk : chunk + 10]})
+                assert r.status_code == 200, r.text
+                stages += r.json()["stages"]
+            time.sleep(1.0)
+        answered = {stage: stages.count(stage) for stage in set(stages)}
+        assert set(answered) == {"small", "large"}  # some rows escalated, some did not
+        queries = {title: expr for title, _, expr in dashboard_queries(serving_dashboard())}
+        share_expr = queries["Share of inferences answered by each stage"]
+
+        def shares() -> dict[str, float]:
+            return _values(base, share_expr)
+
+        def stored() -> bool:
+            rows_now = _values(base, 'sum by (stage) (lowcarb_inferences_total{model="digits"})')
+            return rows_now == {f"stage={k}": float(v) for k, v in answered.items()}
+
+        _wait("Prometheus to store the rows answered by each stage", stored, 30)
+        _wait("the stage share query to return data", lambda: bool(shares()))
+        got = shares()
+        # Rates of series scraped together keep the ratio of what each stage answered.
+        for stage, count in answered.items():
+            assert got[f"model=digits,stage={stage}"] == pytest.approx(
+                count / len(stages), abs=0.05
+            )
+        assert sum(got.values()) == pytest.approx(1.0)
+        intensity = _values(base, queries["Grid intensity in use"])
+        assert len(intensity) == 1 and next(iter(intensity)).endswith("zone=DE")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

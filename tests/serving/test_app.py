@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +214,78 @@ def test_nan_and_infinity_are_refused(served: ServedModel, raw: bytes) -> None:
         assert r.json()["detail"][0]["loc"] == ["body", "rows", 0, 0]
 
 
+@pytest.mark.parametrize("value", [1e308, -3.5e38])
+def test_values_beyond_float32_are_refused_not_predicted_as_null(
+    served: ServedModel, value: float
+) -> None:
+    with _client(served) as c:
+        r = c.post("/predict", json={"rows": [[5.1, 3.5, 1.4, 0.2], [1.0, value, 1.0, 1.0]]})
+        assert r.status_code == 422, r.text
+        detail = r.json()["detail"][0]
+        assert detail["type"] == "value_out_of_range" and detail["loc"] == ["body", "rows", 1]
+        edge = float(np.finfo(np.float32).max)
+        assert c.post("/predict", json={"rows": [[edge, 1, 1, 1]]}).status_code == 200
+
+
+def test_the_intensity_gauge_follows_the_hour_priced(
+    served: ServedModel, iris_rows: list[list[float]]
+) -> None:
+    now = [datetime(2022, 6, 1, 3, tzinfo=UTC)]
+    energy = TrackerEnergy(
+        zone="DE",
+        environ={},
+        meters=[FakeMeter(power_w={"cpu": 50.0}, method="estimated")],
+        clock=lambda: now[0],
+    )
+
+    def gauge(c: TestClient) -> list[Any]:
+        return _samples(c.get("/metrics").text)["lowcarb_grid_intensity_grams_per_kwh"]
+
+    with _client(served, energy) as c:
+        first = c.post("/predict", json={"rows": iris_rows[:1]}).json()["intensity_g_per_kwh"]
+        assert [g.value for g in gauge(c)] == [first]
+        seen = {first}
+        for hour in (9, 13, 19):  # the shipped profile of DE moves over a day
+            now[0] = now[0].replace(hour=hour)
+            priced = c.post("/predict", json={"rows": iris_rows[:1]}).json()
+            (sample,) = gauge(c)  # one series: the intensity in use, not a stale one beside it
+            assert sample.value == priced["intensity_g_per_kwh"]
+            seen.add(sample.value)
+        assert len(seen) > 1
+
+
+def test_energy_headers_can_be_left_out(served: ServedModel, iris_rows: list[list[float]]) -> None:
+    energy = TrackerEnergy(
+        zone="FR", environ={}, meters=[FakeMeter(power_w={"cpu": 50.0}, method="estimated")]
+    )
+    with _client(served, energy, energy_headers=False) as c:
+        r = c.post("/predict", json={"rows": iris_rows[:2]})
+    assert r.status_code == 200 and r.json()["energy_j"] > 0
+    assert not any(h.lower().startswith("x-lowcarb-energy") for h in r.headers)
+
+
+def test_concurrent_requests_share_their_batch_energy_by_rows(
+    served: ServedModel, iris_rows: list[list[float]]
+) -> None:
+    energy = TrackerEnergy(
+        zone="FR", environ={}, meters=[FakeMeter(power_w={"cpu": 50.0}, method="estimated")]
+    )
+    sizes = [1, 2, 3, 4] * 2
+    with _client(served, energy, batch_wait_ms=300.0, max_batch=64) as c:
+        with ThreadPoolExecutor(len(sizes)) as pool:
+            results = list(
+                pool.map(lambda n: c.post("/predict", json={"rows": iris_rows[:n]}), sizes)
+            )
+        metrics = _samples(c.get("/metrics").text)
+    bodies = [r.json() for r in results]
+    per_row = {round(b["energy_j"] / n, 12) for b, n in zip(bodies, sizes, strict=True)}
+    # Requests of one batch pay the same per row; a few batches give a few per-row prices.
+    assert len(per_row) < len(sizes)
+    total = sum(b["energy_j"] for b in bodies)
+    (counted,) = metrics["lowcarb_energy_joules_total"]
+    assert counted.value == pytest.approx(total, rel=1e-9)  # split, not copied
+
+
 def test_malformed_json_and_body_limits(served: ServedModel) -> None:
     with _client(served, max_body_bytes=200) as c:
         h = {"content-type": "application/json"}
@@ -226,7 +300,26 @@ def test_malformed_json_and_body_limits(served: ServedModel) -> None:
 
         r = c.post("/predict", content=chunks(), headers=h)
         assert r.status_code == 413, r.text
+        assert r.json()["detail"][0]["type"] == "body_too_large"  # the same shape as above
+        assert "200 bytes" in r.json()["detail"][0]["msg"]
         assert c.post("/predict", json={"rows": [[5.1, 3.5, 1.4, 0.2]]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "kind", [None, "application/x-www-form-urlencoded", "text/plain; charset=utf-8"]
+)
+def test_a_body_not_sent_as_json_is_415_naming_the_fix(
+    served: ServedModel, kind: str | None
+) -> None:
+    headers = {} if kind is None else {"content-type": kind}
+    with _client(served) as c:
+        r = c.post("/predict", content=b'{"rows": [[5.1, 3.5, 1.4, 0.2]]}', headers=headers)
+        assert r.status_code == 415, r.text
+        detail = r.json()["detail"][0]
+        assert detail["type"] == "unsupported_media_type" and "application/json" in detail["msg"]
+        ok = {"content-type": "application/json; charset=utf-8"}
+        r = c.post("/predict", content=b'{"rows": [[5.1, 3.5, 1.4, 0.2]]}', headers=ok)
+        assert r.status_code == 200, r.text
 
 
 def test_unknown_model_is_404(client: TestClient) -> None:
@@ -271,3 +364,37 @@ def test_no_metering_reports_none() -> None:
     assert math.isfinite(ServeConfig().batch_wait_ms)
     with pytest.raises(ValueError, match="max_batch"):
         ServeConfig(max_batch=0)
+
+
+def test_feature_log_holds_each_answered_request(
+    served: ServedModel, iris_rows: list[list[float]], tmp_path: Path
+) -> None:
+    path = tmp_path / "features.jsonl"
+    path.write_text('{"earlier": "lines are kept"}\n')
+    times = iter(datetime(2026, 12, 4, 14, 0, s, 500, tzinfo=UTC) for s in range(10))
+    app = create_app(
+        served, config=ServeConfig(feature_log=path), energy=None, clock=lambda: next(times)
+    )
+    with TestClient(app, raise_server_exceptions=False) as c:
+        first = c.post("/predict", json={"rows": iris_rows[:2]}).json()
+        assert c.post("/predict", json={"rows": [[1.0, 2.0]]}).status_code == 422  # not logged
+        second = c.post("/predict", json={"rows": iris_rows[2:3]}).json()
+    lines = path.read_text().splitlines()
+    assert lines[0] == '{"earlier": "lines are kept"}'
+    logged = [json.loads(line) for line in lines[1:]]
+    assert logged == [
+        {
+            "time": "2026-12-04T14:00:00.000500Z",
+            "model": "iris",
+            "rows": iris_rows[:2],
+            "predictions": first["predictions"],
+            "probabilities": None,
+        },
+        {
+            "time": "2026-12-04T14:00:01.000500Z",
+            "model": "iris",
+            "rows": iris_rows[2:3],
+            "predictions": second["predictions"],
+            "probabilities": None,
+        },
+    ]

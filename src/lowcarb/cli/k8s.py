@@ -65,7 +65,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "serve",
         help="Deployment, Service and autoscaling for `lowcarb serve`",
         description="Deployment and Service for `lowcarb serve MODEL`, with a KEDA ScaledObject "
-        "that scales on the request rate and to zero when idle (or, with --no-keda, a CPU "
+        "that scales on the request rate, to zero when idle with --min-replicas 0 and "
+        "--scale-query (or, with --no-keda, a CPU "
         "HorizontalPodAutoscaler; never both on one Deployment), and optionally a "
         "CarbonAwareKedaScaler capping replicas by grid intensity.",
     )
@@ -75,7 +76,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--namespace", default="default", help="namespace (default: default)")
     p.add_argument("--port", type=positive_int, default=8080, help="server port (default: 8080)")
     p.add_argument(
-        "--min-replicas", type=_non_negative_int, default=0, help="0 scales to zero (default: 0)"
+        "--min-replicas",
+        type=_non_negative_int,
+        default=1,
+        help="fewest replicas (default: 1); 0 scales to zero and needs --scale-query",
     )
     p.add_argument("--max-replicas", type=positive_int, default=5, help="(default: 5)")
     p.add_argument("--cpu-request", default="250m", help="(default: 250m)")
@@ -92,6 +96,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         type=positive_float,
         default=5.0,
         help="KEDA target, requests/s per replica (default: 5)",
+    )
+    p.add_argument(
+        "--scale-query",
+        metavar="PROMQL",
+        help="request rate counted in front of the pods, which KEDA scales on instead of the "
+        "server's own lowcarb_requests_total (needed for --min-replicas 0: with no pod running "
+        "nothing else counts the requests that should wake one), e.g. "
+        "'sum(rate(nginx_ingress_controller_requests{exported_service=\"iris\"}[2m]))'",
     )
     p.add_argument("--no-keda", dest="keda", action="store_false", help="a CPU HPA instead of KEDA")
     p.add_argument(
@@ -208,6 +220,7 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
         requests_per_replica=args.requests_per_replica,
         keda=args.keda,
         carbon_aware=carbon_aware,
+        scale_query=args.scale_query,
     )
     text = to_yaml(objects)
     if args.output is None:

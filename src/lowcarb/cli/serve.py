@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from lowcarb._files import check_output_path
 from lowcarb.cli._common import CliContext, non_negative_float, positive_int
 from lowcarb.errors import MissingDependencyError, UsageError
 
@@ -81,6 +83,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help="load a pickle/joblib model, which runs any code in it (only files you trust)",
     )
+    p.add_argument(
+        "--no-energy-headers",
+        dest="energy_headers",
+        action="store_false",
+        help="leave out the X-Lowcarb-Energy-J and X-Lowcarb-Energy-Method response headers "
+        "(the figures stay in the JSON body and the metrics)",
+    )
+    p.add_argument(
+        "--log-features",
+        metavar="PATH",
+        help="append each answered request's rows and predictions to this JSON Lines file, "
+        "which `lowcarb monitor check REFERENCE PATH` reads as the current window",
+    )
     # Internal: the benchmark's baseline, the same server without energy metering.
     p.add_argument("--no-metering", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=_serve)
@@ -104,6 +119,9 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
         raise
 
     # Everything that can fail on bad input fails here, before a port is bound.
+    feature_log = None
+    if args.log_features is not None:
+        feature_log = check_output_path(Path(args.log_features), what="--log-features")
     served = load_served_model(
         args.model, allow_pickle=args.allow_pickle, name=args.name, point=args.point
     )
@@ -113,6 +131,8 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
             batch_wait_ms=args.batch_wait_ms,
             max_body_bytes=args.max_body_bytes,
             max_rows=args.max_rows,
+            energy_headers=args.energy_headers,
+            feature_log=feature_log,
             dirty_above_g_per_kwh=args.dirty_above,
             accuracy_floor=args.accuracy_floor,
         )

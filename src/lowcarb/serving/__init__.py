@@ -5,6 +5,7 @@
 - :class:`MicroBatcher`: concurrent requests run as one ``predict`` call on a worker thread.
 - :class:`TrackerEnergy`: each batch's energy from the process's Tracker (measured or estimated),
   split among its requests by rows; :class:`ServingMetrics` exports it to Prometheus.
+- :class:`FeatureLog`: each request's rows and predictions as JSON Lines, for drift checks.
 - :func:`run_server`: uvicorn with a graceful drain on SIGTERM (``lowcarb serve``).
 """
 
@@ -19,6 +20,7 @@ from lowcarb.serving._app import (
 )
 from lowcarb.serving._batcher import BatchResult, MicroBatcher, PredictionError
 from lowcarb.serving._energy import BatchEnergy, NoEnergy, TrackerEnergy
+from lowcarb.serving._feature_log import FeatureLog
 from lowcarb.serving._metrics import METRIC_NAMES, ServingMetrics, record_prediction
 from lowcarb.serving._model import ServedModel, load_served_model
 from lowcarb.serving._server import run_server
@@ -27,6 +29,7 @@ __all__ = [
     "METRIC_NAMES",
     "BatchEnergy",
     "BatchResult",
+    "FeatureLog",
     "MicroBatcher",
     "NoEnergy",
     "PredictRequest",

@@ -6,10 +6,11 @@ labels, and a request is labelled with the last stage any of its rows reached.
 Contract (DESIGN.md): ``POST /predict`` (or ``/models/{name}/predict``, or ``/predict?model=NAME``)
 with ``{"rows": [[...], ...]}`` answers ``{"predictions": [...], "model", "energy_j",
 "energy_method", ...}``. Bad input is the client's fault and gets a 4xx naming the field: 422 for
-a body that does not validate (non-numbers, NaN or infinity, no rows, too many rows, the wrong
-number of features, malformed JSON), 413 for a body over the size limit, 404 for a model this
-server does not serve. A model that raises on validated rows is a 500 with the reason; the server
-keeps answering.
+a body that does not validate (non-numbers, NaN or infinity, values beyond the 32-bit float
+range, no rows, too many rows, the wrong number of features, malformed JSON), 413 for a body over
+the size limit, 415 for a body not sent as ``application/json``, 404 for a model this server does
+not serve. A model that raises on validated rows is a 500 with the reason; the server keeps
+answering.
 """
 
 from __future__ import annotations
@@ -17,27 +18,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import FastAPI, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, Strict
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lowcarb.serving._asgi import STAGE_KEY, Asgi, error_response, limit_body, observe
+from lowcarb.serving._asgi import (
+    STAGE_KEY,
+    Asgi,
+    error_response,
+    limit_body,
+    observe,
+    require_json,
+)
 from lowcarb.serving._batcher import MicroBatcher, PredictionError
 from lowcarb.serving._energy import BatchEnergy, NoEnergy
+from lowcarb.serving._feature_log import FeatureLog
 from lowcarb.serving._metrics import ServingMetrics, record_prediction
 from lowcarb.serving._model import ServedModel
 
 __all__ = ["PredictRequest", "PredictResponse", "ServeConfig", "ServingState", "create_app"]
-
-logger = logging.getLogger(__name__)
-
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +67,8 @@ class ServeConfig:
             ``point_check_s``); None keeps the starting point.
         accuracy_floor: The lowest validation accuracy a point may have, 0..1.
         point_check_s: How often the grid's intensity is looked at again, seconds.
+        feature_log: Append each answered request's rows and predictions to this JSON Lines
+            file (:class:`~lowcarb.serving.FeatureLog`), for ``lowcarb monitor``.
     """
 
     max_batch: int = 64
@@ -67,6 +79,7 @@ class ServeConfig:
     dirty_above_g_per_kwh: float | None = None
     accuracy_floor: float = 0.0
     point_check_s: float = 60.0
+    feature_log: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_body_bytes", "max_rows"):
@@ -140,10 +153,17 @@ class PredictResponse(BaseModel):
 
 
 _error = error_response
+#: Largest magnitude a feature may have: ONNX models take 32-bit floats, and a larger value
+#: would become infinity inside the model (a prediction of null, not an answer).
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def create_app(
-    model: ServedModel, *, config: ServeConfig, energy: BatchEnergy | None = None
+    model: ServedModel,
+    *,
+    config: ServeConfig,
+    energy: BatchEnergy | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     """Build the app serving ``model``.
 
@@ -152,6 +172,7 @@ def create_app(
         config: Batching and limits.
         energy: Where batch energy is read (a :class:`~lowcarb.serving.TrackerEnergy` in
             production); None disables metering (``energy_method`` is ``none``).
+        clock: Wall clock for the feature log's times (injected for tests).
     """
     meter = energy if energy is not None else NoEnergy()
     metrics = ServingMetrics()
@@ -174,15 +195,17 @@ def create_app(
             1 if point == model.point else 0
         )
 
+    feature_log = (
+        None if config.feature_log is None else FeatureLog(config.feature_log, clock=clock)
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if feature_log is not None:
+            feature_log.open()
         await asyncio.to_thread(meter.start)
         await batcher.start()
-        intensity = meter.intensity()
-        if intensity is not None:
-            metrics.grid_intensity.labels(zone=intensity.zone, source=intensity.source).set(
-                intensity.intensity_g_per_kwh
-            )
+        metrics.set_intensity(meter.intensity())
         state.ready = True
         try:
             yield
@@ -191,6 +214,8 @@ def create_app(
             state.draining = True
             await batcher.stop()
             await asyncio.to_thread(meter.stop)
+            if feature_log is not None:
+                feature_log.close()
 
     app = FastAPI(
         title="lowcarb serve",
@@ -208,13 +233,19 @@ def create_app(
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 413:  # a chunked body over the limit, counted while read
+            return _error(413, ["body"], str(exc.detail), "body_too_large")
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(PredictionError)
     async def _failed(request: Request, exc: PredictionError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=500)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("internal error answering %s %s", request.method, request.url.path)
+        log.exception("internal error answering %s %s", request.method, request.url.path)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
 
     @app.get("/healthz")
@@ -234,6 +265,7 @@ def create_app(
     @app.get("/metrics")
     async def metrics_text() -> Response:
         """Prometheus text exposition."""
+        metrics.set_intensity(meter.intensity())
         return Response(metrics.render(), media_type=metrics.content_type)
 
     async def _predict(
@@ -251,11 +283,17 @@ def create_app(
         if problem is not None:
             return problem
         rows = np.asarray(body.rows, dtype=np.float64)
+        problem = _check_range(rows)
+        if problem is not None:
+            return problem
         state.update_point(time.monotonic())
         result = await batcher.submit(rows)
         intensity = meter.intensity()
+        metrics.set_intensity(intensity)
         co2e_g, last_stage = record_prediction(metrics, model, result, intensity)
         setattr(request.state, STAGE_KEY, last_stage)
+        if feature_log is not None:
+            feature_log.write(model.name, body.rows, result.predictions)
         if config.energy_headers:
             response.headers["X-Lowcarb-Energy-J"] = f"{result.energy_j:.9g}"
             response.headers["X-Lowcarb-Energy-Method"] = result.method
@@ -274,6 +312,7 @@ def create_app(
     errors: dict[int | str, dict[str, Any]] = {
         404: {"description": "no such model"},
         413: {"description": "body too large"},
+        415: {"description": "body not sent as application/json"},
         422: {"description": "invalid rows"},
     }
 
@@ -302,7 +341,7 @@ def create_app(
     inner = app.build_middleware_stack
 
     def _stack() -> Asgi:
-        return observe(limit_body(inner(), config.max_body_bytes), done)
+        return observe(require_json(limit_body(inner(), config.max_body_bytes)), done)
 
     app.build_middleware_stack = _stack  # type: ignore[method-assign]
     return app
@@ -327,3 +366,17 @@ def _check_rows(rows: list[list[float]], width: int | None, max_rows: int) -> JS
                 "feature_count",
             )
     return None
+
+
+def _check_range(rows: np.ndarray[Any, Any]) -> JSONResponse | None:
+    beyond = np.abs(rows) > _FLOAT32_MAX
+    if not beyond.any():
+        return None
+    i = int(np.argmax(beyond.any(axis=1)))
+    return _error(
+        422,
+        ["body", "rows", i],
+        f"row {i} has a value beyond +-{_FLOAT32_MAX:.4g}, the range of the model's 32-bit "
+        "float input; rescale the feature",
+        "value_out_of_range",
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-__all__ = ["Asgi", "error_response", "limit_body", "observe"]
+__all__ = ["Asgi", "error_response", "is_predict_path", "limit_body", "observe", "require_json"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,6 +57,31 @@ def limit_body(app: Asgi, max_bytes: int) -> Asgi:
     return limited
 
 
+def is_predict_path(path: str) -> bool:
+    """``/predict`` or ``/models/{name}/predict``."""
+    return path == "/predict" or (path.startswith("/models/") and path.endswith("/predict"))
+
+
+def require_json(app: Asgi) -> Asgi:
+    """415 for a prediction body sent as anything but JSON (``curl -d`` sends a form type)."""
+
+    async def checked(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_predict_path(scope.get("path", "")):
+            kind = dict(scope.get("headers", ())).get(b"content-type", b"")
+            media = kind.split(b";", 1)[0].strip().lower()
+            if media != b"application/json" and not media.endswith(b"+json"):
+                shown = media.decode("latin-1")[:100] or "none"
+                msg = (
+                    f"the body must be JSON, sent with Content-Type: application/json (got "
+                    f"{shown}); with curl, add -H 'content-type: application/json' or use --json"
+                )
+                await _send(send, 415, ["header", "content-type"], msg, "unsupported_media_type")
+                return
+        await app(scope, receive, send)
+
+    return checked
+
+
 def _too_large(max_bytes: int) -> str:
     return f"the body is larger than the limit of {max_bytes} bytes; send fewer rows per request"
 
@@ -76,7 +101,7 @@ def observe(app: Asgi, done: Callable[[str | None, int, float], None]) -> Asgi:
 
     async def observed(scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == "/predict" or (path.startswith("/models/") and path.endswith("/predict"))):
+        if not is_predict_path(path):
             await app(scope, receive, send)
             return
         start = time.perf_counter()

@@ -104,6 +104,25 @@ class ServingMetrics:
             registry=r,
         )
 
+        self._intensity_labels: tuple[str, str] | None = None
+
+    def set_intensity(self, intensity: Intensity | None) -> None:
+        """Show ``intensity`` as the one intensity in use (its zone and source as labels).
+
+        Called with every priced request and every scrape, so the gauge follows the hour's
+        intensity; a series whose zone or source is no longer in use is removed, not left stale.
+        """
+        if intensity is None:
+            return
+        labels = (intensity.zone or "", intensity.source or "")
+        if labels != self._intensity_labels:
+            if self._intensity_labels is not None:
+                self.grid_intensity.remove(*self._intensity_labels)
+            self._intensity_labels = labels
+        self.grid_intensity.labels(zone=labels[0], source=labels[1]).set(
+            intensity.intensity_g_per_kwh
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every family."""
         return generate_latest(self.registry)

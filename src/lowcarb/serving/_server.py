@@ -7,9 +7,12 @@ on SIGTERM exits 0; SIGINT still ends as an interrupt (130).
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 from typing import Any
 
+from lowcarb.errors import UsageError
 from lowcarb.serving._app import ServingState
 
 __all__ = ["run_server"]
@@ -25,8 +28,16 @@ def run_server(
         host: Interface to bind.
         port: TCP port to bind.
         graceful_timeout_s: Longest wait for requests in flight after the signal, seconds.
+
+    Raises:
+        UsageError: the address cannot be bound (in use, not this machine's, no permission),
+            before the app starts.
     """
     import uvicorn
+
+    # The socket is bound here, not inside uvicorn: a port in use is then a one-line error
+    # (exit 2) naming the fix, not uvicorn's log line and its own exit status 3.
+    sock = bind_socket(host, port)
 
     state: ServingState = app.state.lowcarb
 
@@ -47,4 +58,32 @@ def run_server(
         timeout_graceful_shutdown=int(graceful_timeout_s),
         access_log=False,
     )
-    _DrainingServer(config).run()
+    try:
+        _DrainingServer(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (IPv4 or IPv6, as ``host`` resolves)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        raise UsageError(f"--host {host!r} is not an address of this machine ({exc})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except OSError as exc:
+        sock.close()
+        fix = (
+            "stop what uses it, or choose another with --port"
+            if exc.errno == errno.EADDRINUSE
+            else "check --host and --port"
+        )
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {fix}") from None
+    return sock

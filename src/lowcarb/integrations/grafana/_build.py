@@ -51,7 +51,7 @@ class PanelSpec:
     kind: Literal["timeseries", "state-timeline"] = "timeseries"
 
 
-_SHARE_2XX = 'rate(lowcarb_requests_total{code=~"2.."}[5m])'
+_ROWS_RATE = "rate(lowcarb_inferences_total[5m])"
 
 #: The panels, in grid order (left to right, top to bottom).
 PANELS: tuple[PanelSpec, ...] = (
@@ -94,14 +94,14 @@ PANELS: tuple[PanelSpec, ...] = (
         ),
     ),
     PanelSpec(
-        "Share of requests answered by each stage",
-        "Successful requests answered by each cascade stage, as a share of each model's "
-        "successful requests.",
+        "Share of inferences answered by each stage",
+        "Rows answered by each cascade stage, as a share of each model's rows (a request's rows "
+        "may end at different stages; a single model's one stage is 'model').",
         "percentunit",
         (
             Query(
-                f"sum by (model, stage) ({_SHARE_2XX}) / ignoring (stage) group_left () "
-                f"sum by (model) ({_SHARE_2XX})",
+                f"sum by (model, stage) ({_ROWS_RATE}) / ignoring (stage) group_left () "
+                f"sum by (model) ({_ROWS_RATE})",
                 "{{model}} {{stage}}",
             ),
         ),

@@ -37,6 +37,10 @@ _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 #: The user the image runs as (deploy/Dockerfile creates it with this id).
 _UID = 10001
 _MAX_REPLICAS = 1000
+#: Seconds a pod waits after being told to stop, before SIGTERM reaches the server.
+_PRE_STOP_S = 5
+#: Seconds ``lowcarb serve`` waits for requests in flight after SIGTERM (``run_server``).
+_DRAIN_S = 30
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def serve_manifests(
     *,
     namespace: str = "default",
     port: int = 8080,
-    min_replicas: int = 0,
+    min_replicas: int = 1,
     max_replicas: int = 5,
     resources: Resources | None = None,
     prometheus_url: str = "http://prometheus-server.monitoring.svc:9090",
@@ -128,6 +132,7 @@ def serve_manifests(
     keda: bool = True,
     carbon_aware: CarbonAware | None = None,
     model_label: str | None = None,
+    scale_query: str | None = None,
 ) -> list[dict[str, Any]]:
     """The objects that run ``lowcarb serve MODEL`` on Kubernetes, in apply order.
 
@@ -137,7 +142,9 @@ def serve_manifests(
         model_path: the model or cascade file, as a path inside the container.
         namespace: the namespace of every object.
         port: the server's port, container and Service.
-        min_replicas: with KEDA, 0 scales to zero when idle; the HPA uses at least 1.
+        min_replicas: the fewest replicas. With KEDA, 0 scales to zero when idle, and needs
+            ``scale_query``: at zero replicas no pod counts requests, so a trigger on the
+            server's own ``lowcarb_requests_total`` could never wake it. The HPA uses at least 1.
         max_replicas: the most replicas (the carbon-aware scaler may lower it).
         resources: CPU and memory requests and limits.
         prometheus_url: where KEDA queries the request rate.
@@ -147,6 +154,9 @@ def serve_manifests(
         carbon_aware: add a CarbonAwareKedaScaler capping replicas by intensity (needs KEDA).
         model_label: the server's ``--name``, the ``model`` label of its metrics (default:
             ``name``).
+        scale_query: PromQL of the request rate counted in front of the pods (an ingress
+            controller's or a gateway's request counter), which KEDA scales on instead of the
+            server's own :func:`request_rate_query`. Needed to scale to zero.
 
     Returns:
         Deployment, Service, then the ScaledObject (and CarbonAwareKedaScaler) or the HPA.
@@ -175,6 +185,22 @@ def serve_manifests(
         )
     if not prometheus_url.startswith(("http://", "https://")):
         raise InvalidValueError(f"prometheus_url={prometheus_url!r} must be an http(s) URL")
+    if scale_query is not None and (
+        not scale_query.strip() or len(scale_query) > 2048 or not scale_query.isprintable()
+    ):
+        raise InvalidValueError(
+            f"scale_query={scale_query[:100]!r} must be a one-line PromQL query"
+        )
+    if scale_query is not None and not keda:
+        raise InvalidValueError(
+            "scale_query needs keda=True: the CPU HPA does not query Prometheus"
+        )
+    if keda and min_replicas == 0 and scale_query is None:
+        raise InvalidValueError(
+            "min_replicas=0 needs scale_query, a request rate counted in front of the pods (an "
+            "ingress controller's counter): with no pod running, the server's own "
+            "lowcarb_requests_total stops, and KEDA could never scale it back up"
+        )
     if carbon_aware is not None and not keda:
         raise InvalidValueError(
             "carbon_aware needs keda=True: the CarbonAwareKedaScaler caps a KEDA ScaledObject"
@@ -196,7 +222,12 @@ def serve_manifests(
     if keda:
         objects.append(
             _scaled_object(
-                meta, label, min_replicas, max_replicas, prometheus_url, requests_per_replica
+                meta,
+                scale_query or request_rate_query(label),
+                min_replicas,
+                max_replicas,
+                prometheus_url,
+                requests_per_replica,
             )
         )
         if carbon_aware is not None:
@@ -266,6 +297,9 @@ def _deployment(
         "startupProbe": {**probe("/healthz", 2), "failureThreshold": 30},
         "livenessProbe": probe("/healthz", 10),
         "readinessProbe": probe("/readyz", 5),
+        # Endpoints are removed asynchronously: a few seconds of grace before SIGTERM let the
+        # Service stop routing here, then the server drains what is in flight.
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(_PRE_STOP_S)]}}},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -300,6 +334,8 @@ def _deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "automountServiceAccountToken": False,
+                    # The preStop pause, the server's 30 s drain, and a margin before SIGKILL.
+                    "terminationGracePeriodSeconds": _PRE_STOP_S + _DRAIN_S + 10,
                     "containers": [container],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },
@@ -349,7 +385,7 @@ def request_rate_query(model_label: str) -> str:
 
 def _scaled_object(
     meta: dict[str, Any],
-    model_label: str,
+    query: str,
     min_r: int,
     max_r: int,
     prometheus_url: str,
@@ -373,7 +409,7 @@ def _scaled_object(
                     # KEDA's trigger metadata is a map of strings (its CRD says so).
                     "metadata": {
                         "serverAddress": prometheus_url,
-                        "query": request_rate_query(model_label),
+                        "query": query,
                         "threshold": f"{per_replica:g}",
                         "activationThreshold": "0",
                     },
