@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
+import os
+import socket
+import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -111,6 +117,23 @@ def test_job_create_creates_it_suspended_in_the_chosen_context(
             "'lots' is not a Kubernetes",
         ),
         (["--zone", "DE", "--command", "x", "--team", "a b"], "team='a b' is not a Kubernetes"),
+        (
+            ["--zone", "DE", "--command", "x", "--requests-cpu", "2", "--limits-cpu", "1"],
+            "cpu request '2' is above its limit '1'",
+        ),
+        (
+            [
+                "--zone",
+                "DE",
+                "--command",
+                "x",
+                "--requests-memory",
+                "4Gi",
+                "--limits-memory",
+                "2Gi",
+            ],
+            "memory request '4Gi' is above its limit '2Gi'",
+        ),
         (["--zone", "DE"], "give the command the Job runs"),
         (["--zone", "DE", "--context", "a=FR", "--command", "x"], "not both"),
         (["--context", "a", "--command", "x"], "--context must be CTX=ZONE"),
@@ -166,3 +189,87 @@ def test_release_flags_that_need_once_are_refused() -> None:
     code, _, err = _run("k8s", "release", "--json")
     assert code == 2
     assert "--now and --json go with --once" in err
+
+
+def _unreachable_kubeconfig(path: Path) -> Path:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    return path
+
+
+def test_an_unreachable_cluster_is_exactly_one_line_on_stderr_and_exit_2(tmp_path: Path) -> None:
+    # A real process: the CLI's own logging setup is what printed urllib3's "Retrying (...)".
+    config = _unreachable_kubeconfig(tmp_path / "kubeconfig")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lowcarb", "k8s", "release", "--once", "--kubeconfig", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "KUBECONFIG": "", "LOWCARB_LEDGER": ""},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("lowcarb: error: cannot reach the Kubernetes API server at https://")
+    assert "to read Lease default/lowcarb-release ([Errno 111] Connection refused)" in line
+
+
+def test_job_create_on_an_unreachable_cluster_logs_nothing_else(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = _unreachable_kubeconfig(tmp_path / "kubeconfig")
+    with caplog.at_level(logging.WARNING):
+        code, out, err = _run(
+            "k8s", "job", "train", *_JOB, "--deadline", "12h", "--zone", "DE", "--command", "x",
+            "--kubeconfig", str(config), "--create",
+        )  # fmt: skip
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
+    assert "to create Job default/train ([Errno 111] Connection refused)" in line
+    assert caplog.records == []  # no urllib3 "Retrying (Retry(total=0, ...))" warning
+
+
+def test_release_exits_with_one_line_when_another_controller_takes_the_lease(
+    cluster: Any, tmp_path: Path
+) -> None:
+    config = cluster.kubeconfig(tmp_path / "kubeconfig")
+
+    def take_it() -> None:
+        deadline = time.monotonic() + 20
+        while cluster.lease("lowcarb-release") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        cluster.set_lease_holder("lowcarb-release", "intruder")
+
+    thief = threading.Thread(target=take_it)
+    thief.start()
+    try:
+        code, out, err = _run(
+            "k8s", "release", "--kubeconfig", str(config), "--identity", "a",
+            "--lease-duration", "2", "--renew-every", "0.5",
+        )  # fmt: skip
+    finally:
+        thief.join(timeout=30)
+    assert code == 2
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        "lowcarb: error: lost the Lease default/lowcarb-release (another controller, 'intruder', "
+        "holds it now); stopped releasing Jobs at once: the holder releases them now (unreleased "
+        "Jobs stay suspended, nothing is lost); restart this controller to stand by"
+    )
+    assert err.count("lost the Lease") == 1  # said once, not also as a warning
+    assert cluster.lease("lowcarb-release")["spec"]["holderIdentity"] == "intruder"

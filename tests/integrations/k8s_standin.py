@@ -5,9 +5,12 @@ real HTTP server (``http.server``, one thread per connection, on a free loopback
 implements exactly the endpoints the controller calls, with the API server's JSON shapes, status
 codes and semantics as documented in the Kubernetes API reference (v1.29):
 
-* ``batch/v1`` Jobs: LIST (``labelSelector``), WATCH (``?watch=true&resourceVersion=N
-  &timeoutSeconds=S``: a chunked stream of ``{"type", "object"}`` lines, closed after S seconds;
-  a version older than the retained history answers an ``ERROR`` event with a 410 Status), GET,
+* ``batch/v1`` Jobs: LIST (``labelSelector``; the list's ``metadata.resourceVersion``), WATCH
+  (``?watch=true&resourceVersion=N&timeoutSeconds=S``: a chunked stream of ``{"type", "object"}``
+  lines of the changes *after* N, closed after S seconds; with ``allowWatchBookmarks=true`` a
+  ``BOOKMARK`` event, an object carrying only the current ``resourceVersion``, before it closes;
+  a version older than the retained history, or compacted away, answers an ``ERROR`` event with
+  a 410 ``Expired`` Status, as the watch cache does), GET,
   CREATE (409 ``AlreadyExists``), PATCH (``application/merge-patch+json`` and
   ``application/strategic-merge-patch+json``, which agree on the maps patched here; a
   ``metadata.resourceVersion`` in the patch is a precondition: 409 ``Conflict`` when stale).
@@ -17,7 +20,8 @@ codes and semantics as documented in the Kubernetes API reference (v1.29):
 
 Every write bumps one cluster-wide resourceVersion, as etcd's revision does. Tests reach into
 :class:`StandInCluster` to play the parts of the kubelet and the Job controller (start pods,
-finish Jobs) and of another writer (take a Lease away).
+finish Jobs), of another writer (take a Lease away, delete a Job) and of the server's own life
+(compact the history, end every open watch as a restart or a load balancer would).
 
 The client under test is the official ``kubernetes`` client, configured from a kubeconfig that
 points at :attr:`StandInCluster.url`: the same code that talks to a real cluster.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import threading
 import time
 import uuid
@@ -43,6 +48,8 @@ _LEASES = "/apis/coordination.k8s.io/v1/namespaces/"
 _PODS = "/api/v1/namespaces/"
 #: How many events a watch can resume from (older versions get 410 Gone).
 _HISTORY = 1000
+#: Yielded by a watch to cut its connection mid-stream.
+_CUT: dict[str, Any] = {"type": "_CUT"}
 
 
 def _now() -> str:
@@ -108,6 +115,9 @@ class StandInCluster:
         self.leases: dict[tuple[str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
         self._events: list[tuple[int, str, dict[str, Any]]] = []  # (rv, type, Job)
+        self._compacted = 0  # watches from a version before this get 410 Gone
+        self._watch_epoch = 0  # end_watches() bumps it: open watches end
+        self._broken_epochs: set[int] = set()  # ... cut mid-stream
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self._closing = False
         cluster = self
@@ -268,6 +278,45 @@ class StandInCluster:
             self._job_event("MODIFIED", job)
             return names
 
+    def delete_job(self, name: str, namespace: str = "default") -> None:
+        """Delete a Job as ``kubectl delete`` would: watchers get a ``DELETED`` event."""
+        with self._lock:
+            job = self.jobs.pop((namespace, name))
+            self._bump(job)
+            self._job_event("DELETED", job)
+
+    def compact(self) -> None:
+        """Compact the history at the current version (etcd's compaction): a watch from an older
+        version is answered 410 Gone."""
+        with self._lock:
+            self._compacted = self._rv
+            self._events = [e for e in self._events if e[0] > self._rv]
+
+    def end_watches(self, *, broken: bool = False) -> None:
+        """End every open watch, as an API server restart would (no bookmark first): cleanly,
+        or with ``broken`` cut mid-stream (the connection reset, no end of the chunked body)."""
+        with self._lock:
+            self._watch_epoch += 1
+            if broken:
+                self._broken_epochs.add(self._watch_epoch)
+            self._lock.notify_all()
+
+    def list_requests(self, table: str = "jobs") -> int:
+        """How many LIST requests (not watches) of ``table`` were served."""
+        return sum(
+            1
+            for m, p in list(self.requests)
+            if m == "GET" and f"/{table}?" in p + "?" and "watch=true" not in p
+        )
+
+    def watch_requests(self, table: str = "jobs") -> int:
+        """How many WATCH requests of ``table`` were served."""
+        return sum(
+            1
+            for m, p in list(self.requests)
+            if m == "GET" and f"/{table}?" in p and "watch=true" in p
+        )
+
     def delete_pods(self, namespace: str = "default") -> None:
         with self._lock:
             for key in [k for k in self.pods if k[0] == namespace]:
@@ -391,11 +440,12 @@ class StandInCluster:
             }
 
     def watch(
-        self, ns: str, selector: str, since: str | None, timeout_s: float
+        self, ns: str, selector: str, since: str | None, timeout_s: float, *, bookmarks: bool
     ) -> Iterator[dict[str, Any]]:
-        """Events after ``since`` until the timeout (or the server closes)."""
+        """Events after ``since`` until the timeout, :meth:`end_watches` or the server closes."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
+            epoch = self._watch_epoch
             if since in (None, "", "0"):
                 cursor = self._rv
                 initial = [
@@ -407,12 +457,15 @@ class StandInCluster:
                 cursor = int(since)
                 initial = []
                 oldest = self._events[0][0] if self._events else self._rv
-                if len(self._events) >= _HISTORY and cursor < oldest:
+                if cursor < self._compacted or (len(self._events) >= _HISTORY and cursor < oldest):
                     initial = [
                         {
                             "type": "ERROR",
                             "object": _status(
-                                410, "Expired", f"too old resource version: {cursor} ({oldest})"
+                                410,
+                                "Expired",
+                                f"too old resource version: {cursor} "
+                                f"({max(oldest, self._compacted)})",
                             ),
                         }
                     ]
@@ -429,14 +482,28 @@ class StandInCluster:
                     and _matches(obj["metadata"].get("labels", {}), selector)
                 ]
                 if not pending:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or self._closing:
+                    if self._closing or self._watch_epoch != epoch:
+                        if self._watch_epoch in self._broken_epochs:
+                            yield _CUT
                         return
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        version = str(self._rv)  # every event up to here was sent
+                        break
                     self._lock.wait(timeout=min(left, 0.5))
                     continue
                 cursor = pending[-1][0]
             for _, t, obj in pending:
                 yield {"type": t, "object": obj}
+        if bookmarks:  # the timeout passed: tell the watcher how far it is up to date
+            yield {
+                "type": "BOOKMARK",
+                "object": {
+                    "kind": "Job",
+                    "apiVersion": "batch/v1",
+                    "metadata": {"resourceVersion": version},
+                },
+            }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -482,7 +549,8 @@ class _Handler(BaseHTTPRequestHandler):
             if (query.get("watch") or ["false"])[0] in ("true", "1"):
                 timeout = float((query.get("timeoutSeconds") or ["1800"])[0])
                 since = (query.get("resourceVersion") or [None])[0]
-                self._stream(self.state.watch(ns, selector, since, timeout))
+                bookmarks = (query.get("allowWatchBookmarks") or ["false"])[0] == "true"
+                self._stream(self.state.watch(ns, selector, since, timeout, bookmarks=bookmarks))
             else:
                 self._send(200, self.state.list_jobs(ns, selector))
         elif table in ("jobs", "leases") and name is not None:
@@ -499,6 +567,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         try:
             for event in events:
+                if event is _CUT:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 line = json.dumps(event).encode() + b"\n"
                 self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
                 self.wfile.flush()

@@ -142,6 +142,34 @@ def test_bad_specs_are_refused_naming_the_value(kw: dict[str, Any], quoted: str 
     assert isinstance(info.value, LowcarbError)
 
 
+@pytest.mark.parametrize(
+    ("res", "quoted"),
+    [
+        (Resources(cpu_request="2", memory_request="1Gi", cpu_limit="1", memory_limit="1Gi"),
+         "cpu request '2' is above its limit '1'"),
+        (Resources(cpu_request="1", memory_request="3Gi", cpu_limit="1", memory_limit="3000Mi"),
+         "memory request '3Gi' is above its limit '3000Mi'"),
+        (Resources(cpu_request="1001m", memory_request="1G", cpu_limit="1", memory_limit="1G"),
+         "cpu request '1001m' is above its limit '1'"),
+    ],
+)  # fmt: skip
+def test_a_request_above_its_limit_is_refused_as_the_api_server_would(
+    res: Resources, quoted: str
+) -> None:
+    with pytest.raises(InvalidValueError) as info:
+        _job(resources=res)
+    assert quoted in str(info.value) and "\n" not in str(info.value)
+    assert "raise the limit" in str(info.value)
+
+
+def test_requests_equal_to_limits_in_other_units_are_accepted() -> None:
+    res = Resources(
+        cpu_request="100m", memory_request="1Gi", cpu_limit="0.1", memory_limit="1024Mi"
+    )
+    job = suspended_job(_job(resources=res), _placement().plan)
+    kubernetes_validate.validate(job, K8S_VERSION, strict=True)
+
+
 def test_an_interruptible_plan_is_refused() -> None:
     spec = build_job_spec(duration="3h", deadline="24h", now=NOW, interruptible=True)
     from lowcarb.grid import profile_series

@@ -7,6 +7,8 @@ Job, Pod and Lease endpoints it uses: the same client code as against a real clu
 
 from __future__ import annotations
 
+import math
+import queue
 import socket
 import threading
 import time
@@ -41,6 +43,7 @@ from lowcarb.integrations.k8s import (
     job_plan,
     suspended_job,
 )
+from lowcarb.integrations.k8s._informer import JobInformer
 from lowcarb.ledger import Ledger, RecordFilter, open_ledger
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -136,7 +139,8 @@ def test_releases_each_job_at_its_planned_start_and_records_it(
     assert report.leader and report.released == []
     assert report.next_start == T0 + timedelta(hours=2)
     assert cluster.job("train")["spec"]["suspend"] is True
-    assert ctl.wait_s(report) == 5  # the renew period comes first
+    # The Lease is renewed on its own timer: only max_wait_s (300 s) caps the 2 h to the start.
+    assert ctl.wait_s(report) == 300
 
     clock.advance(hours=2)
     report = ctl.tick()
@@ -413,17 +417,247 @@ def test_the_watch_wakes_the_loop_when_a_job_is_added(
         woke = next(t for t, r in reports if r.released)
         assert woke - added < 2  # woken by the watch, well before the 10 s renew period
     finally:
-        stop.set()
-        cluster.add_job(  # an event ends the current watch, so the loop sees stop at once
-            {
-                "apiVersion": "batch/v1",
-                "kind": "Job",
-                "metadata": {"name": "poke", "labels": {"app.kubernetes.io/managed-by": "lowcarb"}},
-                "spec": {},
-            }
-        )
+        stop.set()  # seen within half a second, however long the watch stays open
         thread.join(timeout=15)
     assert not thread.is_alive()
     assert cluster.job("new")["spec"]["suspend"] is False
     assert cluster.lease("lowcarb-release")["spec"].get("holderIdentity") is None  # type: ignore[index]
     assert any("watch=true" in p for m, p in cluster.requests if m == "GET")
+
+
+# -- the informer: one LIST, one long WATCH, the Lease on its own timer ----------------------
+def _wait_for(check: Any, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@dataclass
+class _Running:
+    ctl: ReleaseController
+    stop: threading.Event
+    thread: threading.Thread
+    errors: list[BaseException]
+    reports: list[TickReport]
+
+
+def _start(kube: KubeApi, **kw: Any) -> _Running:
+    """A controller on the real clock, renewing its Lease every 0.5 s, in a thread."""
+    config = ReleaseConfig(identity="live", lease_duration_s=2, renew_every_s=0.5, **kw)
+    ctl = ReleaseController(kube, config=config, clock=lambda: datetime.now(UTC))
+    stop, errors, reports = threading.Event(), [], []
+
+    def target() -> None:
+        try:
+            ctl.run(stop=stop, on_tick=reports.append)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return _Running(ctl, stop, thread, errors, reports)  # type: ignore[arg-type]
+
+
+def _finish(running: _Running) -> None:
+    running.stop.set()
+    running.thread.join(timeout=10)
+    assert not running.thread.is_alive()
+
+
+def _live_plan(start_in_s: float) -> JobPlan:
+    now = datetime.now(UTC).replace(microsecond=0)
+    return JobPlan(
+        zone="DE",
+        planned_start=now + timedelta(seconds=math.ceil(start_in_s)),
+        deadline=now + timedelta(hours=3),
+        duration_s=3600,
+        expected_intensity_g_per_kwh=300.0,
+        now_intensity_g_per_kwh=400.0,
+        forecast_model="profile",
+        planned_at=now,
+    )
+
+
+def test_with_nothing_changing_it_lists_once_watches_once_and_still_renews(
+    cluster: StandInCluster, kube: KubeApi
+) -> None:
+    _add(cluster, "later", _live_plan(3600))
+    running = _start(kube)
+    try:
+        _wait_for(lambda: cluster.watch_requests() == 1)
+        time.sleep(3.0)  # 6 renew periods
+        assert running.errors == []
+    finally:
+        _finish(running)
+    assert cluster.list_requests() == 1
+    assert cluster.watch_requests() == 1
+    renewals = [p for m, p in cluster.requests if m == "PUT" and "/leases/" in p]
+    assert len(renewals) >= 4  # renewed every 0.5 s while the one watch stayed open
+    assert len(running.reports) == 1  # one pass: nothing woke it again
+    assert cluster.job("later")["spec"]["suspend"] is True
+
+
+def test_a_job_added_during_the_watch_is_released_at_its_planned_start_without_a_relist(
+    cluster: StandInCluster, kube: KubeApi, ledger: Ledger
+) -> None:
+    running = _start(kube)
+    running.ctl.ledger = ledger
+    try:
+        _wait_for(lambda: cluster.watch_requests() == 1)
+        plan = _live_plan(1.5)
+        _add(cluster, "soon", plan)
+        _wait_for(lambda: cluster.job("soon")["spec"]["suspend"] is False)
+        released = datetime.now(UTC)
+        # At its start (a timer from the cache), not at some later pass (max_wait_s is 300 s).
+        assert plan.planned_start <= released < plan.planned_start + timedelta(seconds=4)
+        _add(cluster, "poke", _live_plan(3600))  # one more event after the release's own
+        _wait_for(lambda: len(running.reports) >= 3)
+        assert running.errors == []
+    finally:
+        _finish(running)
+    assert cluster.list_requests() == 1
+    assert cluster.watch_requests() == 1
+    # The cache held the controller's own writes: the release was recorded exactly once.
+    (record,) = list(ledger.records(RecordFilter(kind="decision")))
+    assert cluster.job("soon")["metadata"]["annotations"]["lowcarb.dev/release-record"] == record.id
+    patches = [p for m, p in cluster.requests if m == "PATCH" and p.endswith("/jobs/soon")]
+    assert len(patches) == 2  # the release, then its record id
+
+
+def test_after_410_gone_it_lists_again_once_and_a_watch_that_ends_is_reopened_without_one(
+    cluster: StandInCluster, kube: KubeApi
+) -> None:
+    running = _start(kube)
+    try:
+        _wait_for(lambda: cluster.watch_requests() == 1)
+        # A write the watch does not see (another app's Job) moves the version on; the history
+        # is compacted past the controller's version and the server drops its watches.
+        cluster.add_job({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "other"}})
+        cluster.compact()
+        cluster.end_watches()
+        _wait_for(lambda: cluster.watch_requests() == 3)  # 410, list, watch from the list
+        assert cluster.list_requests() == 2
+        cluster.end_watches()  # ended (a restart, a load balancer), nothing expired
+        _wait_for(lambda: cluster.watch_requests() == 4)
+        _add(cluster, "due", _live_plan(0))
+        _wait_for(lambda: cluster.job("due")["spec"]["suspend"] is False)
+        assert running.errors == []
+    finally:
+        _finish(running)
+    assert cluster.list_requests() == 2
+    assert cluster.lease("lowcarb-release")["spec"].get("holderIdentity") is None  # type: ignore[index]
+
+
+def test_a_lease_taken_mid_run_stops_releasing_within_a_renew_period(
+    cluster: StandInCluster, kube: KubeApi
+) -> None:
+    running = _start(kube)
+    try:
+        _wait_for(lambda: cluster.watch_requests() == 1)
+        _add(cluster, "at-3s", _live_plan(3))
+        cluster.set_lease_holder("lowcarb-release", "intruder")
+        taken = time.monotonic()
+        running.thread.join(timeout=10)
+        assert not running.thread.is_alive()
+        assert time.monotonic() - taken < 2.5  # renewed every 0.5 s: found out at the next
+    finally:
+        _finish(running)
+    (error,) = running.errors
+    assert isinstance(error, LeaseLostError)
+    assert "lost the Lease default/lowcarb-release" in str(error) and "'intruder'" in str(error)
+    time.sleep(3.5)  # past the planned start: nobody released it, nothing is lost
+    assert cluster.job("at-3s")["spec"]["suspend"] is True
+    assert cluster.lease("lowcarb-release")["spec"]["holderIdentity"] == "intruder"  # type: ignore[index]
+    patches = [p for m, p in cluster.requests if m == "PATCH"]
+    assert patches == []
+
+
+def test_a_broken_watch_is_followed_by_one_list(cluster: StandInCluster, kube: KubeApi) -> None:
+    running = _start(kube)
+    try:
+        _wait_for(lambda: cluster.watch_requests() == 1)
+        cluster.end_watches(broken=True)  # the connection is reset mid-stream
+        _wait_for(lambda: cluster.watch_requests() == 2)
+        assert cluster.list_requests() == 2  # events may have been missed: listed again
+        _add(cluster, "due", _live_plan(0))
+        _wait_for(lambda: cluster.job("due")["spec"]["suspend"] is False)
+        assert running.errors == []
+    finally:
+        _finish(running)
+    assert cluster.list_requests() == 2
+
+
+class _QueueWatch:
+    """A watch fed by the test: ``None`` ends it."""
+
+    def __init__(self, events: queue.Queue[Any]) -> None:
+        self.events = events
+
+    def stop(self) -> None:
+        self.events.put(None)
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        while (item := self.events.get()) is not None:
+            yield item
+
+
+class _QueueKube:
+    """The two calls of KubeApi an informer makes, fed by the test."""
+
+    def __init__(self, jobs: list[dict[str, Any]]) -> None:
+        self.jobs = jobs
+        self.events: queue.Queue[Any] = queue.Queue()
+
+    def list_jobs(self, namespace: str, selector: str) -> tuple[list[dict[str, Any]], str]:
+        return list(self.jobs), "10"
+
+    def watch_jobs(self, namespace: str, selector: str, version: str, timeout_s: int) -> Any:
+        return _QueueWatch(self.events)
+
+
+def _version_job(version: str, mark: str = "") -> dict[str, Any]:
+    meta = {"namespace": NS, "name": "a", "resourceVersion": version, "annotations": {"m": mark}}
+    return {"metadata": meta}
+
+
+def test_the_cache_keeps_the_controller_s_own_writes_and_never_rolls_back() -> None:
+    kube = _QueueKube([_version_job("10", "listed")])
+    changes: list[int] = []
+    informer = JobInformer(
+        kube,  # type: ignore[arg-type]
+        namespace=NS,
+        selector="x=y",
+        on_change=lambda: changes.append(1),
+    )
+
+    def feed(kind: str, job: dict[str, Any]) -> None:
+        kube.events.put((kind, job))
+        _wait_for(lambda: informer.resource_version == job["metadata"]["resourceVersion"])
+
+    def mark() -> str:
+        (job,) = informer.jobs()
+        return str(job["metadata"]["annotations"]["m"])
+
+    informer.sync()
+    informer.start()
+    try:
+        informer.written(_version_job("12", "ours"))  # the API server's answer to our patch
+        feed("MODIFIED", _version_job("11", "older"))  # an older event, still on its way
+        assert (mark(), changes) == ("ours", [])
+        feed("MODIFIED", _version_job("12", "ours"))  # our write's own event: nothing new
+        assert (mark(), changes) == ("ours", [])
+        feed("MODIFIED", _version_job("13", "theirs"))  # someone else's change wakes us
+        assert (mark(), changes) == ("theirs", [1])
+        # The watch delivered our write and a later change before we handed the answer over.
+        feed("MODIFIED", _version_job("14", "ours-2"))
+        feed("MODIFIED", _version_job("15", "theirs-2"))
+        informer.written(_version_job("14", "ours-2"))
+        assert mark() == "theirs-2"
+        feed("BOOKMARK", {"metadata": {"resourceVersion": "20"}})
+        assert mark() == "theirs-2" and len(changes) == 3
+        feed("DELETED", _version_job("21"))
+        assert informer.jobs() == [] and len(changes) == 4
+        assert (informer.lists, informer.watches) == (1, 1)
+    finally:
+        informer.stop()

@@ -320,10 +320,8 @@ def _release(args: argparse.Namespace, ctx: CliContext) -> int:
         from lowcarb.ledger import open_ledger
 
         ledger = open_ledger(url, environ=ctx.environ)
-    else:
-        print(
-            "lowcarb: no ledger configured (--ledger): releases are not recorded", file=ctx.stderr
-        )
+    # Said after the first API call with --once: an unreachable cluster is then one line alone.
+    no_ledger = "lowcarb: no ledger configured (--ledger): releases are not recorded"
     try:
         controller = ReleaseController(
             kube, config=config, clock=clock, ledger=ledger, source=source, kepler=kepler
@@ -334,7 +332,11 @@ def _release(args: argparse.Namespace, ctx: CliContext) -> int:
                 emit_json(ctx, report.to_dict())
             else:
                 _print_report(ctx, report)
+            if ledger is None:
+                print(no_ledger, file=ctx.stderr)
             return 0
+        if ledger is None:
+            print(no_ledger, file=ctx.stderr)
         print(
             f"lowcarb: release controller {plain(config.identity)} on {plain(kube.host)}, "
             f"namespace {config.namespace}, Lease {config.lease_name}",

@@ -9,7 +9,9 @@ pod, from the service account. The client code is the same for a real cluster an
 suite's stand-in API server.
 
 Errors: no answer (refused, timed out, DNS) is :class:`ClusterUnreachableError`; an API error
-other than the 404 and 409 the callers handle is :class:`ClusterError`, quoting status and reason.
+other than the 404, 409 and 410 the callers handle is :class:`ClusterError`, quoting status and
+reason. The client makes one attempt per call (no urllib3 retries): a cluster that does not answer
+is reported at once, as one line, and the caller decides what to do next.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +32,7 @@ from lowcarb.integrations.k8s._errors import ClusterError, ClusterUnreachableErr
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-__all__ = ["ConflictError", "KubeApi", "NotFoundError", "connect"]
+__all__ = ["ConflictError", "ExpiredError", "JobWatch", "KubeApi", "NotFoundError", "connect"]
 
 log = logging.getLogger(__name__)
 #: Seconds to connect and to wait for an answer (watches add their own timeout to the latter).
@@ -42,6 +46,11 @@ class NotFoundError(ClusterError):
 
 class ConflictError(ClusterError):
     """HTTP 409: it already exists, or changed since it was read (optimistic concurrency)."""
+
+
+class ExpiredError(ClusterError):
+    """HTTP 410 Gone: a watch asked for a resourceVersion older than the server keeps; list again
+    and watch from the list's version."""
 
 
 def _kubernetes() -> Any:
@@ -72,8 +81,12 @@ def connect(
     """
     k8s = _kubernetes()
     cfg = k8s.client.Configuration()
-    # A refused connection is reported at once rather than retried for long.
-    cfg.retries = 1
+    # One attempt per call. urllib3 retries by default, and logs "Retrying (Retry(total=...))" as a
+    # warning before each retry: a second stderr line before lowcarb's own one-line error. A pooled
+    # connection the server closed is already replaced before it is reused (urllib3 checks), the
+    # controller's writes carry resourceVersion preconditions, and its loop re-lists or re-watches,
+    # so a retry here would only double the wait for a cluster that is down.
+    cfg.retries = 0
     path = kubeconfig or (environ.get("KUBECONFIG") or "").split(":")[0] or None
     if path is None and context is None and environ.get("KUBERNETES_SERVICE_HOST"):
         try:
@@ -105,11 +118,21 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(plain(exc).split())[:300]
 
 
+def _cause(exc: BaseException) -> str:
+    """Why a connection failed, short: ``[Errno 111] Connection refused``, else the error's type
+    (urllib3 wraps the socket's error in a MaxRetryError whose ``reason`` is the real one)."""
+    reason = getattr(exc, "reason", None)
+    cause = reason if isinstance(reason, BaseException) else exc
+    found = re.search(r"\[Errno -?\d+\][^'\")\]]*", _one_line(cause))
+    return found.group(0).strip() if found else type(cause).__name__
+
+
 class KubeApi:
     """Jobs, Pods and Leases through the official client, as the API server's JSON.
 
-    Thread safety: one instance per thread (the client's connection pool is shared safely, the
-    watch is not).
+    Thread safety: one instance may serve several threads (the controller loop, its watch and
+    its Lease renewal): each call is one request on the client's thread-safe connection pool; a
+    :class:`JobWatch` belongs to the thread that iterates it (any thread may stop it).
 
     Args:
         api_client: A ``kubernetes.client.ApiClient`` (see :func:`connect`).
@@ -143,7 +166,7 @@ class KubeApi:
                     f"no answer from the Kubernetes API server at {self.host} to {what} "
                     f"({reason}): check --kubeconfig and --context"
                 ) from None
-            kind = {404: NotFoundError, 409: ConflictError, 410: ConflictError}.get(
+            kind = {404: NotFoundError, 409: ConflictError, 410: ExpiredError}.get(
                 status, ClusterError
             )
             hint = " (check the controller's RBAC)" if status in (401, 403) else ""
@@ -151,7 +174,7 @@ class KubeApi:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterUnreachableError(
                 f"cannot reach the Kubernetes API server at {self.host} to {what} "
-                f"({type(exc).__name__}): check that the cluster is up and --kubeconfig/--context "
+                f"({_cause(exc)}): check that the cluster is up and --kubeconfig/--context "
                 "point at it"
             ) from None
 
@@ -203,30 +226,17 @@ class KubeApi:
 
     def watch_jobs(
         self, namespace: str, selector: str, resource_version: str, timeout_s: int
-    ) -> Iterator[str]:
-        """The types of the Job events after ``resource_version`` (``ADDED``, ``MODIFIED``,
-        ``DELETED``), until ``timeout_s`` passes: a watch, not a poll.
+    ) -> JobWatch:
+        """One WATCH of the Jobs matching ``selector`` after ``resource_version``, for at most
+        ``timeout_s`` (the server ends it then): iterate it for ``(type, job)`` events, where
+        type is ``ADDED``, ``MODIFIED``, ``DELETED`` or ``BOOKMARK`` (only the resourceVersion of
+        a bookmark's object is meaningful). A watch, not a poll.
 
-        Raises:
-            ConflictError: The version is too old (HTTP 410 Gone): list again and watch from there.
+        Iterating raises :class:`ExpiredError` (HTTP 410 Gone: the version is older than the
+        server keeps; list again and watch from there), :class:`ClusterUnreachableError` (the
+        connection broke) or :class:`ClusterError`.
         """
-        w = self._k8s.watch.Watch()
-        stream = w.stream(
-            self.batch.list_namespaced_job,
-            namespace,
-            label_selector=selector,
-            resource_version=resource_version,
-            timeout_seconds=timeout_s,
-            allow_watch_bookmarks=False,
-            _request_timeout=(_CONNECT_S, timeout_s + _READ_S),
-        )
-        what = f"watch Jobs in {namespace}"
-        while True:
-            with self._errors(what):
-                event = next(stream, None)
-            if event is None:
-                return
-            yield str(event.get("type", ""))
+        return JobWatch(self, namespace, selector, resource_version, timeout_s)
 
     # -- Pods --------------------------------------------------------------------------------
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
@@ -289,3 +299,64 @@ def _status_message(exc: Any) -> str:
         except (ValueError, TypeError):
             pass
     return " ".join(plain(getattr(exc, "reason", "") or "").split())[:300]
+
+
+class JobWatch:
+    """One WATCH request on Jobs (see :meth:`KubeApi.watch_jobs`); :meth:`stop` ends it from
+    another thread, at once, by shutting its socket down (the official client's ``Watch.stop``).
+
+    Iterate it in one thread only; iteration ends quietly after :meth:`stop` or when the server
+    closes the watch (its ``timeoutSeconds``).
+    """
+
+    def __init__(
+        self, api: KubeApi, namespace: str, selector: str, resource_version: str, timeout_s: int
+    ) -> None:
+        self._api = api
+        self._namespace = namespace
+        self._selector = selector
+        self._resource_version = resource_version
+        self._timeout_s = max(1, int(timeout_s))
+        # Events as the API server's JSON, like every other call here: no model classes (a
+        # return type of "object" leaves each event's object a dict).
+        self._watch = api._k8s.watch.Watch(return_type="object")
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """End the watch (safe from any thread, before or during iteration)."""
+        self._stopped.set()
+        self._watch.stop()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopped.is_set()
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        if self._stopped.is_set():
+            return
+        stream = self._watch.stream(
+            self._api.batch.list_namespaced_job,
+            self._namespace,
+            label_selector=self._selector,
+            resource_version=self._resource_version,
+            timeout_seconds=self._timeout_s,
+            allow_watch_bookmarks=True,
+            _request_timeout=(_CONNECT_S, self._timeout_s + _READ_S),
+        )
+        what = f"watch Jobs in {self._namespace}"
+        try:
+            while True:
+                try:
+                    with self._api._errors(what):
+                        event = next(stream, None)
+                except ClusterUnreachableError:
+                    if self._stopped.is_set():
+                        return  # our own stop() shut the socket down
+                    raise
+                if event is None or self._stopped.is_set():
+                    return
+                obj = event.get("raw_object")
+                yield str(event.get("type", "")), obj if isinstance(obj, dict) else {}
+        finally:
+            stream.close()

@@ -7,27 +7,34 @@ answers the loser with 409 Conflict). A standby takes the Lease over only after 
 same Lease record unchanged for ``leaseDurationSeconds`` by its *own* clock, so clock skew between
 machines does not matter.
 
+The holder renews on its own timer (:class:`LeaseRenewer`, a thread), independent of how long the
+controller's watch waits for the next event.
+
 A controller that finds another holder in the Lease it held, or whose write is refused, has lost
 it: :meth:`LeaseElector.ensure` raises :class:`LeaseLostError` and the controller stops releasing
 at once. A controller that cannot renew in time stops as well: past ``held_until`` it no longer
-counts itself the holder.
+counts itself the holder. It does not step down to stand by: it exits with that one-line error
+(status 2), and its Deployment restarts it as a standby.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lowcarb.errors import InvalidValueError
-from lowcarb.integrations.k8s._errors import LeaseLostError
+from lowcarb.integrations.k8s._errors import ClusterError, LeaseLostError
 from lowcarb.integrations.k8s._kube import ConflictError, KubeApi
 
-__all__ = ["LeaseElector", "LeaseState", "micro_time"]
+__all__ = ["LeaseElector", "LeaseRenewer", "LeaseState", "micro_time"]
 
 log = logging.getLogger(__name__)
+#: The longest one API call can take (connect and read timeouts of :mod:`._kube`), seconds.
+_CONNECT_AND_READ_S = 35.0
 
 
 def micro_time(t: datetime) -> str:
@@ -53,7 +60,7 @@ class LeaseState:
 class LeaseElector:
     """Acquires and renews one Lease for one identity.
 
-    Not thread-safe: one controller loop calls it.
+    Thread-safe: the renewing thread and the controller's loop may both call it (one lock).
 
     Args:
         kube: The API.
@@ -86,6 +93,7 @@ class LeaseElector:
         self.identity = identity
         self.duration = timedelta(seconds=lease_duration_s)
         self._clock = clock
+        self._lock = threading.RLock()
         self._held_until: datetime | None = None
         self._seen: tuple[str, str | None, str | None] | None = None  # rv, holder, renewTime
         self._seen_at: datetime | None = None
@@ -107,6 +115,10 @@ class LeaseElector:
             LeaseLostError: This controller held the Lease and another has it now.
             ClusterError: The API server failed (unreachable, refused).
         """
+        with self._lock:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> LeaseState:
         now = self._clock()
         was_leader = self._held_until is not None
         lease = self._kube.read_lease(self.namespace, self.name)
@@ -139,16 +151,21 @@ class LeaseElector:
         Raises:
             LeaseLostError: It is not.
         """
-        now = self._clock()
-        until = self._held_until
-        if until is not None and now < until - self.duration / 2:
-            return  # renewed recently enough: no API call before every release
-        state = self.try_acquire()
-        if not state.leader:
-            self._lost(f"{state.holder!r} holds it")
+        with self._lock:
+            now = self._clock()
+            until = self._held_until
+            if until is not None and now < until - self.duration / 2:
+                return  # renewed recently enough: no API call before every release
+            state = self._try_acquire()
+            if not state.leader:
+                self._lost(f"{state.holder!r} holds it")
 
     def release(self) -> None:
         """Give the Lease up on a clean shutdown so a standby takes over without waiting."""
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
         if self._held_until is None:
             return
         lease = self._kube.read_lease(self.namespace, self.name)
@@ -199,12 +216,101 @@ class LeaseElector:
         return LeaseState(leader=True, holder=self.identity, held_until=self._held_until)
 
     def _lost(self, why: str) -> None:
-        self._held_until = None
-        raise LeaseLostError(
+        raise self.lost_error(why)
+
+    def lost_error(self, why: str) -> LeaseLostError:
+        """The error of a Lease lost for ``why``; this controller no longer counts itself holder."""
+        with self._lock:
+            self._held_until = None
+        return LeaseLostError(
             f"lost the Lease {self.where} ({why}); stopped releasing Jobs at once: the holder "
             "releases them now (unreleased Jobs stay suspended, nothing is lost); restart this "
             "controller to stand by"
         )
+
+
+class LeaseRenewer:
+    """Renews a held Lease every ``every_s`` seconds on its own thread.
+
+    The controller's loop waits on its watch for as long as nothing is due; the Lease must be
+    renewed within its duration whatever the loop does, so renewing has its own timer. When the
+    Lease is lost (another holder, a refused write, or no successful renewal before it expired:
+    a failed renewal is retried each period until then) the thread stops, keeps the error for
+    :meth:`raise_if_lost` and calls ``on_lost`` so the loop wakes and stops releasing.
+
+    Args:
+        elector: The elector holding the Lease.
+        every_s: Seconds between renewals (less than the Lease's duration).
+        clock: The current time, timezone-aware (the elector's).
+        on_lost: Called from the thread once, when the Lease is lost.
+    """
+
+    def __init__(
+        self,
+        elector: LeaseElector,
+        *,
+        every_s: float,
+        clock: Callable[[], datetime],
+        on_lost: Callable[[], None],
+    ) -> None:
+        self._elector = elector
+        self._every_s = every_s
+        self._clock = clock
+        self._on_lost = on_lost
+        self._stop = threading.Event()
+        self._error: LeaseLostError | None = None
+        self._thread: threading.Thread | None = None
+        #: Renewals written (for the logs and the tests).
+        self.renewals = 0
+
+    def start(self) -> None:
+        """Renew in a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="lowcarb-lease-renew", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop renewing (the Lease itself is given up by :meth:`LeaseElector.release`)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=_CONNECT_AND_READ_S)
+
+    def raise_if_lost(self) -> None:
+        """Raise the loss, if the Lease was lost.
+
+        Raises:
+            LeaseLostError: It was.
+        """
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                state = self._elector.try_acquire()
+            except LeaseLostError as exc:
+                self._lose(exc)
+                return
+            except ClusterError as exc:
+                if self._elector.holds(self._clock()):
+                    log.warning(
+                        "could not renew the Lease %s (%s); trying again in %g s",
+                        self._elector.where, exc, self._every_s,
+                    )  # fmt: skip
+                    continue
+                self._lose(self._elector.lost_error(f"no renewal before it expired: {exc}"))
+                return
+            if not state.leader:
+                self._lose(self._elector.lost_error(f"{state.holder!r} holds it"))
+                return
+            self.renewals += 1
+
+    def _lose(self, error: LeaseLostError) -> None:
+        log.info("%s", error)  # the controller's thread raises it: said once, there
+        self._error = error
+        self._on_lost()
 
 
 def _lease_seconds(spec: dict[str, Any], default: timedelta) -> float:

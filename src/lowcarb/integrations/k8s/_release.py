@@ -1,9 +1,8 @@
 """``lowcarb k8s release``: un-suspend each lowcarb Job at its planned start, one controller at
 a time, and account for what it emitted.
 
-The loop (:meth:`ReleaseController.run`) is level-triggered: each pass (:meth:`~ReleaseController.
-tick`) acquires or renews the Lease (:mod:`._lease`), lists the Jobs labelled
-``app.kubernetes.io/managed-by=lowcarb`` and brings each one forward:
+Each pass over the Jobs labelled ``app.kubernetes.io/managed-by=lowcarb`` brings each one
+forward:
 
 1. *suspended, due* (planned start <= now): patch ``spec.suspend=false`` with the resourceVersion
    it was read at (a second controller in a split brain gets 409 and does nothing), and annotate
@@ -15,8 +14,14 @@ tick`) acquires or renews the Lease (:mod:`._lease`), lists the Jobs labelled
 3. *finished*: estimate its energy from its pods (:mod:`._pod_energy`), price it with the grid
    intensity of the hours it ran, and annotate the result.
 
-Between passes it watches the Jobs (a watch, not a poll) until the next planned start, the next
-Lease renewal or the next hour's forecast, whichever is first; a new or changed Job wakes it.
+:meth:`ReleaseController.tick` is one pass on its own (``--once``): take or renew the Lease
+(:mod:`._lease`), LIST the Jobs, act. :meth:`ReleaseController.run` is the controller: a standby
+looks at the Lease every renew period; the holder lists the Jobs *once* into a local cache
+(:mod:`._informer`) that one long WATCH keeps current, renews the Lease on its own thread, and
+passes over the cached Jobs when a Job is added, changed or deleted, at the next planned start,
+at the next hour's forecast (re-plans), and at least every ``max_wait_s`` (a pass makes no API
+call unless something is due). It lists again only after 410 Gone or a broken watch: a watch,
+not a poll.
 
 Ledger (optional): a ``decision`` record per release (stage ``k8s-release``), a ``schedule``
 record per re-plan (stage ``k8s-replan``), a ``run`` record per finished Job (stage ``k8s-job``),
@@ -31,9 +36,9 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +54,10 @@ from lowcarb.integrations.k8s._batch import (
     utc_text,
 )
 from lowcarb.integrations.k8s._errors import ClusterError, ClusterUnreachableError, LeaseLostError
+from lowcarb.integrations.k8s._informer import JobInformer
 from lowcarb.integrations.k8s._job_energy import JobEnergy, finished_at
 from lowcarb.integrations.k8s._kube import ConflictError, KubeApi, NotFoundError
-from lowcarb.integrations.k8s._lease import LeaseElector
+from lowcarb.integrations.k8s._lease import LeaseElector, LeaseRenewer
 from lowcarb.integrations.k8s._pod_energy import KeplerEnergy
 from lowcarb.integrations.k8s._release_config import ReleaseConfig, TickReport
 from lowcarb.integrations.k8s._replan import fresher_forecast_exists, replan
@@ -75,6 +81,11 @@ ENERGY_METHOD = "lowcarb.dev/energy-method"
 ENERGY_RECORD = "lowcarb.dev/energy-record"
 #: Pods of a Job carry its uid in this label (Kubernetes 1.27+).
 _CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+#: A pass that left a problem (a ledger that refused) is retried this soon, seconds.
+_RETRY_S = 30.0
+#: How often a waiting loop looks at the caller's stop event (it cannot wake a wait on another
+#: event); local, no API call.
+_STOP_CHECK_S = 0.5
 
 
 def _notes(job: Mapping[str, Any]) -> dict[str, str]:
@@ -89,7 +100,8 @@ def _ref(job: Mapping[str, Any]) -> str:
 class ReleaseController:
     """Releases suspended lowcarb Jobs at their planned start (see the module docstring).
 
-    Not thread-safe: run one per process; several processes (replicas) share the Lease.
+    Not thread-safe: call :meth:`tick` or :meth:`run` from one thread (:meth:`run` starts its own
+    watch and Lease threads); several processes (replicas) share the Lease.
 
     Args:
         kube: The Kubernetes API (:class:`._kube.KubeApi`).
@@ -128,12 +140,12 @@ class ReleaseController:
             clock=clock,
         )
         self.selector = f"{MANAGED_BY[0]}={MANAGED_BY[1]}"
-        self._resource_version = ""
+        self.informer: JobInformer | None = None  # the cache while run() leads
         self._checked_hour: dict[str, datetime] = {}  # Job uid -> hour of its last re-plan check
 
     # -- one pass --------------------------------------------------------------------------
     def tick(self) -> TickReport:
-        """One pass: the Lease, then every lowcarb Job in the namespace.
+        """One pass on its own: the Lease, then a LIST of the lowcarb Jobs in the namespace.
 
         Raises:
             LeaseLostError: Another controller holds the Lease this one held.
@@ -145,10 +157,17 @@ class ReleaseController:
         report = TickReport(at=now, leader=state.leader, holder=state.holder)
         if not state.leader:
             return report
-        jobs, self._resource_version = self.kube.list_jobs(self.config.namespace, self.selector)
+        jobs, _version = self.kube.list_jobs(self.config.namespace, self.selector)
+        self._pass(jobs, report)
+        return report
+
+    def _pass(self, jobs: Iterable[dict[str, Any]], report: TickReport) -> None:
+        """Bring each Job forward (the module docstring's three cases)."""
+        seen: set[str] = set()
         for job in sorted(jobs, key=_ref):
+            seen.add(str((job.get("metadata") or {}).get("uid") or _ref(job)))
             try:
-                self._reconcile(job, now, report)
+                self._reconcile(job, report.at, report)
             except (LeaseLostError, ClusterUnreachableError):
                 raise
             except ConflictError as exc:
@@ -159,7 +178,15 @@ class ReleaseController:
                 problem = f"Job {_ref(job)}: {exc}"
                 log.warning("%s", problem)
                 report.problems.append(problem)
-        return report
+        self._checked_hour = {u: h for u, h in self._checked_hour.items() if u in seen}
+
+    def _patch(self, job: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Patch a Job; the answer goes into the cache at once (see :mod:`._informer`)."""
+        meta = job["metadata"]
+        updated = self.kube.patch_job(meta["namespace"], meta["name"], patch)
+        if self.informer is not None:
+            self.informer.written(updated)
+        return updated
 
     def _reconcile(self, job: dict[str, Any], now: datetime, report: TickReport) -> None:
         notes = _notes(job)
@@ -186,15 +213,14 @@ class ReleaseController:
         self, job: dict[str, Any], plan: JobPlan, now: datetime, report: TickReport
     ) -> None:
         self.elector.ensure()  # never release on a Lease that is gone
-        meta = job["metadata"]
         patch = {
             "metadata": {
-                "resourceVersion": meta.get("resourceVersion"),
+                "resourceVersion": job["metadata"].get("resourceVersion"),
                 "annotations": {RELEASED_AT: utc_text(now), RELEASED_BY: self.config.identity},
             },
             "spec": {"suspend": False},
         }
-        updated = self.kube.patch_job(meta["namespace"], meta["name"], patch)
+        updated = self._patch(job, patch)
         report.released.append(_ref(job))
         late_s = (now - plan.planned_start).total_seconds()
         if now > plan.latest_start:
@@ -234,12 +260,7 @@ class ReleaseController:
         )
         record = self.ledger.append(draft)
         report.record_ids.append(record.id)
-        meta = job["metadata"]
-        self.kube.patch_job(
-            meta["namespace"],
-            meta["name"],
-            {"metadata": {"annotations": {RELEASE_RECORD: record.id}}},
-        )
+        self._patch(job, {"metadata": {"annotations": {RELEASE_RECORD: record.id}}})
 
     # -- re-plan ---------------------------------------------------------------------------
     def _maybe_replan(
@@ -262,11 +283,9 @@ class ReleaseController:
         pending = json.dumps(change.to_dict(), sort_keys=True)
         annotations: dict[str, str | None] = {**new.annotations(), UNRECORDED_REPLAN: pending}
         annotations.setdefault(FALLBACK, None)  # a fallback note of the old plan goes
-        meta = job["metadata"]
-        patch = {
-            "metadata": {"resourceVersion": meta.get("resourceVersion"), "annotations": annotations}
-        }
-        updated = self.kube.patch_job(meta["namespace"], meta["name"], patch)
+        version = job["metadata"].get("resourceVersion")
+        patch = {"metadata": {"resourceVersion": version, "annotations": annotations}}
+        updated = self._patch(job, patch)
         log.info(
             "re-planned Job %s: %s -> %s (%.1f -> %.1f gCO2e/kWh, %s forecast)",
             _ref(job), utc_text(plan.planned_start), utc_text(new.planned_start),
@@ -291,12 +310,7 @@ class ReleaseController:
             )
         )
         report.record_ids.append(record.id)
-        meta = job["metadata"]
-        self.kube.patch_job(
-            meta["namespace"],
-            meta["name"],
-            {"metadata": {"annotations": {UNRECORDED_REPLAN: None}}},
-        )
+        self._patch(job, {"metadata": {"annotations": {UNRECORDED_REPLAN: None}}})
 
     # -- energy ----------------------------------------------------------------------------
     def _account(self, job: dict[str, Any], report: TickReport) -> None:
@@ -334,8 +348,7 @@ class ReleaseController:
             )
             report.record_ids.append(record.id)
             annotations[ENERGY_RECORD] = record.id
-        patch = {"metadata": {"annotations": annotations}}
-        self.kube.patch_job(meta["namespace"], meta["name"], patch)
+        self._patch(job, {"metadata": {"annotations": annotations}})
         report.accounted.append(
             {
                 "job": _ref(job),
@@ -374,16 +387,17 @@ class ReleaseController:
         }
 
     # -- the loop --------------------------------------------------------------------------
-    def wait_s(self, report: TickReport) -> int:
-        """Seconds to wait (watching) before the next pass."""
-        # The holder renews within the Lease's duration; a standby looks as often.
-        wait = min(self.config.renew_every_s, self.config.max_wait_s)
+    def wait_s(self, report: TickReport) -> float:
+        """Seconds the leader waits (watching) before its next pass, if no Job changes."""
+        wait = self.config.max_wait_s
         if report.next_start is not None:
             wait = min(wait, (report.next_start - report.at).total_seconds())
         if report.leader and self.config.replan and self.source is not None:
             to_hour = floor_hour(report.at) + timedelta(hours=1) - report.at
             wait = min(wait, to_hour.total_seconds() + 1)
-        return max(1, math.ceil(wait))
+        if report.problems:
+            wait = min(wait, _RETRY_S)
+        return max(0.0, wait)
 
     def run(
         self,
@@ -391,30 +405,25 @@ class ReleaseController:
         stop: threading.Event | None = None,
         on_tick: Callable[[TickReport], None] | None = None,
     ) -> None:
-        """Pass, watch, pass, ... until ``stop`` is set; the Lease is given up on the way out.
+        """Stand by or lead (see the module docstring) until ``stop`` is set; the Lease is given
+        up on the way out.
 
         Raises:
             LeaseLostError: The Lease was lost (it stops at once; nothing released since).
             ClusterUnreachableError: The API server went away.
+            ClusterError: The API server refused to list or watch the Jobs.
         """
         stop = stop if stop is not None else threading.Event()
         lost = False
         try:
             while not stop.is_set():
-                report = self.tick()
+                state = self.elector.try_acquire()
+                if state.leader:
+                    self._lead(stop, on_tick)
+                    return
                 if on_tick is not None:
-                    on_tick(report)
-                wait = self.wait_s(report)
-                if not report.leader or not self._resource_version:
-                    stop.wait(wait)
-                    continue
-                try:
-                    for _event in self.kube.watch_jobs(
-                        self.config.namespace, self.selector, self._resource_version, wait
-                    ):
-                        break  # a Job was added or changed: look at them all again
-                except ConflictError:
-                    log.info("watch expired (410 Gone): listing again")
+                    on_tick(TickReport(at=self._clock(), leader=False, holder=state.holder))
+                stop.wait(self.config.renew_every_s)
         except LeaseLostError:
             lost = True
             raise
@@ -424,3 +433,34 @@ class ReleaseController:
                     self.elector.release()
                 except ClusterError as exc:
                     log.warning("could not give the Lease up (%s); it expires by itself", exc)
+
+    def _lead(self, stop: threading.Event, on_tick: Callable[[TickReport], None] | None) -> None:
+        """List once, then watch and renew in threads, passing over the cache when woken."""
+        wake = threading.Event()
+        informer = JobInformer(
+            self.kube, namespace=self.config.namespace, selector=self.selector, on_change=wake.set
+        )
+        renewer = LeaseRenewer(
+            self.elector, every_s=self.config.renew_every_s, clock=self._clock, on_lost=wake.set
+        )
+        informer.sync()
+        self.informer = informer
+        informer.start()
+        renewer.start()
+        try:
+            while not stop.is_set():
+                wake.clear()  # first: a change or a loss from now on wakes the next pass
+                renewer.raise_if_lost()
+                informer.raise_if_failed()
+                report = TickReport(at=self._clock(), leader=True, holder=self.config.identity)
+                self._pass(informer.jobs(), report)
+                if on_tick is not None:
+                    on_tick(report)
+                deadline = time.monotonic() + self.wait_s(report)
+                while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                    if wake.wait(min(left, _STOP_CHECK_S)):
+                        break
+        finally:
+            self.informer = None
+            renewer.stop()
+            informer.stop()

@@ -37,7 +37,8 @@ class ReleaseConfig:
         replan: Whether to re-plan with fresher forecasts (needs a source).
         pue: Facility PUE applied to the energy of finished Jobs.
         node_cpu: The nodes' CPU model for the request-based estimate (default: unknown CPU).
-        max_wait_s: The longest the loop waits between passes.
+        max_wait_s: The longest the leader waits between passes over its cached Jobs when no
+            Job changes and nothing is due (a pass makes API calls only for what is due).
     """
 
     namespace: str = "default"
