@@ -189,6 +189,14 @@ def test_bad_values_raise_quoting_the_value(kwargs: dict[str, Any], quoted: str)
     assert quoted in str(info.value)
 
 
+def test_a_request_above_its_limit_is_refused_naming_the_options() -> None:
+    res = Resources(cpu_request="2", cpu_limit="1")
+    with pytest.raises(InvalidValueError, match=r"cpu request '2' is above its limit '1'.*--cpu-"):
+        serve_manifests("iris", "img:1", "/m.skops", resources=res)
+    same = Resources(memory_request="1024Mi", memory_limit="1Gi")  # equal in other units
+    assert serve_manifests("iris", "img:1", "/m.skops", resources=same)
+
+
 def test_bad_resources_and_caps_raise() -> None:
     with pytest.raises(InvalidValueError, match="'lots'"):
         Resources(cpu_request="lots")

@@ -36,8 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lowcarb.errors import DataError, InvalidValueError
-from lowcarb.integrations.k8s._pod_energy import parse_quantity
-from lowcarb.integrations.k8s._serve import Resources, _check_name
+from lowcarb.integrations.k8s._serve import Resources, _check_name, check_requests_within_limits
 from lowcarb.scheduling import Plan
 from lowcarb.units import parse_timestamp
 
@@ -139,24 +138,9 @@ class BatchJob:
             raise InvalidValueError(
                 f"backoff_limit={self.backoff_limit!r} must be between 0 and 100"
             )
-        _check_requests_within_limits(self.resources)
-
-
-def _check_requests_within_limits(res: Resources) -> None:
-    """The API server refuses a container whose request is above its limit ("must be less than
-    or equal to cpu limit"): say so before planning, not at ``--create``."""
-    for kind, request, limit in (
-        ("cpu", res.cpu_request, res.cpu_limit),
-        ("memory", res.memory_request, res.memory_limit),
-    ):
-        wanted = parse_quantity(request, what=f"{kind}_request")
-        allowed = parse_quantity(limit, what=f"{kind}_limit")
-        if wanted > allowed * (1 + 1e-9):  # the tolerance only absorbs float rounding
-            raise InvalidValueError(
-                f"{kind} request {request!r} is above its limit {limit!r}, which the API server "
-                f"refuses: lower the request (--requests-{kind}) or raise the limit "
-                f"(--limits-{kind})"
-            )
+        check_requests_within_limits(
+            self.resources, request_flag="--requests-{}", limit_flag="--limits-{}"
+        )
 
 
 @dataclass(frozen=True)

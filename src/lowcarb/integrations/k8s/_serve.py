@@ -61,6 +61,28 @@ class Resources:
                 )
 
 
+def check_requests_within_limits(
+    res: Resources, *, request_flag: str = "--{}-request", limit_flag: str = "--{}-limit"
+) -> None:
+    """The API server refuses a container whose request is above its limit ("must be less than
+    or equal to cpu limit"): say so before anything is written. ``request_flag`` and
+    ``limit_flag`` name the options to change, ``{}`` standing for ``cpu`` or ``memory``."""
+    from lowcarb.integrations.k8s._pod_energy import parse_quantity
+
+    for kind, request, limit in (
+        ("cpu", res.cpu_request, res.cpu_limit),
+        ("memory", res.memory_request, res.memory_limit),
+    ):
+        wanted = parse_quantity(request, what=f"{kind}_request")
+        allowed = parse_quantity(limit, what=f"{kind}_limit")
+        if wanted > allowed * (1 + 1e-9):  # the tolerance only absorbs float rounding
+            raise InvalidValueError(
+                f"{kind} request {request!r} is above its limit {limit!r}, which the API server "
+                f"refuses: lower the request ({request_flag.format(kind)}) or raise the limit "
+                f"({limit_flag.format(kind)})"
+            )
+
+
 @dataclass(frozen=True)
 class IntensityCap:
     """At most ``max_replicas`` while the grid intensity is at or below ``max_g_per_kwh``."""
@@ -209,6 +231,7 @@ def serve_manifests(
     if not label.isprintable() or '"' in label or "\\" in label or len(label) > 256:
         raise InvalidValueError(f"model_label={label!r} must be printable, without quotes")
     res = resources or Resources()
+    check_requests_within_limits(res)
     labels = {
         "app.kubernetes.io/name": name,
         "app.kubernetes.io/component": "inference",
