@@ -59,7 +59,10 @@ def test_a_half_sd_shift_of_one_feature_of_four_is_feature_drift_not_dataset_dri
     assert report.drifted == ("age",)
     assert report.drift_share == 0.25
     assert report.drift is False
-    assert detect_drift(reference, current, drift_share_threshold=0.25).drift is True
+    # One rule at the boundary (drift_share_exceeds): a share equal to the limit is not drift.
+    assert detect_drift(reference, current, drift_share_threshold=0.25).drift is False
+    assert detect_drift(reference, current, drift_share_threshold=0.2).drift is True
+    assert detect_drift(reference, current, drift_share_threshold=0).drift is True
 
 
 def test_others_hold_every_applicable_statistic_as_scipy_computes_it() -> None:
@@ -201,7 +204,8 @@ def test_text_in_a_numeric_feature_names_column_value_and_row() -> None:
         detect_drift(reference, current)
     assert _one_line(info) == (
         "feature 'age' is numeric but the current window holds 'forty' (row 8); fix or blank "
-        "the value, or declare the feature categorical"
+        "the value, or declare the feature categorical (--categorical age, or "
+        "retrain.drift.categorical in the policy)"
     )
 
 
@@ -239,8 +243,8 @@ def test_bad_statistics_and_thresholds_are_refused() -> None:
         detect_drift(reference, current, thresholds={"ks": 5})
     with pytest.raises(InvalidValueError, match="must be a finite number, got nan"):
         detect_drift(reference, current, thresholds={"psi": float("nan")})
-    with pytest.raises(InvalidValueError, match="drift_share_threshold must be above 0"):
-        detect_drift(reference, current, drift_share_threshold=0)
+    with pytest.raises(InvalidValueError, match="drift_share_threshold must be between 0"):
+        detect_drift(reference, current, drift_share_threshold=1.5)
 
 
 # Real data: hourly carbon intensity of ten European zones in 2022 (Electricity Maps, LCA),

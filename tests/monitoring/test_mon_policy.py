@@ -116,7 +116,7 @@ def test_defaults_of_a_minimal_policy() -> None:
         (
             BASE.replace("max_drift_share: 0.3", "max_drift: 0.3"),
             "p.yaml: retrain.drift.max_drift: unknown key; did you mean 'max_drift_share'? "
-            "(allowed: max_drift_share, features)",
+            "(allowed: max_drift_share, features, categorical)",
         ),
         (
             BASE.replace("zone: DE", "zone: DE, comand: [x]"),
@@ -280,3 +280,21 @@ def test_from_dict_validates_the_same_way() -> None:
         retrain_policy_from_dict(
             {"energy_regression": {"max_increase_pct": 3, "alias": ""}}, source="inline"
         )
+
+
+def test_categorical_features_are_a_drift_key() -> None:
+    policy = parse_retrain_policy(
+        BASE.replace("features: [hour, lag_1]}", "features: [hour, lag_1], categorical: [hour]}"),
+        source="p.yaml",
+    )
+    drift = policy.require_retrain().drift
+    assert drift is not None and drift.categorical == ("hour",)
+    policy.check_features(["hour", "lag_1"])
+    with pytest.raises(UsageError) as info:
+        policy.check_features(["hours", "lag_1"])
+    assert str(info.value).startswith(
+        "p.yaml: retrain.drift.features names unknown feature(s) 'hour' (did you mean 'hours'?)"
+    )
+    twice = BASE.replace("features: [hour, lag_1]}", "categorical: [hour, hour]}")
+    with pytest.raises(PolicyError, match=r"retrain.drift.categorical: names 'hour' twice"):
+        parse_retrain_policy(twice, source="p.yaml")

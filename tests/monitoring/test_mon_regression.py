@@ -10,16 +10,15 @@ import pytest
 
 from lowcarb.errors import DataError, ProviderError, UsageError
 from lowcarb.ledger import open_ledger
-from lowcarb.monitoring._policy import EnergyRegressionRule
-from lowcarb.monitoring._policy_yaml import parse_retrain_policy
-from lowcarb.monitoring._regression import (
+from lowcarb.monitoring._energy_figures import (
     EnergyFigure,
-    act_on_regression,
-    check_energy_regression,
     energy_from_metrics,
     energy_from_profile,
     fetch_metrics,
 )
+from lowcarb.monitoring._policy import EnergyRegressionRule
+from lowcarb.monitoring._policy_yaml import parse_retrain_policy
+from lowcarb.monitoring._regression import act_on_regression, check_energy_regression
 from lowcarb.profiling import profile_from_dict
 from lowcarb.serving._metrics import ServingMetrics
 

@@ -25,16 +25,18 @@ from lowcarb.grid import (
 from lowcarb.jobs import JobStore, Worker, WorkerConfig, open_job_store
 from lowcarb.ledger import Attribution, Ledger, RecordDraft, draft_from_footprint, open_ledger
 from lowcarb.ledger.testing import sample_draft
-from lowcarb.monitoring import DriftReport, FeatureDrift, PerformanceEstimate
+from lowcarb.monitoring import (
+    DriftReport,
+    FeatureDrift,
+    PerformanceEstimate,
+    drift_share_exceeds,
+    unevaluated_rules,
+)
 from lowcarb.monitoring._policy import RetrainPolicy
 from lowcarb.monitoring._policy_yaml import parse_retrain_policy
 from lowcarb.monitoring._retrain import LastRetrain, decide_retrain
-from lowcarb.monitoring._retrain_io import (
-    RetrainMonitor,
-    find_last_retrain,
-    record_check,
-    submit_retrain,
-)
+from lowcarb.monitoring._retrain_io import RetrainMonitor, submit_retrain
+from lowcarb.monitoring._retrain_ledger import find_last_retrain, record_check
 
 H = timedelta(hours=1)
 T0 = datetime(2022, 3, 1, 9, 0, tzinfo=UTC)
@@ -118,6 +120,46 @@ def test_either_trigger_fires() -> None:
     assert by_perf.fire and by_perf.triggers == ("performance",)
     assert by_perf.expected_gain_pts == pytest.approx(3.0)
     assert by_perf.reasons[-1] == "retrain: triggered by performance"
+
+
+def test_the_drift_share_boundary_is_the_checks_rule() -> None:
+    """Exactly max_drift_share does not fire, as a check with the same limit is not drift."""
+    four = "features: [hour, lag_1, temp, other]"
+    policy = parse_retrain_policy(POLICY.replace("features: [hour, lag_1, temp]", four))
+    half = {"hour": True, "lag_1": True, "temp": False, "other": False}
+    d = decide_retrain(_report(half, perf=_perf(5.0)), policy, last_retrain=None, now=T0)
+    assert d.drift_share == 0.5 and "drift" not in d.triggers
+    assert d.reasons[0] == (
+        "drift: 2 of 4 watched features drifted (50 %): hour, lag_1, within the 50 % allowed"
+    )
+    assert drift_share_exceeds(2, 4, 0.5) is False and drift_share_exceeds(3, 4, 0.5) is True
+    assert drift_share_exceeds(3, 10, 0.3) is False  # 3/10 is the float 0.3: equal, not above
+    assert drift_share_exceeds(1, 4, 0.0) is True and drift_share_exceeds(0, 4, 0.0) is False
+    more = {**half, "temp": True}
+    d = decide_retrain(_report(more, perf=_perf(5.0)), policy, last_retrain=None, now=T0)
+    assert "drift" in d.triggers
+
+
+def test_rules_without_input_are_warned_and_recorded() -> None:
+    policy = parse_retrain_policy(POLICY)
+    d = decide_retrain(_report(DRIFTED), policy, last_retrain=None, now=T0)
+    assert d.warnings == (
+        "retrain.performance not evaluated: the check has no performance figure (give the "
+        "model's scores with the reference's labels, or the current window's labels)",
+        "retrain.min_gain_pts_per_kwh not evaluated: the expected gain is unknown (no "
+        "performance figure with a reference accuracy)",
+    )
+    assert d.to_dict()["warnings"] == list(d.warnings)
+    assert unevaluated_rules(_report(DRIFTED), policy) == d.warnings
+    # With a figure, the gain is known; the energy is not (no ledger figure, no power_w).
+    d = decide_retrain(_report(QUIET, perf=_perf(5.0)), policy, last_retrain=None, now=T0)
+    assert d.warnings == (
+        "retrain.min_gain_pts_per_kwh not evaluated: the expected energy is unknown (no earlier "
+        "retrain in the ledger and no job.power_w)",
+    )
+    known = LastRetrain(energy_kwh=1.0, energy_method="measured")
+    d = decide_retrain(_report(QUIET, perf=_perf(5.0)), policy, last_retrain=known, now=T0)
+    assert d.warnings == ()
 
 
 def test_performance_method_filter() -> None:
@@ -289,6 +331,11 @@ def test_a_quiet_check_records_its_reason(sqlite_url: str, es_2022: IntensitySer
         assert decision.metadata["retrain"]["status"] == "no-trigger"
         assert "no trigger fired: no retrain" in decision.metadata["retrain"]["reasons"]
         assert out.to_dict()["retrain"]["fire"] is False
+        # The rule that could not be evaluated is in the recorded decision.
+        assert list(decision.metadata["retrain"]["warnings"]) == [
+            "retrain.min_gain_pts_per_kwh not evaluated: the expected energy is unknown (no "
+            "earlier retrain in the ledger and no job.power_w)"
+        ]
 
 
 def test_the_worker_runs_it_at_the_planned_hour_and_its_energy_feeds_the_next_decision(

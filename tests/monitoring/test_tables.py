@@ -85,7 +85,8 @@ def test_a_few_bad_values_in_a_numeric_reference_are_named() -> None:
         infer_kind("age", ref, ref)
     assert _message(info) == (
         "feature 'age' is numeric but the reference window holds 'n/a?' (row 20); fix or blank "
-        "the value, or declare the feature categorical"
+        "the value, or declare the feature categorical (--categorical age, or "
+        "retrain.drift.categorical in the policy)"
     )
 
 
@@ -146,7 +147,7 @@ def test_files_that_are_not_tables_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="has no header row"):
         read_window(_write(tmp_path / "empty.csv", ""))
     ragged = _write(tmp_path / "ragged.csv", "a,b\n1,2\n1,2,3,4\n")
-    with pytest.raises(DataError, match="is not a readable CSV table"):
+    with pytest.raises(DataError, match=r"row 2 \(line 3\) has 4 fields but the header names 2"):
         read_window(ragged)
 
 
@@ -187,3 +188,26 @@ def test_a_feature_missing_in_every_reference_row_is_named_before_its_kind(
         "feature 'x' is missing in all 2 rows of the reference window; fix the data or leave "
         "the feature out"
     )
+
+
+def test_a_row_with_one_field_more_than_the_header_is_refused_not_shifted(
+    tmp_path: Path,
+) -> None:
+    # pandas reads such a file with the first field as an implicit index: every value shifted one
+    # column left, a wrong window and exit 0 (audit B1).
+    path = _write(tmp_path / "c2.csv", "a,b\n100,1,2\n200,3,4\n300,5,6\n")
+    with pytest.raises(DataError) as info:
+        read_window(path, what="current window")
+    assert _message(info) == (
+        f"current window {str(path)!r} row 1 (line 2) has 3 fields but the header names 2; fix "
+        "the row (a stray or missing comma? quote values that hold commas)"
+    )
+
+
+def test_a_short_row_is_refused_and_rows_are_counted_as_the_windows(tmp_path: Path) -> None:
+    path = _write(tmp_path / "short.csv", 'a,b,c\n1,"x,y",3\n\n2,y,4\n3,x\n')
+    with pytest.raises(DataError, match=r"row 3 \(line 5\) has 2 fields but the header names 3"):
+        read_window(path)
+    fine = _write(tmp_path / "fine.csv", 'a,b,c\n1,"x,y",3\n\n2,y,\n')
+    frame = read_window(fine)
+    assert frame["b"].tolist() == ["x,y", "y"] and frame["c"].isna().tolist() == [False, True]

@@ -3,8 +3,11 @@
 :func:`detect_drift` checks each feature with one deciding statistic (its default by kind and
 reference size, or the one chosen), computes every other applicable statistic into
 :attr:`FeatureDrift.others`, reports missing-value shares and categories new in the current
-window, and calls the dataset drifted when the share of drifted features reaches
-``drift_share_threshold`` (0.5 by default, as Evidently's dataset-drift rule).
+window, and calls the dataset drifted when the share of drifted features is above
+``drift_share_threshold`` (0.5 by default: more than half). The boundary rule is
+:func:`~lowcarb.monitoring.drift_share_exceeds`, the one the retraining policy's
+``max_drift_share`` uses too (Evidently's dataset rule is ``>=``; at exactly half the features
+it calls drift and lowcarb does not).
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from dataclasses import replace
 from typing import Any
 
 from lowcarb.errors import InvalidValueError, UsageError
-from lowcarb.monitoring._report import DriftReport, FeatureDrift, PerformanceEstimate, StatisticName
+from lowcarb.monitoring._report import (
+    DriftReport,
+    FeatureDrift,
+    PerformanceEstimate,
+    StatisticName,
+    drift_share_exceeds,
+)
 from lowcarb.monitoring._stats import (
     CATEGORICAL_STATISTICS,
     DEFAULT_BINS,
@@ -43,7 +52,7 @@ __all__ = [
     "detect_drift",
 ]
 
-#: Dataset drift when at least this share of features drifted (Evidently's default).
+#: Dataset drift when more than this share of features drifted (Evidently's default value).
 DEFAULT_DRIFT_SHARE = 0.5
 #: New categories listed per feature; a note gives the full count beyond it.
 MAX_NEW_CATEGORIES = 20
@@ -162,6 +171,7 @@ def detect_drift(
     current: Any,
     *,
     features: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
     categorical: Iterable[str] | None = None,
     statistic: StatisticName | Mapping[str, StatisticName] | None = None,
     thresholds: Mapping[str, float] | None = None,
@@ -174,7 +184,9 @@ def detect_drift(
     Args:
         reference: The reference window (``pandas.DataFrame``, one column per feature).
         current: The current window, with the same columns (or at least ``features``).
-        features: Features to check, in this order; None checks every column.
+        features: Features to check, in this order; None checks every column but ``ignore``.
+        ignore: Columns that are not features (the model's scores, predictions, the labels):
+            left out when ``features`` is None, and allowed in one window only.
         categorical: Features to treat as categorical whatever their values (e.g. integer
             codes); the others are inferred (:func:`lowcarb.monitoring.infer_kind`).
         statistic: The deciding statistic: one name for every feature, or a mapping of feature
@@ -182,8 +194,8 @@ def detect_drift(
         thresholds: Overrides of :data:`~lowcarb.monitoring.DEFAULT_THRESHOLDS`: a key that
             names a statistic sets its threshold for every feature it decides; any other key
             must be a feature and sets that feature's threshold.
-        drift_share_threshold: Dataset drift when at least this share of features drifted
-            (0 < x <= 1).
+        drift_share_threshold: Dataset drift when more than this share of features drifted
+            (0 <= x <= 1; :func:`~lowcarb.monitoring.drift_share_exceeds`).
         bins: Quantile bins of the reference for binned statistics of numeric features.
         performance: A performance estimate to carry in the report (see
             :func:`~lowcarb.monitoring.fit_cbpe`).
@@ -203,12 +215,13 @@ def detect_drift(
     if (
         isinstance(drift_share_threshold, bool)
         or not isinstance(drift_share_threshold, int | float)
-        or not 0.0 < drift_share_threshold <= 1.0
+        or not 0.0 <= drift_share_threshold <= 1.0
     ):
         raise InvalidValueError(
-            f"drift_share_threshold must be above 0 and at most 1, got {drift_share_threshold!r}"
+            "drift_share_threshold must be between 0 (any drifted feature) and 1, got "
+            f"{drift_share_threshold!r}"
         )
-    names = check_windows(reference, current, features=features)
+    names = check_windows(reference, current, features=features, ignore=ignore)
     as_categorical = set(
         check_feature_names(
             [categorical] if isinstance(categorical, str) else list(categorical or ()),
@@ -247,7 +260,7 @@ def detect_drift(
         features=tuple(results),
         drift_share=share,
         drift_share_threshold=float(drift_share_threshold),
-        drift=share >= drift_share_threshold,
+        drift=drift_share_exceeds(drifted, len(results), drift_share_threshold),
         reference_rows=rows,
         current_rows=len(current),
         performance=performance,

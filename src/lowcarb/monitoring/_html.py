@@ -69,7 +69,7 @@ def _verdict(report: DriftReport) -> str:
     return (
         f'<p class="verdict">Dataset: <strong class="{cls}">{word}</strong> &mdash; '
         f"{drifted} of {total} features drifted ({_pct(report.drift_share)}; the dataset "
-        f"drifts at {_pct(report.drift_share_threshold)}). Reference {report.reference_rows:,} "
+        f"drifts above {_pct(report.drift_share_threshold)}). Reference {report.reference_rows:,} "
         f"rows, current {report.current_rows:,} rows.</p>"
     )
 

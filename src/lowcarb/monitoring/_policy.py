@@ -8,6 +8,7 @@ A policy file (``lowcarb monitor watch --policy FILE``)::
       drift:
         max_drift_share: 0.3        # fire when more than 30 % of the watched features drifted
         features: [hour, lag_1]     # watched features (default: every feature checked)
+        categorical: [region]       # compared as categories whatever their values (codes)
       performance:
         max_drop_pts: 2.0           # fire when accuracy fell by more than 2 percentage points
         method: any                 # cbpe (label-free estimate) | realised (labels) | any
@@ -36,9 +37,11 @@ At least one of ``retrain`` and ``energy_regression`` is required; ``retrain`` n
 Meaning of the rules (see :func:`lowcarb.monitoring._retrain.decide_retrain`):
 
 - **Triggers.** ``drift``: the share of watched features that drifted is above
-  ``max_drift_share``. ``performance``: the drop of accuracy from the reference window
-  (:attr:`PerformanceEstimate.drop_pts`) is above ``max_drop_pts``, for an estimate made by
-  ``method``. Either trigger is enough.
+  ``max_drift_share`` (strictly: exactly the limit does not fire; the same rule decides the
+  dataset verdict of ``lowcarb monitor check``, see
+  :func:`~lowcarb.monitoring.drift_share_exceeds`). ``performance``: the drop of accuracy from
+  the reference window (:attr:`PerformanceEstimate.drop_pts`) is above ``max_drop_pts``, for an
+  estimate made by ``method``. Either trigger is enough.
 - **Cooldown.** No retrain is submitted within ``cooldown`` of the last one the monitor
   submitted (read from the ledger).
 - **Gain versus energy.** The expected gain is the accuracy drop a retrain is expected to win
@@ -86,10 +89,12 @@ class DriftTrigger:
     Attributes:
         max_drift_share: Largest share of watched features that may drift, 0..1 (fire above it).
         features: The watched features, or None for every feature the check covered.
+        categorical: Features compared as categories whatever their values (integer codes).
     """
 
     max_drift_share: float
     features: tuple[str, ...] | None = None
+    categorical: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,26 +259,32 @@ class RetrainPolicy:
         return self.energy_regression
 
     def check_features(self, columns: Any) -> None:
-        """Refuse watched features that are not among ``columns`` (the data's columns).
+        """Refuse watched or categorical features that are not among ``columns`` (the data's).
 
         Raises:
             UsageError: One line naming the unknown features and the known columns.
         """
         rule = self.retrain
-        if rule is None or rule.drift is None or rule.drift.features is None:
+        if rule is None or rule.drift is None:
             return
         known = [str(c) for c in columns]
         have = set(known)
-        unknown = [f for f in rule.drift.features if f not in have]
-        if not unknown:
-            return
+        for key, names in (
+            ("features", rule.drift.features or ()),
+            ("categorical", rule.drift.categorical),
+        ):
+            unknown = [f for f in names if f not in have]
+            if unknown:
+                self._refuse_unknown(key, unknown, known)
+
+    def _refuse_unknown(self, key: str, unknown: list[str], known: list[str]) -> None:
         hints = close_matches(unknown[0], known)
         hint = f" (did you mean {hints[0]!r}?)" if hints else ""
         shown = ", ".join(known[:_SHOWN_COLUMNS])
         if len(known) > _SHOWN_COLUMNS:
             shown += f", ... ({len(known) - _SHOWN_COLUMNS} more)"
         raise UsageError(
-            f"{self.source}: retrain.drift.features names unknown feature(s) "
+            f"{self.source}: retrain.drift.{key} names unknown feature(s) "
             f"{', '.join(repr(f) for f in unknown)}{hint}; the data has columns: "
             f"{shown or '(none)'}; fix the policy's feature list or the data"
         )

@@ -50,7 +50,7 @@ MAX_ITEMS = 1024
 
 _TOP_KEYS = ("version", "name", "description", "retrain", "energy_regression")
 _RETRAIN_KEYS = ("drift", "performance", "min_gain_pts_per_kwh", "cooldown", "deadline", "job")
-_DRIFT_KEYS = ("max_drift_share", "features")
+_DRIFT_KEYS = ("max_drift_share", "features", "categorical")
 _PERFORMANCE_KEYS = ("max_drop_pts", "method")
 _JOB_KEYS = (
     "command",
@@ -176,13 +176,21 @@ def _drift(c: _Checker, raw: object) -> DriftTrigger:
     )
     features = None
     if data.get("features") is not None:
-        features = c.texts("retrain.drift.features", data["features"], what="feature names")
-        seen: set[str] = set()
-        for f in features:
-            if f in seen:
-                raise c.fail("retrain.drift.features", f"names {_r(f)} twice; keep one")
-            seen.add(f)
-    return DriftTrigger(share, features)
+        features = _unique(c, "retrain.drift.features", data["features"])
+    categorical: tuple[str, ...] = ()
+    if data.get("categorical") is not None:
+        categorical = _unique(c, "retrain.drift.categorical", data["categorical"])
+    return DriftTrigger(share, features, categorical)
+
+
+def _unique(c: _Checker, key: str, raw: object) -> tuple[str, ...]:
+    names = c.texts(key, raw, what="feature names")
+    seen: set[str] = set()
+    for f in names:
+        if f in seen:
+            raise c.fail(key, f"names {_r(f)} twice; keep one")
+        seen.add(f)
+    return names
 
 
 def _performance(c: _Checker, raw: object) -> PerformanceTrigger:

@@ -11,10 +11,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["DriftReport", "FeatureDrift", "PerformanceEstimate", "StatisticName"]
+__all__ = [
+    "DriftReport",
+    "FeatureDrift",
+    "PerformanceEstimate",
+    "StatisticName",
+    "drift_share_exceeds",
+]
 
 #: The drift statistics lowcarb computes (values from SciPy, not re-derived).
 StatisticName = Literal["psi", "ks", "chi2", "jensen_shannon", "wasserstein"]
+
+
+def drift_share_exceeds(drifted: int, total: int, limit: float) -> bool:
+    """The one boundary rule for a share of drifted features: drift when it is *above* ``limit``.
+
+    Shared by the dataset verdict of a drift check (``drift_share_threshold``, ``lowcarb monitor
+    check --drift-share``) and the retraining policy's drift trigger (``max_drift_share``), so
+    that ``check --policy`` and ``watch`` always agree. A share equal to the limit is not drift:
+    ``max_drift_share: 0.5`` allows half the watched features to drift, as every ``max_*`` key of
+    the policy allows its limit; 0 means any drifted feature, 1 never. (Evidently's dataset rule
+    is ``>=``; with 0.5, two of four features drifting is drift there and not here.)
+
+    The share is ``drifted / total`` in floating point, so a share that equals the decimal limit
+    as written (3 of 10 against 0.3) compares equal, and is not drift.
+
+    Args:
+        drifted: Features that drifted.
+        total: Features compared (0: no drift).
+        limit: The largest share that is not drift, 0..1.
+    """
+    return total > 0 and drifted / total > limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +133,8 @@ class DriftReport:
     Attributes:
         features: One entry per feature checked, in column order.
         drift_share: Share of checked features that drifted, 0..1.
-        drift_share_threshold: Dataset drift when ``drift_share`` is at least this.
+        drift_share_threshold: Dataset drift when ``drift_share`` is above this
+            (:func:`drift_share_exceeds`).
         drift: The dataset verdict.
         reference_rows: Rows in the reference window.
         current_rows: Rows in the current window.

@@ -13,6 +13,11 @@ they can block a retrain (every one evaluated is explained in :attr:`RetrainDeci
    ``min_gain_pts_per_kwh``.
 
 Otherwise the status is ``retrain`` and :attr:`RetrainDecision.fire` is True.
+
+A rule the check gives no input for (a performance trigger or a gain rule without a performance
+figure, a gain rule without an energy figure) is not silently skipped: it is named in
+:attr:`RetrainDecision.warnings` (recorded with the decision; ``lowcarb monitor`` prints it on
+stderr), by :func:`unevaluated_rules`.
 """
 
 from __future__ import annotations
@@ -25,9 +30,16 @@ from typing import Any, Literal
 from lowcarb.energy import Method
 from lowcarb.errors import InvalidValueError
 from lowcarb.monitoring._policy import RetrainPolicy
-from lowcarb.monitoring._report import DriftReport
+from lowcarb.monitoring._report import DriftReport, drift_share_exceeds
 
-__all__ = ["LastRetrain", "RetrainDecision", "RetrainStatus", "decide_retrain", "iso_utc"]
+__all__ = [
+    "LastRetrain",
+    "RetrainDecision",
+    "RetrainStatus",
+    "decide_retrain",
+    "iso_utc",
+    "unevaluated_rules",
+]
 
 #: What a decision concluded: ``retrain``, or the first rule that blocked it.
 RetrainStatus = Literal["retrain", "no-trigger", "cooldown", "unknown-gain", "insufficient-gain"]
@@ -95,6 +107,8 @@ class RetrainDecision:
         min_gain_pts_per_kwh: The policy's limit, or None.
         cooldown_until: End of the cooldown when it is still running at ``decided_at``, or None.
         last_retrain: What was known of the previous retrain.
+        warnings: One sentence per policy rule that could not be evaluated for lack of input
+            (:func:`unevaluated_rules`).
     """
 
     fire: bool
@@ -114,6 +128,7 @@ class RetrainDecision:
     min_gain_pts_per_kwh: float | None = None
     cooldown_until: datetime | None = None
     last_retrain: LastRetrain | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """As plain JSON (the ``retrain`` metadata of the decision record)."""
@@ -135,11 +150,67 @@ class RetrainDecision:
             "min_gain_pts_per_kwh": self.min_gain_pts_per_kwh,
             "cooldown_until": iso_utc(self.cooldown_until),
             "last_retrain": None if self.last_retrain is None else self.last_retrain.to_dict(),
+            "warnings": list(self.warnings),
         }
 
 
 def _pct(share: float) -> str:
     return f"{share * 100:.0f} %"
+
+
+def unevaluated_rules(
+    report: DriftReport, policy: RetrainPolicy, *, last_retrain: LastRetrain | None = None
+) -> tuple[str, ...]:
+    """The policy's rules that ``report`` gives no input for, one sentence each.
+
+    - ``performance``: a performance trigger, and the check has no performance figure (no
+      scores or labels were given), no reference accuracy to measure a drop from, or a figure of
+      another method than the trigger watches;
+    - ``min_gain_pts_per_kwh``: a gain rule, and the expected gain is unknown (no performance
+      figure with a reference accuracy), or the expected energy is (``last_retrain`` known to have
+      no energy figure and the job declares no ``power_w``).
+
+    A policy without a ``retrain:`` section has no such rule (an empty tuple).
+    """
+    rule = policy.retrain
+    if rule is None:
+        return ()
+    out: list[str] = []
+    perf = report.performance
+    drop = None if perf is None else perf.drop_pts
+    if rule.performance is not None:
+        method = rule.performance.method
+        if perf is None:
+            out.append(
+                "retrain.performance not evaluated: the check has no performance figure (give "
+                "the model's scores with the reference's labels, or the current window's labels)"
+            )
+        elif drop is None:
+            out.append(
+                "retrain.performance not evaluated: no reference accuracy to measure a drop from "
+                "(give the reference window's labels)"
+            )
+        elif method != "any" and perf.method != method:
+            out.append(
+                f"retrain.performance not evaluated: the figure is {perf.method}, the policy "
+                f"watches {method}"
+            )
+    if rule.min_gain_pts_per_kwh is not None:
+        if drop is None:
+            out.append(
+                "retrain.min_gain_pts_per_kwh not evaluated: the expected gain is unknown (no "
+                "performance figure with a reference accuracy)"
+            )
+        elif (
+            last_retrain is not None
+            and last_retrain.energy_kwh is None
+            and rule.job.power_w is None
+        ):
+            out.append(
+                "retrain.min_gain_pts_per_kwh not evaluated: the expected energy is unknown (no "
+                "earlier retrain in the ledger and no job.power_w)"
+            )
+    return tuple(out)
 
 
 def decide_retrain(
@@ -181,7 +252,7 @@ def decide_retrain(
         summary = f"{len(drifted)} of {len(watched)} watched features drifted ({_pct(drift_share)})"
         if drifted:
             summary += ": " + ", ".join(drifted[:10]) + (", ..." if len(drifted) > 10 else "")
-        if drift_share > limit:
+        if drift_share_exceeds(len(drifted), len(watched), limit):
             triggers.append("drift")
             reasons.append(f"drift: {summary}, above the {_pct(limit)} allowed")
         else:
@@ -195,8 +266,8 @@ def decide_retrain(
         if perf is None or drop is None:
             what = "no performance figure" if perf is None else "no reference accuracy"
             reasons.append(
-                f"performance: the check has {what} (give the model's scores or labels); "
-                "not evaluated"
+                f"performance: the check has {what} (give the model's scores or labels: "
+                "--score-columns, --label-column); not evaluated"
             )
         elif method != "any" and perf.method != method:
             reasons.append(
@@ -251,7 +322,8 @@ def decide_retrain(
         if gain is None:
             reasons.append(
                 "energy: the expected gain is unknown (no performance figure), so a retrain "
-                f"cannot be shown to reach {min_gain:g} pts/kWh; give the model's scores or labels"
+                f"cannot be shown to reach {min_gain:g} pts/kWh; give the model's scores or labels "
+                "(--score-columns, --label-column)"
             )
             if status == "retrain":
                 status = "unknown-gain"
@@ -301,4 +373,5 @@ def decide_retrain(
         min_gain_pts_per_kwh=min_gain,
         cooldown_until=cooldown_until,
         last_retrain=last,
+        warnings=unevaluated_rules(report, policy, last_retrain=last),
     )

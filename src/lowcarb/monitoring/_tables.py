@@ -1,11 +1,11 @@
 """Windows of data for a drift check: read them, check them, and tell numeric from categorical.
 
-A *window* is a table with one column per feature (a pandas DataFrame). :func:`read_window` reads
-one from a CSV or Parquet file through lowcarb's bounded reader (a FIFO is never opened, a file
-over the size limit is refused). Everything a person can get wrong is one line naming the problem
-and the fix: columns that differ between the windows (which are missing, which are extra), an
-empty window, a feature missing in every row, text in a numeric feature (with the column, the
-value and its row), an unknown feature name in a list of features or a policy.
+A *window* is a table with one column per feature (a pandas DataFrame), read from a CSV, Parquet
+or serving-log file by ``read_window`` (``_window_files``). Everything a person can get wrong is
+one line naming the problem and the fix: columns that differ between the windows (which are
+missing, which are extra), an empty window, a feature missing in every row, text in a numeric
+feature (with the column, the value and its row), an unknown feature name in a list of features
+or a policy.
 
 Kinds: a feature is *numeric* when every non-missing value in both windows is a number (a numeric
 dtype, or text that parses as one, as every CSV value does), *categorical* otherwise or when named
@@ -17,17 +17,13 @@ categorical.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from lowcarb._files import check_input_file, read_input_bytes, read_text_file
 from lowcarb.errors import DataError, MissingDependencyError, UsageError, close_matches
 from lowcarb.monitoring._stats import FeatureKind
 
@@ -37,108 +33,17 @@ except ImportError:  # pragma: no cover - the monitor extra is part of dev insta
     raise MissingDependencyError("pandas", "monitor") from None
 
 __all__ = [
-    "MAX_WINDOW_BYTES",
     "NUMERIC_SHARE_TO_EXPECT",
     "FeatureSample",
     "check_feature_names",
     "check_windows",
     "feature_sample",
     "infer_kind",
-    "read_window",
 ]
 
-#: Largest window file read (bytes); pass ``max_bytes`` to read larger ones.
-MAX_WINDOW_BYTES = 256 << 20
 #: A reference column with at least this share of numbers is numeric with bad values, not text.
 NUMERIC_SHARE_TO_EXPECT = 0.9
-_PARQUET_MAGIC = b"PAR1"
 _SHOWN_COLUMNS = 10
-
-
-def read_window(
-    path: Path | str, *, what: str = "window", max_bytes: int = MAX_WINDOW_BYTES
-) -> Any:
-    """Read a window from a CSV (UTF-8, header row) or Parquet file into a DataFrame.
-
-    The format is recognised from the content (Parquet files start with ``PAR1``), not the
-    name. CSV values are read as text (empty, ``NA``, ``NaN``, ``null`` are missing) and
-    converted to numbers per feature by :func:`infer_kind`; Parquet keeps its column types.
-
-    Args:
-        path: The file.
-        what: How messages name it (``reference window``, ``current window``).
-        max_bytes: Largest file accepted.
-
-    Returns:
-        A ``pandas.DataFrame`` with string column names.
-
-    Raises:
-        UsageError: Missing, a directory, a FIFO or device, unreadable.
-        DataError: Too large, not UTF-8, not a CSV or Parquet table, duplicate column names.
-    """
-    shown = str(path)
-    size = check_input_file(path, what=what)
-    if size > max_bytes:
-        raise DataError(
-            f"{what} {shown!r} is {size:,} bytes, over the {max_bytes:,}-byte limit; "
-            "sample it, or raise the limit"
-        )
-    try:
-        with Path(path).open("rb") as fh:
-            head = fh.read(len(_PARQUET_MAGIC))
-    except OSError as exc:
-        raise UsageError(f"{what} {shown!r} cannot be read: {exc.strerror}") from None
-    if head == _PARQUET_MAGIC:
-        frame = _read_parquet(Path(path), what=what, max_bytes=max_bytes)
-    else:
-        frame = _read_csv(read_text_file(path, what=what, max_bytes=max_bytes), what, shown)
-    return frame.rename(columns=str)
-
-
-def _read_parquet(path: Path, *, what: str, max_bytes: int) -> Any:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise MissingDependencyError("pyarrow", "parquet") from None
-    data = read_input_bytes(path, what=what, max_bytes=max_bytes, binary=True)
-    try:
-        table = pq.read_table(pa.BufferReader(data))
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(
-            f"{what} {str(path)!r} is not a readable Parquet file ({reason}); give a CSV or "
-            "Parquet table"
-        ) from None
-    names = [str(n) for n in table.column_names]
-    _refuse_duplicates(names, what, str(path))
-    return table.to_pandas()
-
-
-def _read_csv(text: str, what: str, shown: str) -> Any:
-    first = text.split("\n", 1)[0].rstrip("\r")
-    if not first.strip():
-        raise DataError(f"{what} {shown!r} has no header row; the first line must name the columns")
-    header = next(csv.reader([first]))
-    _refuse_duplicates(header, what, shown)
-    try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(
-            f"{what} {shown!r} is not a readable CSV table ({reason}); give a CSV with a header "
-            "row, or a Parquet file"
-        ) from None
-
-
-def _refuse_duplicates(names: Sequence[str], what: str, shown: str) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise DataError(
-                f"{what} {shown!r} names column {name!r} twice; give every column its own name"
-            )
-        seen.add(name)
 
 
 def _listing(names: Sequence[str]) -> str:
@@ -178,17 +83,22 @@ def check_feature_names(
 
 
 def check_windows(
-    reference: Any, current: Any, *, features: Iterable[str] | None = None
+    reference: Any,
+    current: Any,
+    *,
+    features: Iterable[str] | None = None,
+    ignore: Iterable[str] = (),
 ) -> tuple[str, ...]:
     """The features to compare, after refusing windows that cannot be compared.
 
-    Without ``features`` both windows must have the same columns (in any order); with it, each
-    named feature must be a column of both.
+    Without ``features`` both windows must have the same columns (in any order) but those in
+    ``ignore``; with it, each named feature must be a column of both.
 
     Args:
         reference: The reference window (DataFrame).
         current: The current window (DataFrame).
-        features: The features to compare, or None for every column.
+        features: The features to compare, or None for every column but ``ignore``.
+        ignore: Columns that are not features (a model's scores, predictions, labels).
 
     Returns:
         The feature names, in the reference's column order (or the order given).
@@ -207,14 +117,24 @@ def check_windows(
             raise DataError(f"the {label} window has no columns; give a table with a header row")
         if len(frame) == 0:
             raise DataError(f"the {label} window has no rows; give a window with data")
-    ref_cols = [str(c) for c in reference.columns]
-    cur_cols = [str(c) for c in current.columns]
+    skip = {str(c) for c in ignore}
+    ref_cols = [str(c) for c in reference.columns if str(c) not in skip]
+    cur_cols = [str(c) for c in current.columns if str(c) not in skip]
     if features is not None:
-        wanted = check_feature_names(list(features), ref_cols, what="features")
+        wanted = check_feature_names(
+            list(features), [str(c) for c in reference.columns], what="features"
+        )
         if not wanted:
             raise UsageError("features is empty; name at least one feature, or leave it out")
-        check_feature_names(wanted, cur_cols, what="features (the current window)")
+        check_feature_names(
+            wanted, [str(c) for c in current.columns], what="features (the current window)"
+        )
         return wanted
+    if not ref_cols:
+        raise DataError(
+            "the reference window has no feature columns besides the model's "
+            f"({_listing(sorted(skip))}); give a window with features"
+        )
     missing = [c for c in ref_cols if c not in set(cur_cols)]
     extra = [c for c in cur_cols if c not in set(ref_cols)]
     if missing or extra:
@@ -273,7 +193,8 @@ def infer_kind(
             value = values.iloc[pos]
             raise DataError(
                 f"feature {name!r} is numeric but the {window} window holds {str(value)!r} "
-                f"(row {pos + 1}); fix or blank the value, or declare the feature categorical"
+                f"(row {pos + 1}); fix or blank the value, or declare the feature categorical "
+                f"(--categorical {name}, or retrain.drift.categorical in the policy)"
             )
     return "numeric"
 
