@@ -12,12 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import lowcarb.compression
 from lowcarb.cli import main
 from lowcarb.cli._common import CliContext
-
-if not hasattr(lowcarb.compression, "load_cascade"):  # until compression exports the cascade
-    pytest.skip("lowcarb.compression does not export the cascade yet", allow_module_level=True)
 
 
 def _cli(*args: str) -> tuple[int, str, str]:
@@ -176,3 +172,28 @@ def test_bad_fit_input_exits_2_and_writes_nothing(files: dict[str, Any], tmp_pat
 def test_a_floor_above_every_point_exits_2(files: dict[str, Any]) -> None:
     code, _, err = _profile(files, "--intensity", "900", "--accuracy-floor", "1")
     assert code == 2 and "accuracy floor" in err and err.count("\n") == 1
+
+
+def test_zone_uses_the_intensity_of_the_hour_and_names_its_source(files: dict[str, Any]) -> None:
+    """The lookup `lowcarb serve` makes (the zone's hourly profile), not the annual mean."""
+    from datetime import UTC, datetime
+
+    from lowcarb.grid import static_intensity
+    from lowcarb.tracking import intensity_for_hours
+
+    hour = datetime(2026, 7, 1, 12, tzinfo=UTC)  # a summer noon: solar
+    expected = intensity_for_hours("DE", start=hour, duration_s=3600.0)
+    assert expected.intensity_g_per_kwh != static_intensity("DE").intensity_g_per_kwh
+    code, stdout, err = _profile(files, "--zone", "DE", "--now", "2026-07-01T12:40:00Z", "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["intensity_g_per_kwh"] == pytest.approx(expected.intensity_g_per_kwh)
+    assert result["intensity_source"] == expected.source
+    assert f"({expected.source})" in result["reason"]
+    code, stdout, err = _profile(files, "--zone", "DE", "--now", "2026-07-01T12:40:00Z")
+    assert code == 0 and expected.source in stdout
+
+
+def test_now_without_a_zone_is_refused(files: dict[str, Any]) -> None:
+    code, _, err = _profile(files, "--now", "2026-07-01T12:00:00Z")
+    assert code == 2 and "--zone" in err and err.count("\n") == 1

@@ -43,11 +43,29 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (root / "strict.yaml").write_text(
         "version: 1\nname: strict\nrules:\n  max_accuracy_drop_pts: 0\n  max_size_bytes: 10\n"
     )
+    # Accuracy only: energy estimates move from run to run; these tests are about the files.
+    (root / "lenient.yaml").write_text(
+        "version: 1\nname: lenient\nrules:\n  max_accuracy_drop_pts: 10\n"
+    )
+    half = len(x_test) // 2
+    np.savez(root / "cal-x.npz", X=x_test[:half])  # features only: calibration needs no labels
+    header = ",".join(f"f{i}" for i in range(64))
+    body = "\n".join(",".join(map(str, r)) for r in x_test[:half])
+    (root / "cal-x.csv").write_text(f"{header}\n{body}\n", encoding="utf-8")
+    np.savez(root / "eval.npz", X=x_test[half:], y=y_test[half:])
+    from lowcarb.compression import export
+
+    (root / "mlp.onnx").write_bytes(export(model, x_test[:1]).onnx_bytes)
     return {
         "model": root / "mlp.skops",
         "data": root / "heldout.npz",
         "narrow": root / "narrow.npz",
         "strict": root / "strict.yaml",
+        "lenient": root / "lenient.yaml",
+        "cal_x": root / "cal-x.npz",
+        "cal_csv": root / "cal-x.csv",
+        "eval": root / "eval.npz",
+        "graph": root / "mlp.onnx",
         "root": root,
     }
 
@@ -88,6 +106,8 @@ def test_no_passing_variant_exits_1_and_writes_nothing(
         (["--data", "{data}", "--method", "magic"], "invalid choice"),
         (["--data", "{data}", "--policy", "{root}/missing.yaml"], "missing.yaml"),
         (["--data", "{data}", "--output", "{root}/no/dir/x.onnx"], "--output"),
+        (["--data", "{data}", "--output", "{model}"], "must end in .onnx"),
+        (["--data", "{data}", "--output", "{root}/small.skops"], "must end in .onnx"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -117,3 +137,83 @@ def test_a_model_that_cannot_be_exported_is_one_line(
     assert code == 2 and stdout == ""
     assert len(err.strip().splitlines()) == 1 and "cannot be compressed" in err, err
     assert not (tmp_path / "knn.compressed.onnx").exists()
+
+
+def test_an_output_that_is_the_model_itself_is_refused(files: dict[str, Path]) -> None:
+    graph = files["graph"]
+    before = graph.read_bytes()
+    code, stdout, err = _cli(
+        "compress", str(graph), "--data", str(files["data"]),
+        "--output", str(graph.parent / "." / graph.name),
+    )  # fmt: skip
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert "is the model file itself" in err
+    assert graph.read_bytes() == before
+
+
+def test_an_onnx_model_is_quantized(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "int8.onnx"
+    code, stdout, err = _cli(
+        "compress", str(files["graph"]), "--data", str(files["data"]),
+        "--method", "dynamic-int8", "--policy", str(files["lenient"]), "--output", str(out),
+        "--energy-seconds", "0.2", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(stdout)
+    assert data["method"] == "dynamic-int8" and data["reference_onnx_fp32"] is None
+    assert out.is_file() and out.stat().st_size < files["graph"].stat().st_size / 2
+
+
+@pytest.mark.parametrize("calibration", ["cal_x", "cal_csv"])
+def test_calibration_rows_need_no_labels(
+    files: dict[str, Path], tmp_path: Path, calibration: str
+) -> None:
+    out = tmp_path / "static.onnx"
+    code, stdout, err = _cli(
+        "compress", str(files["model"]), "--data", str(files["eval"]),
+        "--calibration", str(files[calibration]), "--method", "static-int8",
+        "--policy", str(files["lenient"]), "--output", str(out), "--energy-seconds", "0.2",
+        "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    (candidate,) = json.loads(stdout)["candidates"]
+    assert candidate["error"] is None and any(
+        "calibrated on 270 rows" in n for n in candidate["notes"]
+    )
+
+
+def test_a_forest_saved_with_skops_is_compressed(files: dict[str, Path], tmp_path: Path) -> None:
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+
+    train = np.load(files["data"])
+    forest = RandomForestClassifier(n_estimators=40, random_state=0)
+    sio.dump(forest.fit(train["X"], train["y"]), tmp_path / "rf.skops")
+    out = tmp_path / "rf.onnx"
+    code, stdout, err = _cli(
+        "compress", str(tmp_path / "rf.skops"), "--data", str(files["data"]),
+        "--method", "prune", "--policy", str(files["lenient"]), "--output", str(out),
+        "--energy-seconds", "0.2", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(stdout)
+    assert data["method"] == "prune" and out.is_file()
+    assert data["after"]["size_bytes"] < data["reference_onnx_fp32"]["size_bytes"] * 0.6
+
+
+def test_a_distilled_student_is_a_cascade_stage(files: dict[str, Path], tmp_path: Path) -> None:
+    student = tmp_path / "student.onnx"
+    code, _, err = _cli(
+        "compress", str(files["model"]), "--data", str(files["eval"]),
+        "--calibration", str(files["cal_x"]), "--method", "distil",
+        "--policy", str(files["lenient"]), "--output", str(student), "--energy-seconds", "0.2",
+    )  # fmt: skip
+    assert code == 0, err
+    code, stdout, err = _cli(
+        "cascade", "fit", str(student), str(files["model"]), "--data", str(files["eval"]),
+        "--max-accuracy-loss-pts", "1", "--output", str(tmp_path / "cascade.json"),
+        "--energy-seconds", "0.05", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    names = [Path(m["path"]).name for m in json.loads(stdout)["models"]]
+    assert names == ["student.onnx", "mlp.skops"]

@@ -342,3 +342,57 @@ def test_one_row_at_a_time_routes_as_the_batch_does(setup: Setup, cascade: Casca
         assert [int(r.predictions[0]) for r in singles] == batch.predictions[:60].tolist()
         assert [int(r.stages[0]) for r in singles] == batch.stages[:60].tolist()
         assert all(r.router_s >= 0 for r in singles)
+
+
+def test_a_cascade_of_real_models_with_measured_energy_keeps_its_limit_on_held_out_rows(
+    tmp_path: Path,
+) -> None:
+    """Logistic regression in front of a 100-tree forest on digits (stratified 50/25/25, fixed
+    seeds), each stage's energy measured at batch 1, not assumed. With two stages the thresholds
+    depend on the energies only through their order (the cheapest point answers the most rows
+    early), so the figures are fixed by the seeds: on the held-out rows the fitted cascade loses
+    -0.22 pt against the forest (it gains), inside its 0.5 pt limit. A 450-row validation set
+    cannot promise that on every split (other seeds have missed it by a point, which is why the
+    fit adds a margin); this one is pinned."""
+    import skops.io as sio
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0
+    x_train, x_rest, y_train, y_rest = train_test_split(
+        x, y, test_size=0.5, random_state=0, stratify=y
+    )
+    x_val, x_test, y_val, y_test = train_test_split(
+        x_rest, y_rest, test_size=0.5, random_state=0, stratify=y_rest
+    )
+    small = LogisticRegression(max_iter=1000).fit(x_train, y_train)
+    large = RandomForestClassifier(n_estimators=100, random_state=0).fit(x_train, y_train)
+    models = []
+    for name, model in (("small", small), ("large", large)):
+        sio.dump(model, tmp_path / f"{name}.skops")
+        models.append((tmp_path / f"{name}.skops", model))
+    stats = [
+        measure_stage_energy(
+            m, x_val, environ={}, min_inferences=30, min_duration_s=0.2, max_duration_s=3.0
+        )
+        for _, m in models
+    ]
+    energies = [s.energy_per_1k_j for s in stats]
+    assert all(s.method in ("measured", "estimated") and s.inferences > 0 for s in stats)
+    assert 0 < energies[0] < energies[1]  # a forest of 100 trees costs more per request
+    limit = 0.5
+    cascade = fit_cascade(
+        models, x_val, y_val, max_accuracy_loss_pts=limit, energy_per_1k_j=energies,
+        energy_method=[s.method for s in stats],
+    )  # fmt: skip
+    fitted = cascade.fitted
+    assert fitted.energy_per_1k_j < energies[1]  # cheaper than the forest alone, as fitted
+    assert fitted.share_per_stage[0] > 0.5  # most requests stop at the small model
+    routed = cascade.predict(x_test)
+    cascade_accuracy = float(np.mean(routed.predictions == y_test))
+    large_accuracy = float(np.mean(large.predict(x_test) == y_test))
+    assert (large_accuracy - cascade_accuracy) * 100 <= limit
+    assert np.mean(routed.stages == 0) > 0.5  # and on held-out rows too

@@ -185,3 +185,156 @@ def test_pruning_a_forest_really_removes_trees(digits: tuple[Any, ...], tmp_path
     assert candidate.profile is not None and report.reference is not None
     assert candidate.profile.size_bytes < report.reference.size_bytes * 0.6  # half the trees
     assert candidate.passed
+
+
+def _lenient(name: str = "lenient", pts: float = 10.0) -> Any:
+    """Accuracy only: energy estimates move from run to run, these tests are about the files."""
+    return policy_from_dict({"version": 1, "name": name, "rules": {"max_accuracy_drop_pts": pts}})
+
+
+@pytest.fixture(scope="module")
+def mlp_graph(mlp: Any, digits: tuple[Any, ...], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from lowcarb.profiling import load_model
+
+    path = tmp_path_factory.mktemp("graph") / "mlp.onnx"
+    path.write_bytes(export(mlp, digits[1][:1]).onnx_bytes)
+    graph, _ = load_model(path)
+    return graph
+
+
+def test_an_onnx_graph_is_quantized_from_its_own_bytes(
+    mlp_graph: Any, digits: tuple[Any, ...], tmp_path: Path
+) -> None:
+    _, x_test, _, y_test = digits
+    out = tmp_path / "small.onnx"
+    report = compress(
+        mlp_graph, x_calibration=x_test[:300], x_eval=x_test[300:], y_eval=y_test[300:],
+        name="mlp", size_bytes=mlp_graph.path.stat().st_size, policy=_lenient(), output=out,
+        settings=FAST, environ={},
+    )  # fmt: skip
+    made = {c.method: c for c in report.candidates}
+    assert list(made) == ["dynamic-int8", "static-int8", "fp16", "distil"]
+    assert all(c.error is None and c.profile is not None for c in made.values())
+    graph_size = mlp_graph.path.stat().st_size
+    int8 = made["dynamic-int8"].profile
+    assert int8 is not None and int8.size_bytes < graph_size / 3  # FP32 weights became INT8
+    assert int8.accuracy >= report.before.accuracy - 0.01
+    assert report.reference is None  # the graph given is its own FP32 reference
+    assert any("ONNX graph given" in n for n in made["fp16"].notes)
+    assert out.is_file()
+
+
+def test_what_does_not_apply_to_an_onnx_graph_is_refused(mlp_graph: Any) -> None:
+    with pytest.raises(UsageError, match="--method prune applies to scikit-learn models"):
+        compress(
+            mlp_graph, x_calibration=np.zeros((5, 64)), x_eval=np.zeros((5, 64)),
+            y_eval=np.zeros(5), name="g", size_bytes=1, method="prune",
+        )  # fmt: skip
+
+
+def test_a_compressed_student_keeps_its_classes(
+    mlp: Any, digits: tuple[Any, ...], tmp_path: Path
+) -> None:
+    """The graph's metadata (here a student's class labels) survives quantization, so a
+    variant of a cascade stage is a cascade stage."""
+    from lowcarb.profiling import load_model
+
+    _, x_test, _, y_test = digits
+    path = tmp_path / "student.onnx"
+    path.write_bytes(distil(mlp, x_test[:300]).onnx_bytes)
+    student, _ = load_model(path)
+    out = tmp_path / "student-int8.onnx"
+    report = compress(
+        student, x_calibration=x_test[:300], x_eval=x_test[300:], y_eval=y_test[300:],
+        name="student", size_bytes=path.stat().st_size, method="dynamic-int8",
+        policy=_lenient(), output=out, settings=FAST, environ={},
+    )  # fmt: skip
+    assert report.chosen is not None and out.is_file()
+    quantized, _ = load_model(out)
+    assert list(quantized.classes_) == list(mlp.classes_)
+    assert quantized.predict_proba(x_test[:5]).shape == (5, 10)
+
+
+def test_calibration_rows_of_another_width_are_refused_by_the_library(
+    mlp: Any, digits: tuple[Any, ...]
+) -> None:
+    _, x_test, _, y_test = digits
+    with pytest.raises(DataError, match=r"calibration set has 10 feature.*expects 64") as info:
+        compress(
+            mlp, x_calibration=x_test[:300, :10], x_eval=x_test[300:], y_eval=y_test[300:],
+            name="mlp", size_bytes=1, settings=FAST, environ={},
+        )  # fmt: skip
+    assert "\n" not in str(info.value)
+    with pytest.raises(DataError, match=r"evaluation set has 10 feature"):
+        compress(
+            mlp, x_calibration=x_test[:300], x_eval=x_test[300:, :10], y_eval=y_test[300:],
+            name="mlp", size_bytes=1, settings=FAST, environ={},
+        )  # fmt: skip
+
+
+def test_the_output_is_a_new_onnx_file(
+    mlp: Any, mlp_graph: Any, digits: tuple[Any, ...], tmp_path: Path
+) -> None:
+    _, x_test, _, y_test = digits
+    model_file = tmp_path / "m.skops"
+    model_file.write_bytes(b"the model")
+    common: dict[str, Any] = {
+        "x_calibration": x_test[:300], "x_eval": x_test[300:], "y_eval": y_test[300:],
+        "name": "m", "size_bytes": 1, "settings": FAST, "environ": {},
+    }  # fmt: skip
+    with pytest.raises(UsageError, match=r"must end in \.onnx"):
+        compress(mlp, output=model_file, model_path=model_file, **common)
+    with pytest.raises(UsageError, match="is the model file itself"):
+        compress(mlp, output=tmp_path / "x" / ".." / "m.onnx", model_path=tmp_path / "m.onnx",
+                 **common)  # fmt: skip
+    with pytest.raises(UsageError, match="is the model file itself"):  # a graph knows its file
+        compress(mlp_graph, output=mlp_graph.path, **common)
+    assert model_file.read_bytes() == b"the model"
+
+
+def test_split_heldout_is_seeded_and_keeps_every_class_in_both_halves() -> None:
+    from lowcarb.compression import split_heldout
+
+    y = np.repeat(np.arange(10), 31)  # sorted by class, as files often are
+    x = np.column_stack([y, np.arange(len(y))]).astype(float)
+    x_cal, x_eval, y_eval = split_heldout(x, y)
+    y_cal = x_cal[:, 0].astype(int)
+    assert len(x_cal) + len(x_eval) == len(x) and len(x_eval) == len(y_eval)
+    assert np.array_equal(x_eval[:, 0].astype(int), y_eval)  # rows keep their labels
+    assert set(np.unique(x_cal[:, 1])).isdisjoint(np.unique(x_eval[:, 1]))
+    for half in (y_cal, y_eval):
+        assert np.abs(np.bincount(half, minlength=10) - 15.5).max() <= 0.5  # 15 or 16 a class
+    again = split_heldout(x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(again, (x_cal, x_eval, y_eval), strict=True))
+    other = split_heldout(x, y, seed=1)[0]
+    assert not np.array_equal(other, x_cal)  # the seed draws the rows
+    with pytest.raises(DataError, match="at least 40"):
+        split_heldout(x[:30], y[:30])
+
+
+def test_a_distilled_student_gives_probabilities_and_can_be_a_cascade_stage(
+    mlp: Any, digits: tuple[Any, ...], tmp_path: Path
+) -> None:
+    import skops.io as sio
+
+    from lowcarb.compression import fit_cascade, load_cascade, save_cascade
+    from lowcarb.profiling import load_model
+
+    _, x_test, _, y_test = digits
+    path = tmp_path / "student.onnx"
+    path.write_bytes(distil(mlp, x_test[:300]).onnx_bytes)
+    student, _ = load_model(path)
+    proba = student.predict_proba(x_test[300:])
+    assert list(student.classes_) == list(mlp.classes_)
+    assert proba.shape == (len(x_test) - 300, 10) and np.allclose(proba.sum(axis=1), 1.0)
+    assert (proba >= 0).all()
+    labels = student.predict(x_test[300:])
+    assert np.mean(student.classes_[proba.argmax(axis=1)] == labels) > 0.99
+    sio.dump(mlp, tmp_path / "mlp.skops")
+    cascade = fit_cascade(
+        [(path, student), (tmp_path / "mlp.skops", mlp)], x_test[300:], y_test[300:],
+        max_accuracy_loss_pts=1.0, energy_per_1k_j=[0.1, 1.0],
+    )  # fmt: skip
+    save_cascade(tmp_path / "cascade.json", cascade)
+    loaded = load_cascade(tmp_path / "cascade.json")
+    assert np.mean(loaded.predict(x_test[300:]).predictions == y_test[300:]) > 0.9

@@ -95,8 +95,21 @@ def test_int8_is_smaller_and_nearly_as_accurate(mlp: Any, digits: Split) -> None
     assert int8.precision == "int8" and int8.size_bytes < 0.6 * fp32.size_bytes
     acc32 = score_predictions(digits.y_val, fp32.predict(digits.x_val), "accuracy")
     acc8 = score_predictions(digits.y_val, int8.predict(digits.x_val), "accuracy")
-    assert acc8 >= acc32 - 0.04
+    # Measured: -0.83 pt (0.9500 -> 0.9417; 4 of 360 predictions change). The bound leaves
+    # about two rows for ONNX Runtime's INT8 kernels, which differ between CPUs.
+    assert acc8 >= acc32 - 0.015
+    changed = np.mean(int8.predict(digits.x_val) != fp32.predict(digits.x_val))
+    assert changed <= 0.02
     assert any("int8" in n for n in int8.notes)
+
+
+def test_a_classifier_without_zipmap_exports(digits: Split) -> None:
+    """skl2onnx's LinearSVC converter has no zipmap option and refused the call that passed it."""
+    from sklearn.svm import LinearSVC
+
+    model = LinearSVC().fit(digits.x_train, digits.y_train)
+    exported = export(model, digits.x_train)
+    assert np.array_equal(exported.predict(digits.x_val), model.predict(digits.x_val))
 
 
 def test_int8_refused_for_trees(forest: Any, digits: Split) -> None:

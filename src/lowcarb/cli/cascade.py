@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     grid.add_argument(
         "--intensity", type=non_negative_float, help="grid intensity now (or forecast), g/kWh"
     )
-    grid.add_argument("--zone", help="grid zone whose static intensity to use")
+    grid.add_argument(
+        "--zone",
+        help="grid zone: use its intensity for the current UTC hour (the hourly profile "
+        "`lowcarb serve` uses; its source is shown)",
+    )
     grid.add_argument("--point", help="use this operating point by name (e.g. fitted, loss-2pt)")
     prof.add_argument(
         "--dirty-above",
@@ -107,6 +112,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         type=_fraction,
         default=0.0,
         help="never use a point below this validation accuracy, 0..1",
+    )
+    prof.add_argument(
+        "--now",
+        metavar="TIMESTAMP",
+        help="with --zone: the hour whose intensity to use, ISO 8601 (default: the clock)",
     )
     prof.add_argument("--name", default="cascade", help="model name in the profile")
     prof.add_argument(
@@ -150,10 +160,13 @@ def _fit(args: argparse.Namespace, ctx: CliContext) -> int:
         loaded.append((path, model))
     energies, methods = [], []
     for path, model in loaded:
-        if not callable(getattr(model, "predict_proba", None)):
+        if getattr(model, "classes_", None) is None or not callable(
+            getattr(model, "predict_proba", None)
+        ):
             raise UsageError(
-                f"model {str(path)!r} gives no class probabilities (predict_proba); a cascade "
-                "needs classifiers saved with skops"
+                f"model {str(path)!r} ({type(model).__name__}) gives no class probabilities "
+                "(predict_proba and classes_); use a scikit-learn classifier saved with skops, "
+                "or an ONNX classifier exported by skl2onnx or lowcarb compress"
             )
         stats = measure_stage_energy(
             model,
@@ -207,11 +220,21 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
     name = check_name(args.name, what="--name") or "cascade"
     version = check_name(args.model_version, what="--model-version") or "1"
     intensity = args.intensity
+    source: str | None = None  # --intensity: the caller's own figure, named as such
+    if args.now is not None and args.zone is None:
+        raise UsageError("--now picks the hour of --zone's intensity; give --zone too")
     if args.zone is not None:
-        from lowcarb.grid import resolve_zone, static_intensity
+        from lowcarb.grid import resolve_zone
+        from lowcarb.tracking import intensity_for_hours
+        from lowcarb.units import parse_timestamp
 
         zone = resolve_zone(args.zone, environ=ctx.environ, config_zone=None)
-        intensity = static_intensity(zone).intensity_g_per_kwh
+        now = parse_timestamp(args.now, what="--now") if args.now else datetime.now(UTC)
+        # The lookup `lowcarb serve` makes for a cascade (serving's TrackerEnergy.intensity).
+        hourly = intensity_for_hours(
+            zone, start=now.replace(minute=0, second=0, microsecond=0), duration_s=3600.0
+        )
+        intensity, source = hourly.intensity_g_per_kwh, hourly.source
     cascade = load_cascade(args.cascade, allow_pickle=args.allow_pickle)
     x, y, described = load_dataset(args.data, target=args.target)
     if args.point is not None:
@@ -223,7 +246,10 @@ def _profile(args: argparse.Namespace, ctx: CliContext) -> int:
             )
     else:
         point = cascade.select_point(
-            intensity, dirty_above_g_per_kwh=args.dirty_above, accuracy_floor=args.accuracy_floor
+            intensity,
+            dirty_above_g_per_kwh=args.dirty_above,
+            accuracy_floor=args.accuracy_floor,
+            intensity_source=source,
         )
     settings = ProfileSettings(
         energy_min_duration_s=args.energy_seconds,

@@ -8,7 +8,6 @@ from typing import Any
 
 from rich.table import Table
 
-from lowcarb._files import check_output_path
 from lowcarb._text import check_name, safe
 from lowcarb.cli._common import CliContext, emit_json, positive_float
 from lowcarb.errors import UsageError
@@ -27,9 +26,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
             "Export MODEL to ONNX and make every cheaper variant that applies (dynamic and static "
             "int8, fp16, structured pruning, distillation); profile each like `lowcarb profile` "
             "and judge it against the original under the promotion policy. The best variant that "
-            "passes is written; exit 1 when none does. Calibration and distillation use "
-            "--calibration rows, or the first half of --data (then only the second half is used "
-            "to judge)."
+            "passes is written; exit 1 when none does. MODEL may be an ONNX graph: it is then "
+            "quantized or converted to fp16 itself (and distilled when it outputs probabilities). "
+            "Calibration and distillation use --calibration rows (features only; labels are not "
+            "needed), or half of --data, shuffled with a fixed seed and split class by class "
+            "(then only the other half is used to judge)."
         ),
     )
     p.add_argument(
@@ -38,10 +39,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--data", required=True, type=Path, help="held-out set (.npz X/y, or .csv)")
     p.add_argument("--target", help="label column of a CSV held-out set (default: last column)")
     p.add_argument(
-        "--calibration", type=Path, help="rows for calibration and distillation (.npz/.csv)"
+        "--calibration",
+        type=Path,
+        help="rows for calibration and distillation (.npz with X, or .csv; labels not needed)",
     )
     p.add_argument("--method", choices=METHODS, default="auto", help="what to try (default auto)")
-    p.add_argument("-o", "--output", type=Path, help="the compressed model (.onnx)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="the compressed model, a new .onnx file (default MODEL.compressed.onnx)",
+    )
     p.add_argument("--policy", type=Path, help="promotion policy (default: 1 pt, no energy rise)")
     p.add_argument("--name", help="model name (default: the file's stem)")
     p.add_argument("--model-version", default="1", help="version of the model (default 1)")
@@ -57,14 +65,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _compress(args: argparse.Namespace, ctx: CliContext) -> int:
-    from lowcarb.compression import compress
+    from lowcarb.compression import check_compress_output, compress, split_heldout
     from lowcarb.governance import load_policy
-    from lowcarb.profiling import ProfileSettings, check_features, load_dataset, load_model
+    from lowcarb.profiling import (
+        ProfileSettings,
+        check_features,
+        load_dataset,
+        load_features,
+        load_model,
+    )
 
     output = args.output or args.model.with_name(f"{args.model.stem}.compressed.onnx")
     if args.output is None and output.exists():
         raise UsageError(f"{str(output)!r} exists; give --output to choose where to write")
-    check_output_path(output, what="--output")
+    check_compress_output(output, model_path=args.model)  # before minutes of work
     policy = load_policy(args.policy) if args.policy is not None else None
     name = check_name(args.name or args.model.stem, what="--name") or args.model.stem
     version = check_name(args.model_version, what="--model-version") or "1"
@@ -72,17 +86,12 @@ def _compress(args: argparse.Namespace, ctx: CliContext) -> int:
     x, y, described = load_dataset(args.data, target=args.target)
     check_features(model, x, data=f"--data {str(args.data)!r}")
     if args.calibration is not None:
-        x_cal, _, _ = load_dataset(args.calibration, target=args.target)
+        x_cal, _ = load_features(args.calibration, target=args.target, model=model)
         check_features(model, x_cal, data=f"--calibration {str(args.calibration)!r}")
         x_eval, y_eval = x, y
     else:
-        if len(x) < 40:
-            raise UsageError(
-                f"--data {str(args.data)!r} has {len(x)} rows; without --calibration it is split "
-                "in half (calibration, evaluation): give at least 40 rows"
-            )
-        half = len(x) // 2
-        x_cal, x_eval, y_eval = x[:half], x[half:], y[half:]
+        x_cal, x_eval, y_eval = split_heldout(x, y)
+        described = f"{args.data.name} (a {len(x_eval)}-row stratified half)"
     settings = ProfileSettings(
         latency_calls=200,
         energy_min_duration_s=args.energy_seconds,
@@ -100,6 +109,7 @@ def _compress(args: argparse.Namespace, ctx: CliContext) -> int:
         method=args.method,
         policy=policy,
         output=output,
+        model_path=args.model,
         settings=settings,
         zone=args.zone or ctx.environ.get("LOWCARB_ZONE") or None,
         environ=ctx.environ,

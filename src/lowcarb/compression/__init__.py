@@ -9,6 +9,8 @@
 - :func:`compress`: every applicable variant profiled before and after (size, latency at batch 1
   and 64, joules per 1,000 inferences with method, held-out accuracy) and judged by the promotion
   policy; the best that passes is written, one that loses more than the policy allows is not.
+  :func:`split_heldout` makes calibration and evaluation rows of one labelled set;
+  :func:`check_compress_output` says where a result may be written (a new ``.onnx`` file).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from lowcarb.compression._compress import (
     compress,
 )
 from lowcarb.compression._distil import Distilled, distil
+from lowcarb.compression._inputs import check_compress_output, split_heldout
 from lowcarb.compression._quantize import to_fp16, to_static_int8
 from lowcarb.compression._variants import InferenceModel, export, inference_energy, prune
 
@@ -52,6 +55,7 @@ __all__ = [
     "Stage",
     "cascade_profile",
     "cascade_to_dict",
+    "check_compress_output",
     "compress",
     "distil",
     "export",
@@ -62,6 +66,7 @@ __all__ = [
     "prune",
     "router_cost_ms",
     "save_cascade",
+    "split_heldout",
     "to_fp16",
     "to_static_int8",
 ]

@@ -115,12 +115,15 @@ class PointChoice:
         reason: One sentence naming the intensity, the limit and the floor.
         intensity_g_per_kwh: The grid intensity the choice was made for, or None.
         dirty: Whether that intensity was above the dirty-grid limit.
+        intensity_source: Where that intensity came from (e.g. ``profile:electricitymaps-2022``),
+            when the caller said.
     """
 
     point: OperatingPoint
     reason: str
     intensity_g_per_kwh: float | None
     dirty: bool
+    intensity_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +223,7 @@ class Cascade:
         *,
         dirty_above_g_per_kwh: float,
         accuracy_floor: float = 0.0,
+        intensity_source: str | None = None,
     ) -> PointChoice:
         """Pick the operating point for the grid's intensity now (or a forecast of it).
 
@@ -232,6 +236,7 @@ class Cascade:
             intensity_g_per_kwh: Grid carbon intensity, gCO2e/kWh, or None when unknown.
             dirty_above_g_per_kwh: Intensity above which the grid counts as dirty.
             accuracy_floor: Lowest validation accuracy allowed, 0..1.
+            intensity_source: Where the intensity came from; named in the reason.
 
         Raises:
             InvalidValueError: A negative or non-finite intensity or limit, a floor outside 0..1,
@@ -256,20 +261,22 @@ class Cascade:
         floor = f"accuracy floor {accuracy_floor:.4f}"
         dirty = intensity_g_per_kwh is not None and intensity_g_per_kwh > dirty_above_g_per_kwh
         fitted = self.fitted
+        shown = "unknown" if intensity_g_per_kwh is None else f"{intensity_g_per_kwh:g} g/kWh"
+        if intensity_g_per_kwh is not None and intensity_source:
+            shown += f" ({intensity_source})"
         if dirty:
             chosen = cheapest
             reason = (
-                f"grid at {intensity_g_per_kwh:g} g/kWh is above {dirty_above_g_per_kwh:g}: "
+                f"grid at {shown} is above {dirty_above_g_per_kwh:g}: "
                 f"cheapest point at or above the {floor}"
             )
         elif fitted.accuracy >= accuracy_floor:
             chosen = fitted
-            shown = "unknown" if intensity_g_per_kwh is None else f"{intensity_g_per_kwh:g} g/kWh"
             reason = f"grid at {shown} is not above {dirty_above_g_per_kwh:g}: the fitted point"
         else:
             chosen = max(allowed, key=lambda p: (p.accuracy, -p.energy_per_1k_j))
             reason = f"the fitted point is below the {floor}: the most accurate point above it"
-        return PointChoice(chosen, reason, intensity_g_per_kwh, dirty)
+        return PointChoice(chosen, reason, intensity_g_per_kwh, dirty, intensity_source)
 
     def predict(
         self,

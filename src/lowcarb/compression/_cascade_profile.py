@@ -57,13 +57,15 @@ class CascadeProfile:
     router_p95_ms: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON object: ``profile``, the point and why, shares, router cost."""
+        """JSON object: ``profile``, the point and why (with the intensity and its source),
+        shares, router cost."""
         return {
             "profile": self.profile.to_dict(),
             "point": self.point.name,
             "thresholds": list(self.point.thresholds),
             "reason": None if self.choice is None else self.choice.reason,
             "intensity_g_per_kwh": None if self.choice is None else self.choice.intensity_g_per_kwh,
+            "intensity_source": None if self.choice is None else self.choice.intensity_source,
             "stage_shares": list(self.stage_shares),
             "expected_energy_per_1k_j": self.expected_energy_per_1k_j,
             "router_p50_ms": self.router_p50_ms,

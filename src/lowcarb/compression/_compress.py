@@ -17,13 +17,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from lowcarb._files import check_output_path, write_atomic
+import numpy as np
+
+from lowcarb._files import write_atomic
 from lowcarb.compression._distil import distil
+from lowcarb.compression._inputs import check_compress_output
 from lowcarb.compression._quantize import to_fp16, to_static_int8
-from lowcarb.compression._variants import _final, export, prune
-from lowcarb.errors import LowcarbError, UsageError
+from lowcarb.compression._variants import _final, _quantize, export, prune
+from lowcarb.errors import DataError, LowcarbError, UsageError
 from lowcarb.governance import PromotionPolicy, Verdict, evaluate_gate, policy_from_dict
-from lowcarb.profiling import Profile, ProfileSettings, is_torch_model, load_model, profile_model
+from lowcarb.profiling import (
+    OnnxModel,
+    Profile,
+    ProfileSettings,
+    check_features,
+    is_torch_model,
+    load_model,
+    profile_model,
+)
 
 __all__ = ["DEFAULT_POLICY", "METHODS", "Candidate", "CompressionReport", "compress"]
 
@@ -111,14 +122,25 @@ class CompressionReport:
         }
 
 
+#: Operators whose weights quantization and FP16 act on (an ONNX graph without them has none).
+_WEIGHT_OPS = frozenset({"MatMul", "Gemm", "Conv"})
+
+
 def _methods_for(model: Any, method: str) -> list[str]:
-    if is_torch_model(model):
-        if method in ("prune", "distil"):
-            raise UsageError(
-                f"--method {method} applies to scikit-learn models; for a PyTorch model use "
-                "dynamic-int8, static-int8, fp16 or auto"
+    torch = is_torch_model(model)
+    if torch or isinstance(model, OnnxModel):
+        if method == "prune" or (method == "distil" and torch):
+            what, others = (
+                ("a PyTorch model", "dynamic-int8, static-int8, fp16")
+                if torch
+                else ("an ONNX graph", "dynamic-int8, static-int8, fp16, distil")
             )
-        return ["dynamic-int8", "static-int8", "fp16"] if method == "auto" else [method]
+            raise UsageError(
+                f"--method {method} applies to scikit-learn models; for {what} use {others} or auto"
+            )
+        if method != "auto":
+            return [method]
+        return ["dynamic-int8", "static-int8", "fp16"] if torch else _onnx_methods(model)
     if method != "auto":
         return [method]
     est, _ = _final(model)
@@ -127,19 +149,54 @@ def _methods_for(model: Any, method: str) -> list[str]:
         return ["dynamic-int8", "static-int8", "fp16", "prune+dynamic-int8", "distil"]
     if kind in {"RandomForestClassifier", "ExtraTreesClassifier", "GradientBoostingClassifier"}:
         return ["prune", "distil"]
+    if not callable(getattr(model, "predict_proba", None)):
+        raise UsageError(
+            f"nothing to try for {kind}: int8 and fp16 apply to MLP weights, pruning to forests, "
+            "boosting and MLPs, and distillation needs class probabilities (predict_proba), "
+            f"which {kind} does not give"
+        )
     return ["distil"]
 
 
+def _onnx_methods(model: OnnxModel) -> list[str]:
+    """What ``auto`` tries on an ONNX graph: what its operators and outputs allow."""
+    methods = []
+    if {n.op_type for n in model.proto.graph.node} & _WEIGHT_OPS:
+        methods += ["dynamic-int8", "static-int8", "fp16"]
+    if model.classes_ is not None:
+        methods.append("distil")
+    if not methods:
+        raise UsageError(
+            f"nothing applies to the ONNX graph {str(model.path)!r}: it has no MatMul/Gemm/Conv "
+            "weights to quantize and no class probabilities to distil from; compress the "
+            "scikit-learn model it came from instead"
+        )
+    return methods
+
+
+def _fp32(model: Any, x_cal: Any) -> tuple[bytes, tuple[str, ...]]:
+    """The FP32 ONNX graph variants start from: the graph given, or the model's export."""
+    if isinstance(model, OnnxModel):
+        by = f" (written by {model.producer})" if model.producer else ""
+        return model.proto.SerializeToString(), (f"from the ONNX graph given{by}",)
+    made = export(model, x_cal, quantize="fp32")
+    return made.onnx_bytes, made.notes
+
+
 def _make(method: str, model: Any, x_cal: Any) -> tuple[bytes, tuple[str, ...]]:
+    if method == "dynamic-int8" and isinstance(model, OnnxModel):
+        fp32, notes = _fp32(model, x_cal)
+        quantized = _quantize(fp32, "this ONNX graph")
+        return quantized, (*notes, "int8 weights by onnxruntime quantize_dynamic (QInt8)")
     if method == "dynamic-int8":
         made = export(model, x_cal, quantize="int8")
         return made.onnx_bytes, made.notes
     if method in ("static-int8", "fp16"):
-        fp32 = export(model, x_cal, quantize="fp32")
+        fp32, notes = _fp32(model, x_cal)
         if method == "fp16":
-            return to_fp16(fp32.onnx_bytes), (*fp32.notes, "fp16 (onnxconverter_common)")
+            return to_fp16(fp32), (*notes, "fp16 (onnxconverter_common)")
         note = f"static int8 (QDQ), calibrated on {len(x_cal)} rows"
-        return to_static_int8(fp32.onnx_bytes, x_cal), (*fp32.notes, note)
+        return to_static_int8(fp32, x_cal), (*notes, note)
     if method in ("prune", "prune+dynamic-int8"):
         est, _ = _final(model)
         ratio = 0.3 if type(est).__name__.startswith("MLP") else 0.5
@@ -156,6 +213,24 @@ def _make(method: str, model: Any, x_cal: Any) -> tuple[bytes, tuple[str, ...]]:
     raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
+def _keep_metadata(source: bytes, variant: bytes) -> bytes:
+    """``variant`` with the metadata entries of ``source`` that it lost (the quantizers and the
+    FP16 converter do not all carry them over); nothing changes when none were lost."""
+    import onnx
+
+    given = onnx.load_from_string(source).metadata_props
+    if not given:
+        return variant
+    proto = onnx.load_from_string(variant)
+    have = {p.key for p in proto.metadata_props}
+    lost = [p for p in given if p.key not in have]
+    if not lost:
+        return variant
+    proto.metadata_props.extend(lost)
+    data: bytes = proto.SerializeToString()
+    return data
+
+
 def compress(
     model: Any,
     *,
@@ -168,6 +243,7 @@ def compress(
     method: str = "auto",
     policy: PromotionPolicy | None = None,
     output: Path | None = None,
+    model_path: Path | None = None,
     settings: ProfileSettings | None = None,
     zone: str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -176,27 +252,47 @@ def compress(
     """Compress ``model`` (see the module).
 
     Args:
-        model: A fitted scikit-learn classifier (or pipeline), or a PyTorch classifier
-            (:class:`~lowcarb.profiling.TorchModel`: quantization and FP16 of its ONNX export).
+        model: A fitted scikit-learn classifier (or pipeline), a PyTorch classifier
+            (:class:`~lowcarb.profiling.TorchModel`: quantization and FP16 of its ONNX export),
+            or an ONNX graph (:class:`~lowcarb.profiling.OnnxModel`: quantization and FP16 of
+            the graph itself, distillation from its probabilities).
         x_calibration: Rows for static INT8 calibration and the distillation transfer set;
-            never the evaluation rows.
+            never the evaluation rows. No labels needed
+            (:func:`~lowcarb.compression.split_heldout` makes them from one labelled set).
         x_eval, y_eval: Held-out rows every profile's accuracy is measured on.
         name, version: The model's name and version (the variants get ``version+method``).
         size_bytes: The original model file's size.
         method: One of :data:`METHODS`; ``auto`` tries every method that applies.
         policy: The promotion policy (default :data:`DEFAULT_POLICY`).
         output: Where to write the chosen variant (``.onnx``); checked before any work.
+        model_path: The model's file, which ``output`` may not be (an ONNX or PyTorch model's
+            own path is used when not given).
         settings, zone, environ: For the profiles.
         profile: The profiler (injected in tests).
 
     Raises:
-        UsageError: An unknown method, an output that cannot be written.
+        UsageError: An unknown method, a method that does not apply, an output that is not
+            ``.onnx``, is the model file, or cannot be written.
+        DataError: Calibration or evaluation rows of another width than the model takes, or
+            evaluation rows and labels that differ in number.
     """
     if method not in METHODS:
         raise UsageError(f"unknown --method {method!r}; choose one of {', '.join(METHODS)}")
     methods = _methods_for(model, method)
     if output is not None:
-        check_output_path(output, what="--output")
+        own = model_path or (getattr(model, "path", None) if _is_file_model(model) else None)
+        check_compress_output(output, model_path=own)
+    x_calibration, x_eval = np.asarray(x_calibration), np.asarray(x_eval)
+    if x_calibration.ndim != 2 or not len(x_calibration):
+        raise DataError(
+            f"calibration rows have shape {x_calibration.shape}; give a 2-D array of rows"
+        )
+    check_features(model, x_calibration, data="the calibration set")
+    check_features(model, x_eval, data="the evaluation set")
+    if len(x_eval) != len(y_eval) or not len(x_eval):
+        raise DataError(
+            f"{len(x_eval)} evaluation rows but {len(y_eval)} labels; both must match and be > 0"
+        )
     policy = policy or policy_from_dict(dict(DEFAULT_POLICY), source="the default policy")
     common: dict[str, Any] = {"settings": settings, "zone": zone, "environ": environ}
     before = profile(
@@ -206,19 +302,24 @@ def compress(
     candidates: list[Candidate] = []
     reference = None
     with tempfile.TemporaryDirectory(prefix="lowcarb-compress-") as tmp:
-        try:
-            fp32 = export(model, x_calibration, quantize="fp32").onnx_bytes
-            Path(tmp, "fp32.onnx").write_bytes(fp32)
-            graph, _ = load_model(Path(tmp, "fp32.onnx"))
-            reference = profile(
-                graph, x_eval, y_eval, name=name, version=f"{version}+onnx-fp32",
-                size_bytes=len(fp32), **common,
-            )  # fmt: skip
-        except LowcarbError:
-            reference = None  # an ONNX graph given, or a model skl2onnx cannot export
+        # An ONNX graph given is its own FP32 export: ``before`` already profiles it.
+        if not isinstance(model, OnnxModel):
+            try:
+                fp32 = export(model, x_calibration, quantize="fp32").onnx_bytes
+                Path(tmp, "fp32.onnx").write_bytes(fp32)
+                graph, _ = load_model(Path(tmp, "fp32.onnx"))
+                reference = profile(
+                    graph, x_eval, y_eval, name=name, version=f"{version}+onnx-fp32",
+                    size_bytes=len(fp32), **common,
+                )  # fmt: skip
+            except LowcarbError:
+                reference = None  # a model skl2onnx cannot export: every variant will say why
+        given = model.proto.SerializeToString() if isinstance(model, OnnxModel) else b""
         for m in methods:
             try:
                 data, notes = _make(m, model, x_calibration)
+                if given and m != "distil":  # a student is a new graph, with its own metadata
+                    data = _keep_metadata(given, data)
                 path = Path(tmp, f"{m}.onnx")
                 path.write_bytes(data)
                 graph, _ = load_model(path)
@@ -239,6 +340,10 @@ def compress(
     return CompressionReport(
         before, chosen, tuple(candidates), policy.name, written, reference=reference
     )
+
+
+def _is_file_model(model: Any) -> bool:
+    return isinstance(model, OnnxModel) or is_torch_model(model)
 
 
 def _choose(passed: Sequence[Candidate]) -> Candidate | None:

@@ -207,13 +207,28 @@ def _sklearn_onnx(model: Any, est: Any, x_sample: Any) -> bytes:
     except ImportError:
         raise MissingDependencyError("skl2onnx", "onnx") from None
     sample = np.asarray(x_sample, dtype=np.float32)[:1]
+    # Probabilities as a plain [N, C] tensor, not ZipMap's list of maps, where the converter
+    # has that option: LinearSVC's, for one, has none (and refuses the option).
+    options = {id(est): {"zipmap": False}} if _has_zipmap(est) else None
     try:
-        proto = to_onnx(model, sample, options={id(est): {"zipmap": False}})
+        proto = to_onnx(model, sample, options=options)
     except Exception as exc:  # skl2onnx raises many types; all mean "cannot export"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"{type(est).__name__} cannot be exported to ONNX: {first}") from None
     data: bytes = proto.SerializeToString()
     return data
+
+
+def _has_zipmap(est: Any) -> bool:
+    """Whether skl2onnx's converter for ``est`` takes the ``zipmap`` option."""
+    try:
+        from skl2onnx import get_model_alias
+        from skl2onnx.common._registration import get_converter  # no public way to ask
+
+        allowed = get_converter(get_model_alias(type(est))).get_allowed_options() or {}
+    except Exception:  # an unregistered model (to_onnx will say so) or a moved helper
+        return hasattr(est, "predict_proba")
+    return "zipmap" in allowed
 
 
 def _quantize(data: bytes, kind: str) -> bytes:

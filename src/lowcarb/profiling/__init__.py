@@ -5,8 +5,9 @@
 - **Measuring** (:func:`profile_model`, ``lowcarb profile``): size, parameters, FLOPs, latency
   p50/p95, energy per 1,000 inferences measured with the Tracker (labelled measured/estimated),
   held-out accuracy, and training CO2e from the ledger (:func:`training_co2e`).
-- **Loading** (:func:`load_model`, :func:`load_dataset`): ONNX, skops, and pickle only when
-  the caller opts in (it runs any code the file contains).
+- **Loading** (:func:`load_model`, :func:`load_dataset`, :func:`load_features` for rows without
+  labels): ONNX (:class:`OnnxModel`), skops, and pickle only when the caller opts in (it runs any
+  code the file contains).
 - **Counting** (:func:`count_complexity`): FLOPs and parameters of scikit-learn models and
   ONNX graphs.
 
@@ -15,8 +16,14 @@ See DESIGN.md.
 
 from lowcarb.profiling._complexity import Complexity
 from lowcarb.profiling._flops import count_complexity
-from lowcarb.profiling._loading import check_features, load_dataset, load_model
-from lowcarb.profiling._onnx import CLASSES_KEY, OUTPUT_KEY
+from lowcarb.profiling._loading import (
+    check_features,
+    feature_count,
+    load_dataset,
+    load_features,
+    load_model,
+)
+from lowcarb.profiling._onnx import CLASSES_KEY, OUTPUT_KEY, OnnxModel
 from lowcarb.profiling._profile import (
     OPTIONAL_PROFILE_FIELDS,
     PROFILE_SCHEMA,
@@ -48,14 +55,17 @@ __all__ = [
     "Complexity",
     "EnergyStats",
     "LatencyStats",
+    "OnnxModel",
     "Profile",
     "ProfileSettings",
     "TorchModel",
     "TrainingCO2e",
     "check_features",
     "count_complexity",
+    "feature_count",
     "is_torch_model",
     "load_dataset",
+    "load_features",
     "load_model",
     "load_profile",
     "measure_energy",
