@@ -1,4 +1,4 @@
-"""The jobs table in the ledger's migrations (revision 0002), and upgrades from before it.
+"""The jobs table in the ledger's migrations (revisions 0002 and 0004), and upgrades to them.
 
 Before 0002 the job queue made ``lowcarb_jobs`` itself with SQLAlchemy ``create_all`` beside a
 ledger at 0001. Such databases are built here from the old DDL, written out as it was emitted,
@@ -7,7 +7,7 @@ and must upgrade keeping their jobs, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from lowcarb.jobs.testing import T0, sample_spec
 from lowcarb.ledger import open_engine, open_ledger
 from lowcarb.ledger._migrate import upgrade
 from lowcarb.ledger._schema import HEAD_REVISION, META_TABLE, VERSION_TABLE
+
+H = timedelta(hours=1)
 
 # What lowcarb's job queue ran before revision 0002 (``create_all`` of its table), verbatim but
 # for the timestamp type: DATETIME on SQLite, TIMESTAMP WITH TIME ZONE on PostgreSQL.
@@ -136,19 +138,32 @@ def test_a_database_from_before_the_job_store_upgrades_and_keeps_its_jobs(
 
 
 def _described(engine: Engine, schema: str | None) -> tuple[list[tuple[Any, ...]], set[Any]]:
-    """Columns (name, type as DDL, nullable), primary key and indexes of ``lowcarb_jobs``."""
+    """Columns (name, type as DDL, nullable), primary key and indexes (name, definition as the
+    database keeps it: expressions and partial predicates included) of ``lowcarb_jobs``."""
     insp = inspect(engine)
     columns = [
         (c["name"], c["type"].compile(dialect=engine.dialect), c["nullable"])
         for c in insp.get_columns(JOBS.name, schema=schema)
     ]
     pk = insp.get_pk_constraint(JOBS.name, schema=schema)["constrained_columns"]
-    # A Table copied into a schema names its index ix_<schema>_<table>_<column>.
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = 'lowcarb_jobs' AND sql IS NOT NULL"
+            ).all()
+        else:
+            rows = conn.exec_driver_sql(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'lowcarb_jobs' "
+                f"AND schemaname = '{schema or 'public'}' AND indexname NOT LIKE '%%pkey'"
+            ).all()
+    # A Table copied into a schema names its column index ix_<schema>_<table>_<column>.
     prefix = f"ix_{schema}_" if schema else "ix_"
-    indexes = {
-        (str(ix["name"]).replace(prefix, "ix_", 1), tuple(ix["column_names"]), bool(ix["unique"]))
-        for ix in insp.get_indexes(JOBS.name, schema=schema)
-    }
+    indexes = set()
+    for name, definition in rows:
+        name = str(name).replace(prefix, "ix_", 1)
+        text = " ".join(str(definition).split()).replace(f"{schema}.", "").replace("public.", "")
+        indexes.add((name, text.replace(f"ix_{schema}_", "ix_") if schema else text))
     return columns, {("pk", *pk), *indexes}
 
 
@@ -169,3 +184,60 @@ def test_the_migration_and_the_table_description_agree(ledger_url: str, tmp_path
     finally:
         migrated.dispose()
         described.dispose()
+
+
+def test_a_queue_at_0003_upgrades_to_0004_keeping_its_jobs_and_filling_latest_start(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """Revision 0004 adds ``latest_start`` (filled in for the jobs already there), ``run_result``
+    and the claim's indexes; a reader still opens a ledger at 0003 without upgrading it."""
+    engine = _plain_engine(ledger_url)
+    try:
+        with engine.begin() as conn:
+            upgrade(conn, "0003")
+            before = [c["name"] for c in inspect(conn).get_columns(JOBS.name)]
+            waiting = {**OLD_JOB, "planned_start": T0 + 3 * H}  # 2.5 h of work left
+            finished = {
+                **OLD_JOB,
+                "id": "finished0001",
+                "state": "succeeded",
+                "work_done_h": 4.0,
+                "planned_start": T0,
+                "run_started_at": T0,
+            }
+            conn.execute(JOBS.insert(), [waiting, finished])
+    finally:
+        engine.dispose()
+    assert "latest_start" not in before and "run_result" not in before
+    with open_ledger(ledger_url, environ={}, create=False) as ledger:  # a reader: no upgrade
+        assert ledger.verify().ok
+    assert _revision(ledger_url) == "0003"
+    with open_job_store(ledger_url, environ={}) as store:
+        assert _revision(ledger_url) == HEAD_REVISION == "0004"
+        old, done = store.get(str(OLD_JOB["id"])), store.get("finished0001")
+        deadline = old.deadline
+        assert deadline == OLD_JOB["deadline"]
+        assert old.latest_start == deadline - 2.5 * H and old.run_result is None
+        assert done.latest_start == deadline  # nothing left to run
+        names = {ix for _, ix in _index_names(store.engine)}
+        assert {
+            "ix_lowcarb_jobs_due",
+            "ix_lowcarb_jobs_urgent",
+            "ix_lowcarb_jobs_team_claim",
+            "ix_lowcarb_jobs_replan",
+        } <= names
+        # Due through its latest start (deadline - 2.5 h) before its planned start: claimed.
+        now = deadline - 2 * H
+        claimed = store.claim_next(worker_id="w", lease_until=now + H, now=now)
+        assert claimed is not None and claimed.id == OLD_JOB["id"] and claimed.attempts == 2
+    with open_ledger(ledger_url, environ={}, create=False) as ledger:
+        assert ledger.verify().ok
+
+
+def _index_names(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sql = "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index'"
+        else:
+            sql = "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public'"
+        return [(str(t), str(n)) for t, n in conn.exec_driver_sql(sql)]

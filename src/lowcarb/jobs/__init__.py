@@ -5,8 +5,10 @@
   sharing workers). :class:`JobStore` owns the operations: :meth:`~JobStore.submit` (a job built
   by the planner's :func:`lowcarb.scheduling.build_job_spec`), :meth:`~JobStore.cancel`,
   :meth:`~JobStore.list_jobs`, :meth:`~JobStore.get`, exactly-once :meth:`~JobStore.claim`
-  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), versioned :meth:`~JobStore.update`,
-  :meth:`~JobStore.heartbeat`. :class:`Job` is a row snapshot.
+  and :meth:`~JobStore.claim_next` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; read from indexes,
+  whatever the history), versioned :meth:`~JobStore.update`, :meth:`~JobStore.heartbeat`, and
+  :meth:`~JobStore.due_outlook` (a :class:`DueOutlook`: what is due, and when next).
+  :class:`Job` is a row snapshot.
 * The worker: :class:`Worker` (configured by :class:`WorkerConfig`) plans jobs with
   :mod:`lowcarb.scheduling`, starts them on time, pauses and resumes interruptible ones through
   the checkpoint protocol, measures every run, appends it to the ledger and survives restarts;
@@ -15,9 +17,11 @@
 
 Modules: ``_job`` (row type, table description), ``_store`` (the store), ``_worker`` (the loop),
 ``_supervisor`` (one run, paused and recorded), ``_jobrun`` (clocks, trackers, processes),
-``_jobwrap`` (the wrapper script each job runs under), ``_reconcile`` (runs that ended unwatched).
+``_jobwrap`` (the wrapper script each job runs under, which holds its run's lease),
+``_reconcile`` (runs that ended unwatched), ``_fair`` (the claim's order and SQL).
 """
 
+from lowcarb.jobs._fair import DueOutlook
 from lowcarb.jobs._job import ACTIVE_STATES, Job, JobState
 from lowcarb.jobs._jobrun import ReplayClock
 from lowcarb.jobs._store import CANCELLABLE_STATES, JobStore, open_job_store
@@ -26,6 +30,7 @@ from lowcarb.jobs._worker import Worker, WorkerConfig
 __all__ = [
     "ACTIVE_STATES",
     "CANCELLABLE_STATES",
+    "DueOutlook",
     "Job",
     "JobState",
     "JobStore",

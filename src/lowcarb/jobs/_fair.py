@@ -18,9 +18,27 @@ begins, so while several claims are in flight at once they may pick the same tea
 next jobs (``SKIP LOCKED`` hands each a different one): the order is round-robin up to one claim
 per concurrent worker. SQLite claims one at a time (``BEGIN IMMEDIATE``): the order is exact.
 
-This module holds the SQL of claims and of lapsed leases; the store runs it in its transactions
-(:mod:`._store`). Each statement is built once per dialect, with bound parameters (the time, the
-team), so a claim costs the database's work and little of Python's.
+How a claim reads the table (the indexes of ledger migration 0004), so that its cost follows the
+number of teams with waiting jobs, never the number of jobs or the history:
+
+1. the urgent job, if any: the first entry of ``ix_lowcarb_jobs_urgent`` (queued or paused jobs
+   with a plan, by ``latest_start``) at or before ``now``, locked (``FOR UPDATE SKIP LOCKED``);
+2. else the teams' turns: the teams with waiting jobs, found by skipping through
+   ``ix_lowcarb_jobs_due`` one team at a time (a recursive query: one index probe per team),
+   with each team's first planned start (the next probe) and last claim (a backward probe of
+   ``ix_lowcarb_jobs_team_claim``), sorted here;
+3. then, team by team in turn order, the team's first due job in ``ix_lowcarb_jobs_due``'s order,
+   locked, skipping rows other claims hold.
+
+Every statement names the partial indexes' predicate with constants (:data:`CLAIMABLE_SQL`), so
+the planners can use them with bound parameters; on SQLite it also names the index (``INDEXED
+BY``), as SQLite's planner, without fresh statistics, prefers the state index and sorts every
+waiting job. Jobs without a team are keyed ``''`` in the team indexes. Measured on a 2-core VM
+with 100,000 finished jobs and 200 due: a claim takes 5.5 ms on PostgreSQL and 5.4 ms on SQLite,
+as with none (6.1 and 4.6 ms); before these indexes, 88 and 224 ms (4.7 ms with none).
+
+This module holds the SQL of claims, of the jobs a worker plans next, of when the next job falls
+due, and of lapsed leases; the store runs it in its transactions (:mod:`._store`).
 """
 
 from __future__ import annotations
@@ -34,73 +52,184 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    Float,
-    Select,
+    DateTime,
+    Integer,
     String,
+    TextClause,
+    TextualSelect,
     Update,
-    and_,
     bindparam,
-    case,
-    cast,
     func,
-    literal_column,
-    or_,
+    text,
     update,
 )
 from sqlalchemy import select as sql_select
 
-from lowcarb.jobs._job import JOBS, Job
+from lowcarb.jobs._job import CLAIMABLE_SQL, JOBS, WAITING_SQL, Job
 
-__all__ = ["CLAIMABLE", "TeamTurn", "pick", "requeue_lapsed", "take", "team_turns"]
+__all__ = [
+    "CLAIMABLE",
+    "DueOutlook",
+    "TeamTurn",
+    "due_outlook",
+    "pick",
+    "requeue_lapsed",
+    "take",
+    "team_turns",
+    "to_plan",
+]
 
 #: States a claim takes jobs from.
 CLAIMABLE: tuple[str, ...] = ("queued", "paused")
-#: How many of a team's first due jobs a PostgreSQL claim looks at before all of them: more than
-#: the claims ever in flight at once for one team, so that the fallback is rare.
-_AMONG = 32
 
-_NOW = bindparam("now", type_=JOBS.c.planned_start.type)
+_TIME = DateTime(timezone=True)
 
 
-def _params(now: datetime, **more: Any) -> dict[str, Any]:
-    """Bound parameters of the statements below: ``now`` (and as SQLite text, ``now_text``)."""
-    utc = now.astimezone(UTC)
-    return {"now": utc, "now_text": utc.strftime("%Y-%m-%d %H:%M:%S.%f"), **more}
+def _claimable(alias: str) -> str:
+    """:data:`CLAIMABLE_SQL` on table alias ``alias``."""
+    return f"{alias}.state IN ('queued', 'paused') AND {alias}.planned_start IS NOT NULL"
 
 
-def _latest_start(dialect: str) -> ColumnElement[Any]:
-    """A job's latest feasible start (deadline minus remaining run time), sortable.
-
-    PostgreSQL: a timestamp. SQLite (times stored as ISO text): a Julian day number.
-    """
-    remaining_h = cast(JOBS.c.duration_h - JOBS.c.work_done_h, Float)
-    if dialect == "postgresql":
-        return JOBS.c.deadline - literal_column("interval '1 hour'") * remaining_h
-    return func.julianday(JOBS.c.deadline) - remaining_h / 24.0
+def _locking(dialect: str) -> str:
+    return " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
 
 
-def _urgent(dialect: str) -> ColumnElement[bool]:
-    """Jobs whose latest feasible start has come (at or before ``now``)."""
-    if dialect == "postgresql":
-        return _latest_start(dialect) <= _NOW
-    return _latest_start(dialect) <= func.julianday(bindparam("now_text", type_=String))
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _due(dialect: str) -> ColumnElement[bool]:
-    """Claimable jobs that are due: planned to start by ``now``, or urgent."""
-    return and_(
-        JOBS.c.state.in_(CLAIMABLE),
-        JOBS.c.planned_start.is_not(None),
-        or_(JOBS.c.planned_start <= _NOW, _urgent(dialect)),
+def _utc(now: datetime) -> datetime:
+    return now.astimezone(UTC)
+
+
+# -- the statements -------------------------------------------------------------------------------
+#: A job's team as the indexes key it: jobs without a team are the team ``''`` (a name no team
+#: can have: the store refuses empty names), so that they too are found by index probes.
+TEAM_KEY_SQL = "coalesce(team, '')"
+
+
+def _key(alias: str) -> str:
+    return f"coalesce({alias}.team, '')"
+
+
+def _jobs(dialect: str, index: str, alias: str = "j") -> str:
+    """The jobs table, read through ``index``. SQLite is told which (``INDEXED BY``): without
+    fresh statistics its planner prefers the state index and sorts every waiting job, where a
+    probe of the partial index takes the first; PostgreSQL's planner finds them itself."""
+    hint = f"INDEXED BY {index}" if dialect == "sqlite" else ""
+    return " ".join(part for part in ("lowcarb_jobs", alias, hint) if part)
+
+
+def _teams(dialect: str) -> str:
+    """The team keys with waiting jobs (NULL ends the walk): one index probe per team."""
+    due = _jobs(dialect, "ix_lowcarb_jobs_due")
+    return f"""
+WITH RECURSIVE teams(k) AS (
+    SELECT (SELECT {_key("j")} FROM {due} WHERE {_claimable("j")}
+            ORDER BY {_key("j")} LIMIT 1)
+    UNION ALL
+    SELECT (SELECT {_key("j")} FROM {due} WHERE {_claimable("j")} AND {_key("j")} > teams.k
+            ORDER BY {_key("j")} LIMIT 1)
+    FROM teams WHERE teams.k IS NOT NULL
+)"""
+
+
+def _first_planned(dialect: str, *, after_now: bool = False) -> str:
+    later = " AND j.planned_start > :now" if after_now else ""
+    return (
+        f"(SELECT j.planned_start FROM {_jobs(dialect, 'ix_lowcarb_jobs_due')} WHERE "
+        f"{_claimable('j')} AND {_key('j')} = t.k{later} ORDER BY j.planned_start LIMIT 1)"
     )
 
 
-def _locked(dialect: str, query: Select[Any]) -> Select[Any]:
-    return query.with_for_update(skip_locked=True) if dialect == "postgresql" else query
+@cache
+def _turns_query(dialect: str) -> TextualSelect:
+    """Per team key with waiting jobs: ``first_planned`` (its first planned start) and
+    ``last_claim`` (a backward probe of ``ix_lowcarb_jobs_team_claim``)."""
+    last = (
+        f"(SELECT j.run_started_at FROM {_jobs(dialect, 'ix_lowcarb_jobs_team_claim')} "
+        f"WHERE {_key('j')} = t.k AND j.run_started_at IS NOT NULL "
+        "ORDER BY j.run_started_at DESC LIMIT 1)"
+    )
+    sql = f"""{_teams(dialect)}
+SELECT t.k AS team, {_first_planned(dialect)} AS first_planned, {last} AS last_claim
+FROM teams t WHERE t.k IS NOT NULL"""
+    return text(sql).columns(team=String(), first_planned=_TIME, last_claim=_TIME)
 
 
+@cache
+def _outlook_query(dialect: str) -> TextualSelect:
+    """Per team key: its first planned start, and its first after ``:now``; then, as a last row,
+    the same two of the latest starts (``team`` NULL)."""
+    urgent = (
+        f"(SELECT min(j.latest_start) FROM {_jobs(dialect, 'ix_lowcarb_jobs_urgent')} "
+        f"WHERE {_claimable('j')}{{}})"
+    )
+    sql = f"""{_teams(dialect)}
+SELECT t.k AS team, {_first_planned(dialect)} AS first_at,
+    {_first_planned(dialect, after_now=True)} AS next_at
+FROM teams t WHERE t.k IS NOT NULL
+UNION ALL
+SELECT NULL, {urgent.format("")}, {urgent.format(" AND j.latest_start > :now")}"""
+    query = text(sql).columns(team=String(), first_at=_TIME, next_at=_TIME)
+    return query.bindparams(bindparam("now", type_=_TIME))
+
+
+@cache
+def _next_urgent(dialect: str) -> TextClause:
+    """The claimable job with the least slack among those whose latest start has come, locked."""
+    sql = (
+        f"SELECT id, version, started_at FROM {_jobs(dialect, 'ix_lowcarb_jobs_urgent', '')} "
+        f"WHERE {CLAIMABLE_SQL} AND latest_start <= :now ORDER BY latest_start, id LIMIT 1"
+        + _locking(dialect)
+    )
+    return text(sql).bindparams(bindparam("now", type_=_TIME))
+
+
+@cache
+def _next_in_team(dialect: str) -> TextClause:
+    """The next due job (id, version, started_at) of team key ``:team``, locked, skipping
+    locked rows: the first in ``ix_lowcarb_jobs_due``'s order."""
+    sql = (
+        f"SELECT id, version, started_at FROM {_jobs(dialect, 'ix_lowcarb_jobs_due', '')} "
+        f"WHERE {CLAIMABLE_SQL} AND {TEAM_KEY_SQL} = :team AND planned_start <= :now "
+        "ORDER BY planned_start, deadline, created_at, id LIMIT 1" + _locking(dialect)
+    )
+    return text(sql).bindparams(bindparam("now", type_=_TIME), bindparam("team", type_=String()))
+
+
+@cache
+def _to_plan(dialect: str, *, never: bool) -> TextualSelect:
+    """Waiting jobs never planned (submission order), or planned before ``:stale`` (oldest
+    plan first), at most ``:n``: the first entries of ``ix_lowcarb_jobs_replan``."""
+    which = (
+        "planned_at IS NULL ORDER BY created_at, id"
+        if never
+        else "planned_at < :stale ORDER BY planned_at, created_at, id"
+    )
+    sql = (
+        f"SELECT {', '.join(c.name for c in JOBS.c)} "
+        f"FROM {_jobs(dialect, 'ix_lowcarb_jobs_replan', '')} WHERE {WAITING_SQL} AND {which} "
+        "LIMIT :n"
+    )
+    query = text(sql).bindparams(bindparam("n", type_=Integer()))
+    if not never:
+        query = query.bindparams(bindparam("stale", type_=_TIME))
+    return query.columns(*JOBS.c)
+
+
+def to_plan(conn: Connection, dialect: str, stale_before: datetime, limit: int) -> list[Job]:
+    """The waiting jobs a worker plans next: never planned first, then planned before
+    ``stale_before``; at most ``limit`` (see :meth:`lowcarb.jobs.JobStore.jobs_to_plan`)."""
+    rows = list(conn.execute(_to_plan(dialect, never=True), {"n": limit}).mappings().all())
+    if len(rows) < limit:
+        params = {"n": limit - len(rows), "stale": _utc(stale_before)}
+        rows += conn.execute(_to_plan(dialect, never=False), params).mappings().all()
+    return [Job._from_row(r) for r in rows]
+
+
+# -- turns ----------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class TeamTurn:
     """A team with due jobs, and what decides its turn.
@@ -109,13 +238,11 @@ class TeamTurn:
         team: The team (None: jobs without a team).
         last_claim: When one of its jobs was last claimed (None: never).
         first_due: Planned start of its earliest due job.
-        urgent: Whether one of its due jobs has reached its latest feasible start.
     """
 
     team: str | None
     last_claim: datetime | None
     first_due: datetime
-    urgent: bool = False
 
     def key(self) -> tuple[bool, datetime, datetime, str]:
         """Sort key: never claimed first, then oldest last claim, earliest due, name."""
@@ -123,92 +250,60 @@ class TeamTurn:
         return (self.last_claim is not None, last, self.first_due, self.team or "")
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@cache
-def _turns_query(dialect: str) -> Select[Any]:
-    """Per team: ``first_due`` (None: nothing due), ``urgent`` (0/1) and ``last_claim``.
-
-    One pass over the table (its history included: the last claim is the latest
-    ``run_started_at``), so that the cost does not grow with the number of teams.
-    """
-    due = _due(dialect)
-    return sql_select(
-        JOBS.c.team,
-        func.min(case((due, JOBS.c.planned_start))).label("first_due"),
-        func.max(case((and_(due, _urgent(dialect)), 1), else_=0)).label("urgent"),
-        func.max(JOBS.c.run_started_at).label("last_claim"),
-    ).group_by(JOBS.c.team)
-
-
-def team_turns(rows: Sequence[Any]) -> list[TeamTurn]:
-    """The teams with due jobs among the rows of the turns query, in turn order."""
+def team_turns(rows: Sequence[Any], now: datetime) -> list[TeamTurn]:
+    """The teams with jobs due at ``now`` among the rows of the turns query, in turn order."""
     turns = [
         TeamTurn(
-            team=r.team,
+            team=r.team or None,
             last_claim=None if r.last_claim is None else _aware(r.last_claim),
-            first_due=_aware(r.first_due),
-            urgent=bool(r.urgent),
+            first_due=_aware(r.first_planned),
         )
         for r in rows
-        if r.first_due is not None
+        if r.first_planned is not None and _aware(r.first_planned) <= now
     ]
     return sorted(turns, key=TeamTurn.key)
-
-
-@cache
-def _next_in_team(dialect: str, teamless: bool, among: int | None) -> Select[Any]:
-    """The next due job (id, version, started_at) of team ``:team`` (or of no team), locked,
-    skipping locked rows.
-
-    ``among``: look only at the team's first ``among`` due jobs. PostgreSQL cannot stop sorting
-    early under a row lock (it sorts every due row to lock the first), so the first ``among``
-    are found without a lock (a top-N sort), then locked; :func:`pick` falls back to
-    ``among=None`` when all of those are taken.
-    """
-    team = JOBS.c.team.is_(None) if teamless else JOBS.c.team == bindparam("team", type_=String)
-    where = (_due(dialect), team)
-    order = (JOBS.c.planned_start, JOBS.c.deadline, JOBS.c.created_at, JOBS.c.id)
-    query = sql_select(JOBS.c.id, JOBS.c.version, JOBS.c.started_at).where(*where)
-    if among is not None:
-        first = sql_select(JOBS.c.id).where(*where).order_by(*order).limit(among)
-        query = query.where(JOBS.c.id.in_(first))
-    return _locked(dialect, query.order_by(*order).limit(1))
-
-
-@cache
-def _next_urgent(dialect: str) -> Select[Any]:
-    """The due job with the least slack among those whose latest start has come, locked."""
-    query = (
-        sql_select(JOBS.c.id, JOBS.c.version, JOBS.c.started_at)
-        .where(JOBS.c.state.in_(CLAIMABLE), JOBS.c.planned_start.is_not(None), _urgent(dialect))
-        .order_by(_latest_start(dialect), JOBS.c.id)
-        .limit(1)
-    )
-    return _locked(dialect, query)
 
 
 def pick(conn: Connection, dialect: str, now: datetime) -> Any:
     """The due job to claim next (a locked row: id, version, started_at), or None; in the order
     of the module docstring."""
-    params = _params(now)
-    turns = team_turns(conn.execute(_turns_query(dialect), params).all())
-    if any(turn.urgent for turn in turns):
-        row = conn.execute(_next_urgent(dialect), params).first()
+    now = _utc(now)
+    row = conn.execute(_next_urgent(dialect), {"now": now}).first()
+    if row is not None:
+        return row
+    turns = team_turns(conn.execute(_turns_query(dialect)).all(), now)
+    for turn in turns:
+        row = conn.execute(_next_in_team(dialect), {"now": now, "team": turn.team or ""}).first()
         if row is not None:
             return row
-    tries: tuple[int | None, ...] = (_AMONG, None) if dialect == "postgresql" else (None,)
-    for turn in turns:
-        for among in tries:
-            query = _next_in_team(dialect, turn.team is None, among)
-            row = conn.execute(query, {**params, "team": turn.team}).first()
-            if row is not None:
-                return row
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class DueOutlook:
+    """When the queue's waiting jobs fall due, as a worker sleeping between passes needs it.
+
+    Attributes:
+        due_now: Whether a queued or paused job is due at the time asked about (its planned
+            start or its latest feasible start has come).
+        next_due: The earliest later time at which another one falls due (None: none will, until
+            something changes).
+    """
+
+    due_now: bool
+    next_due: datetime | None
+
+
+def due_outlook(conn: Connection, dialect: str, now: datetime) -> DueOutlook:
+    """The :class:`DueOutlook` of the waiting jobs at ``now`` (one statement, by index)."""
+    now = _utc(now)
+    rows = conn.execute(_outlook_query(dialect), {"now": now}).all()
+    firsts = [_aware(r.first_at) for r in rows if r.first_at is not None]
+    nexts = [_aware(r.next_at) for r in rows if r.next_at is not None]
+    return DueOutlook(due_now=any(t <= now for t in firsts), next_due=min(nexts) if nexts else None)
+
+
+# -- taking a job, and lapsed leases --------------------------------------------------------------
 def _b(name: str, column: str) -> Any:
     """A bound parameter ``b_NAME`` typed as column ``column`` (times stored as the column's)."""
     return bindparam(f"b_{name}", type_=JOBS.c[column].type)
@@ -230,6 +325,7 @@ def _take_statement() -> Update:
             pause_requested=False,
             child_pid=None,
             child_create_time=None,
+            run_result=None,
             started_at=func.coalesce(JOBS.c.started_at, _b("now", "started_at")),
             run_started_at=_b("now", "run_started_at"),
             attempts=JOBS.c.attempts + 1,

@@ -1,8 +1,9 @@
 """A stored job: the description of its table and its row snapshot.
 
 The table, ``lowcarb_jobs`` in the ledger database, is created by the ledger's migrations
-(revision 0002, ``lowcarb/ledger/_migrations/versions/v0002_jobs.py``), never by this module;
-:data:`JOBS` describes it for queries and must agree with the migration (a test compares them).
+(revision 0002, ``lowcarb/ledger/_migrations/versions/v0002_jobs.py``; its claim indexes,
+``latest_start`` and ``run_result`` in 0004), never by this module; :data:`JOBS` describes it for
+queries and must agree with the migrations (a test compares them).
 """
 
 from __future__ import annotations
@@ -10,18 +11,45 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 from lowcarb.scheduling import JobSpec
 
-__all__ = ["ACTIVE_STATES", "JOBS", "Job", "JobState", "encode_column"]
+__all__ = [
+    "ACTIVE_STATES",
+    "CLAIMABLE_SQL",
+    "JOBS",
+    "WAITING_SQL",
+    "Job",
+    "JobState",
+    "encode_column",
+    "latest_start",
+]
 
 JobState = Literal["queued", "running", "paused", "succeeded", "failed", "cancelled"]
 #: States a worker may still act on.
 ACTIVE_STATES: tuple[JobState, ...] = ("queued", "running", "paused")
+
+#: Queued or paused jobs with a plan: what a claim may take. Written with constants (as the
+#: partial indexes of migration 0004 are), so that every planner proves a query inside them.
+CLAIMABLE_SQL = "state IN ('queued', 'paused') AND planned_start IS NOT NULL"
+#: Queued or paused jobs, planned or not: what a worker plans.
+WAITING_SQL = "state IN ('queued', 'paused')"
 
 _meta = MetaData()
 JOBS = Table(
@@ -63,6 +91,42 @@ JOBS = Table(
     Column("record_ids", Text, nullable=False, default="[]"),
     Column("realised_intensity_g_per_kwh", Float),
     Column("note", Text, nullable=False, default=""),
+    # Revision 0004: deadline minus remaining run time (kept by the store), and the wrapper's
+    # result of the current attempt (JSON of its result.json, stored by the wrapper).
+    Column("latest_start", DateTime(timezone=True)),
+    Column("run_result", Text),
+)
+
+
+# The claim's indexes (revision 0004; see lowcarb.jobs._fair for the queries that read them).
+# Jobs without a team are keyed as the team '' (a name that submit refuses), so that an index
+# probe finds them as it finds any team's: PostgreSQL orders no index scan by a column after an
+# ``IS NULL`` condition.
+Index(
+    "ix_lowcarb_jobs_due",
+    text("coalesce(team, '')"),
+    JOBS.c.planned_start,
+    JOBS.c.deadline,
+    JOBS.c.created_at,
+    JOBS.c.id,
+    postgresql_where=text(CLAIMABLE_SQL),
+    sqlite_where=text(CLAIMABLE_SQL),
+)
+Index(
+    "ix_lowcarb_jobs_urgent",
+    JOBS.c.latest_start,
+    JOBS.c.id,
+    postgresql_where=text(CLAIMABLE_SQL),
+    sqlite_where=text(CLAIMABLE_SQL),
+)
+Index("ix_lowcarb_jobs_team_claim", text("coalesce(team, '')"), JOBS.c.run_started_at)
+Index(
+    "ix_lowcarb_jobs_replan",
+    JOBS.c.planned_at,
+    JOBS.c.created_at,
+    JOBS.c.id,
+    postgresql_where=text(WAITING_SQL),
+    sqlite_where=text(WAITING_SQL),
 )
 
 
@@ -78,7 +142,9 @@ class Job:
 
     Times are timezone-aware UTC. ``plan`` is the latest plan as a JSON object (see
     :meth:`Plan.to_dict`), ``work_done_h`` the run time completed by earlier chunks, ``version``
-    the row version used for conditional updates.
+    the row version used for conditional updates, ``latest_start`` the latest time it can start
+    and still meet its deadline (deadline minus remaining run time), ``run_result`` what the job
+    wrapper of the current attempt stored when its command ended (see :mod:`._jobwrap`).
     """
 
     id: str
@@ -117,6 +183,8 @@ class Job:
     record_ids: tuple[str, ...]
     realised_intensity_g_per_kwh: float | None
     note: str
+    latest_start: datetime | None = None
+    run_result: dict[str, Any] | None = None
 
     @property
     def remaining_h(self) -> float:
@@ -142,6 +210,8 @@ class Job:
         power = json.loads(data["power_w"]) if data["power_w"] else None
         data["power_w"] = tuple(power) if isinstance(power, list) else power
         data["plan"] = json.loads(data["plan"]) if data["plan"] else None
+        result = data.get("run_result")
+        data["run_result"] = json.loads(result) if result else None
         for f in fields(cls):
             if f.type in ("datetime", "datetime | None"):
                 data[f.name] = _utc(data[f.name])
@@ -168,6 +238,12 @@ def encode_column(key: str, value: Any) -> Any:
         return value.astimezone(UTC)
     if key in ("command", "zones", "record_ids"):
         return json.dumps(list(value))
-    if key in ("plan", "power_w"):
+    if key in ("plan", "power_w", "run_result"):
         return None if value is None else json.dumps(value)
     return value
+
+
+def latest_start(deadline: datetime, duration_h: float, work_done_h: float) -> datetime:
+    """The latest start that still meets ``deadline``: the deadline minus the remaining run time
+    (``duration_h - work_done_h``, at least 0), UTC. What column ``latest_start`` holds."""
+    return deadline.astimezone(UTC) - timedelta(hours=max(0.0, duration_h - work_done_h))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import psutil
+from sqlalchemy import URL
 
 from lowcarb.energy import Measurement, Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import Footprint, Intensity, IntensitySource
 from lowcarb.jobs._job import Job
+from lowcarb.jobs._jobwrap import LEASE_FILE
 from lowcarb.ledger import Attribution
 from lowcarb.tracking import Tracker, intensity_for_hours
 
@@ -25,7 +29,7 @@ __all__ = [
     "hours",
     "iso",
     "kill_tree",
-    "start_key",
+    "write_lease",
 ]
 
 log = logging.getLogger(__name__)
@@ -148,9 +152,42 @@ class JobTracker(Tracker):
         return intensity_for_hours(zone, start=self._started, duration_s=duration_s)
 
 
-def start_key(job: Job) -> datetime:
-    """Sort key: planned start, else deadline."""
-    return job.planned_start or job.deadline
+def write_lease(
+    job: Job, url: URL, *, lease_s: float, margin_s: float, clock_offset_s: float
+) -> str:
+    """Leave the wrapper of ``job``'s run its lease (see :class:`~._jobwrap.RunLease`): a file
+    in its state directory, readable by this user only (a PostgreSQL URL may hold a password),
+    which the wrapper deletes once read; return its path.
+
+    Args:
+        job: The job, just claimed (its ``lease_until`` is the claim's lease).
+        url: The job store's database.
+        lease_s: How long each renewal lasts, seconds.
+        margin_s: How long before its lease lapses a run that could not renew it is killed.
+        clock_offset_s: The worker's clock minus this host's, seconds.
+    """
+    if url.get_backend_name() == "sqlite":
+        dialect, database = "sqlite", os.path.abspath(url.database or "")
+    else:  # a libpq URI, for psycopg itself
+        plain_url = url.set(drivername="postgresql")
+        dialect, database = "postgresql", plain_url.render_as_string(hide_password=False)
+    until = job.lease_until or datetime.now(UTC) + timedelta(seconds=lease_s + clock_offset_s)
+    config = {
+        "job_id": job.id,
+        "attempt": job.attempts,
+        "dialect": dialect,
+        "database": database,
+        "lease_s": lease_s,
+        "margin_s": margin_s,
+        "lease_until": until.timestamp(),
+        "clock_offset_s": clock_offset_s,
+    }
+    os.makedirs(job.state_dir, exist_ok=True)
+    path = os.path.join(job.state_dir, LEASE_FILE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    return path
 
 
 def alive(pid: int | None, create_time: float | None) -> bool:

@@ -10,7 +10,8 @@ conditional update on the row's ``version`` inside one transaction (``BEGIN IMME
 ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers never wait on or take
 the same row). Every later change also bumps ``version``, so a stale worker cannot overwrite a
 newer state. :meth:`JobStore.claim_next` picks the job itself, deadlines first and then
-round-robin between teams (:mod:`._fair`).
+round-robin between teams, reading indexes only (:mod:`._fair`): its cost follows the number of
+teams with waiting jobs, not the number of jobs or of finished ones.
 
 The queue protocol, for workers that run jobs in their own process (see :class:`JobStore`):
 ``claim_next`` with a lease; :meth:`~JobStore.heartbeat` well within the lease;
@@ -27,8 +28,26 @@ renewing its lease. What that guarantees, and what it does not:
   job id and attempt, as :mod:`._reconcile` keys ledger records). Exactly-once *effects* need the
   job's effect and its completion to commit together, or be deduplicated.
 
-The :class:`~lowcarb.jobs.Worker` runs jobs as processes that outlive it; it adopts them or
-records their result when their worker died (see :mod:`._worker`), instead of re-queueing them.
+The :class:`~lowcarb.jobs.Worker` runs each job as a process of its own, under the job wrapper
+(:mod:`._jobwrap`), which outlives the worker and holds the run's lease itself. What it
+guarantees when workers are killed at any point, on one host or several:
+
+* **never two runs at once**: while the wrapper lives it renews the lease (without changing
+  ``version``), so no worker re-queues the job; if it cannot renew it (the database unreachable,
+  or the job re-queued meanwhile) it kills its command before the lease can lapse (by a margin of
+  a quarter of the lease, or the workers' clock tolerance if larger), and the command dies with
+  the wrapper (Linux: ``PR_SET_PDEATHSIG``). So a lapsed lease means the run is gone. Not covered:
+  processes the command moves out of its process group (double fork and ``setsid``), and a host
+  frozen past the lease (a suspended VM), whose run resumes for up to a check interval (0.2 s)
+  after it wakes;
+* **a run that ended is recorded once and not run again**: the wrapper leaves its result in
+  ``result.json`` and in the job's row (``run_result``), so a worker on any host records it;
+* **none lost**: a run killed with its wrapper or host, or stopped for want of a lease, is
+  re-queued (resumed from its checkpoint if interruptible), after its lease lapsed. Such a run's
+  work up to its end may be done twice, one run after the other, never at once.
+
+The Worker adopts a dead worker's live wrappers on the same host, and records runs that ended
+while no worker watched them (see :mod:`._worker`).
 
 States::
 
@@ -53,11 +72,19 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from lowcarb._text import plain
+from lowcarb._text import check_name, plain
 from lowcarb.errors import LedgerBusyError, LedgerError, UsageError
 from lowcarb.grid import lookup_zone
-from lowcarb.jobs._fair import CLAIMABLE, pick, requeue_lapsed, take
-from lowcarb.jobs._job import JOBS, Job, JobState, encode_column
+from lowcarb.jobs._fair import (
+    CLAIMABLE,
+    DueOutlook,
+    due_outlook,
+    pick,
+    requeue_lapsed,
+    take,
+    to_plan,
+)
+from lowcarb.jobs._job import JOBS, Job, JobState, encode_column, latest_start
 from lowcarb.ledger import open_engine
 from lowcarb.scheduling import JobSpec, check_feasible
 
@@ -79,8 +106,10 @@ class JobStore:
     (heartbeats excepted: they renew a lease and change nothing else); :meth:`claim_next` takes
     due jobs deadlines first, then round-robin between teams; a lapsed lease is re-queued only
     after it lapsed, and its old holder can then neither renew nor complete it; a completed job
-    is never claimed again; times are stored and returned as timezone-aware UTC; listing is
-    oldest first.
+    is never claimed again; ``latest_start`` follows the deadline and the work left; a job whose
+    plan is dropped is not due until planned again; :meth:`jobs_to_plan` and
+    :meth:`due_outlook` agree with what :meth:`claim_next` takes; times are stored and returned
+    as timezone-aware UTC; listing is oldest first.
 
     Args:
         engine: A SQLAlchemy engine from :func:`lowcarb.ledger.open_engine` (SQLite honouring
@@ -155,8 +184,11 @@ class JobStore:
         Raises:
             UsageError: Empty command or no zone.
             UnknownNameError: A zone that does not exist.
-            InvalidValueError: A deadline that leaves no room for the job after ``now``.
+            InvalidValueError: A deadline that leaves no room for the job after ``now``; a team or
+                project name that is empty, too long or has control characters.
         """
+        team = check_name(team, what="team")
+        project = check_name(project, what="project")
         if not command:
             raise UsageError("no command given; usage: lowcarb submit [OPTIONS] -- COMMAND ...")
         if not zones:
@@ -192,6 +224,7 @@ class JobStore:
                     pause_requested=False,
                     record_ids="[]",
                     note="",
+                    latest_start=latest_start(spec.deadline, spec.duration_h, 0.0),
                 )
             )
         return self.get(job_id)
@@ -214,8 +247,24 @@ class JobStore:
 
     def update(self, job: Job, **changes: Any) -> Job | None:
         """Apply ``changes`` if the row is still at ``job.version``; None if someone else
-        changed it first (the caller re-reads and decides again)."""
+        changed it first (the caller re-reads and decides again).
+
+        Keeps the derived columns: ``latest_start`` follows the deadline, duration and work done;
+        dropping the plan (``plan=None``) drops ``planned_start`` and ``planned_at`` too (unless
+        given), so the job is not due until planned again, and is planned before any other
+        (:meth:`jobs_to_plan`).
+        """
         values = {k: encode_column(k, v) for k, v in changes.items()}
+        if "plan" in changes and changes["plan"] is None:
+            # Not due until planned again, and planned again first (see jobs_to_plan).
+            values.setdefault("planned_at", None)
+            values.setdefault("planned_start", None)
+        if {"deadline", "duration_h", "work_done_h"} & changes.keys():
+            values["latest_start"] = latest_start(
+                changes.get("deadline", job.deadline),
+                changes.get("duration_h", job.duration_h),
+                changes.get("work_done_h", job.work_done_h),
+            )
         values["version"] = job.version + 1
         values["updated_at"] = self._clock().astimezone(UTC)
         with self._tx() as conn:
@@ -308,6 +357,7 @@ class JobStore:
         now = (now or self._clock()).astimezone(UTC)
         started = job.run_started_at or now
         run_h = max(0.0, (now - started).total_seconds() / 3600.0)
+        done_h = job.duration_h if exit_code == 0 else min(job.duration_h, job.work_done_h + run_h)
         with self._tx() as conn:
             result = conn.execute(
                 update(JOBS)
@@ -323,9 +373,8 @@ class JobStore:
                     updated_at=now,
                     exit_code=exit_code,
                     finished_at=now,
-                    work_done_h=job.duration_h
-                    if exit_code == 0
-                    else min(job.duration_h, job.work_done_h + run_h),
+                    work_done_h=done_h,
+                    latest_start=latest_start(job.deadline, job.duration_h, done_h),
                     worker_id=None,
                     lease_until=None,
                     child_pid=None,
@@ -355,6 +404,31 @@ class JobStore:
         now = (now or self._clock()).astimezone(UTC)
         with self._tx() as conn:
             return requeue_lapsed(conn, self.dialect, now, max_attempts=max_attempts)
+
+    def due_outlook(self, now: datetime | None = None) -> DueOutlook:
+        """Whether a queued or paused job is due at ``now``, and when the next one falls due.
+
+        Read from the claim's indexes (no job is loaded): what a worker needs to decide how long
+        to sleep. Jobs without a plan are never due (a worker plans them first).
+
+        Args:
+            now: The worker's time (default: the queue's clock).
+        """
+        now = (now or self._clock()).astimezone(UTC)
+        with self._tx(write=False) as conn:
+            return due_outlook(conn, self.dialect, now)
+
+    def jobs_to_plan(self, stale_before: datetime, *, limit: int) -> list[Job]:
+        """Queued or paused jobs never planned, then those planned before ``stale_before``
+        (oldest plan first): at most ``limit``, read through an index of the waiting jobs.
+
+        Raises:
+            ValueError: ``limit`` below 1.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit!r}")
+        with self._tx(write=False) as conn:
+            return to_plan(conn, self.dialect, stale_before, limit)
 
     def database_now(self) -> datetime:
         """The database server's current time (timezone-aware UTC).

@@ -19,6 +19,7 @@ prices the footprint when available, else the zone's static annual figure does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psutil
@@ -36,9 +37,9 @@ from lowcarb.energy import Meter
 from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
 from lowcarb.jobs._job import Job
-from lowcarb.jobs._jobrun import JobTracker, alive, append_note, hours, kill_tree
+from lowcarb.jobs._jobrun import JobTracker, alive, append_note, hours, kill_tree, write_lease
 from lowcarb.jobs._jobwrap import SCRIPT as JOBWRAP
-from lowcarb.jobs._jobwrap import read_exit_status
+from lowcarb.jobs._jobwrap import read_result
 from lowcarb.jobs._store import JobStore
 from lowcarb.tracking import run_command
 from lowcarb.units import parse_timestamp
@@ -85,6 +86,9 @@ class Supervisor:
         ledger_url: Ledger to append runs to (None: ``$LOWCARB_LEDGER`` or the default).
         environ: Environment for the Tracker's settings.
         meters: Meters for every run instead of detecting them (None: detect).
+        lease_s: How long each renewal of a run's lease lasts, seconds (see :mod:`._jobwrap`:
+            each run's wrapper holds its lease).
+        margin_s: How long before its lease lapses a run that could not renew it is killed.
     """
 
     def __init__(
@@ -97,8 +101,12 @@ class Supervisor:
         ledger_url: str | None,
         environ: Mapping[str, str],
         meters: Sequence[Meter] | None,
+        lease_s: float = 120.0,
+        margin_s: float = 30.0,
     ) -> None:
         self.queue = queue
+        self.lease_s = lease_s
+        self.margin_s = margin_s
         self.source = source
         self.clock = clock
         self.grace_s = grace_s
@@ -141,6 +149,14 @@ class Supervisor:
         run = self._running[job.id]
         state = job.state_dir
         resumed = job.work_done_h > 0 or job.attempts > 1
+        os.makedirs(os.path.join(state, "checkpoint"), exist_ok=True)
+        lease = write_lease(
+            job,
+            self.queue.engine.url,
+            lease_s=self.lease_s,
+            margin_s=self.margin_s,
+            clock_offset_s=(self.clock() - datetime.now(UTC)).total_seconds(),
+        )
         argv = [
             sys.executable,
             JOBWRAP,
@@ -148,6 +164,8 @@ class Supervisor:
             state,
             "--cwd",
             job.cwd,
+            "--lease",
+            lease,
             "--env",
             f"LOWCARB_JOB_ID={job.id}",
             "--env",
@@ -159,7 +177,6 @@ class Supervisor:
             "--",
             *job.command,
         ]
-        os.makedirs(os.path.join(state, "checkpoint"), exist_ok=True)
         tracker = self._tracker(job, started)
         status: int | None = None
         try:
@@ -169,7 +186,10 @@ class Supervisor:
             log.error("job %s could not run: %s", job.id, exc)
             status = 127
         finally:
-            self.finish(job.id, status, tracker, measured=True, claim=job)
+            with contextlib.suppress(OSError):  # the wrapper deletes it once read
+                os.unlink(lease)
+            fenced = _ended(job)[1]
+            self.finish(job.id, status, tracker, measured=True, claim=job, fenced=fenced)
             run.done.set()
 
     def watch(self, job: Job, now: datetime, pid: int, created: float | None) -> None:
@@ -191,9 +211,8 @@ class Supervisor:
                     time.sleep(0.2)
             finally:
                 tracker.stop()
-                self.finish(
-                    job.id, read_exit_status(job.state_dir), tracker, measured=True, claim=job
-                )
+                status, fenced = _ended(job)
+                self.finish(job.id, status, tracker, measured=True, claim=job, fenced=fenced)
                 run.done.set()
 
         run.thread = threading.Thread(target=watch, daemon=True)
@@ -262,9 +281,11 @@ class Supervisor:
         measured: bool,
         record_id: str | None = None,
         claim: Job | None = None,
+        fenced: bool = False,
     ) -> None:
-        """Save how a run ended: paused if a pause was asked for and it did not exit 0, else
-        succeeded (exit 0) or failed; then forget the run.
+        """Save how a run ended: re-queued if its wrapper killed it for want of a lease, paused
+        if a pause was asked for and it did not exit 0, else succeeded (exit 0) or failed; then
+        forget the run.
 
         Fenced by ``claim``: the end is saved only while the job is still this run's, ``running``
         for the claim's worker at the claim's attempt. A worker that lost its lease (it stalled
@@ -279,6 +300,7 @@ class Supervisor:
             measured: False when the run ended while no worker watched it (noted on the job).
             record_id: The ledger record of a run that was not measured (see ``._reconcile``).
             claim: The job as this worker claimed (or adopted, or took to reconcile) it.
+            fenced: The wrapper killed the run: its lease could not be renewed.
         """
         now = self.clock()
         job = self.queue.get(job_id)
@@ -303,7 +325,15 @@ class Supervisor:
         if job_id in self._interrupted:
             self._interrupted.discard(job_id)
             changes["note"] = append_note(job.note, "interrupted: its worker was told to stop")
-        if job.pause_requested and status != 0:
+        if fenced:
+            stopped = "its run was stopped: its lease could not be renewed; re-queued"
+            changes.update(
+                state="paused" if job.interruptible else "queued",
+                plan=None,
+                note=append_note(changes.get("note", job.note), stopped),
+            )
+            log.warning("job %s: %s", job_id, stopped)
+        elif job.pause_requested and status != 0:
             changes.update(state="paused", work_done_h=min(done, job.duration_h), plan=None)
             log.info("job %s: paused after %.2f h of work", job_id, done)
         else:
@@ -374,6 +404,16 @@ class Supervisor:
         )
         if run is not None:
             run.pid = pid
+
+
+def _ended(job: Job) -> tuple[int | None, bool]:
+    """How the wrapper of ``job``'s current attempt says its run ended: the exit status (None:
+    no result), and whether the wrapper killed it for want of a lease."""
+    result = read_result(job.state_dir)
+    if result is None:
+        return None, False
+    fenced = bool(result.get("fenced")) and result.get("attempt") == job.attempts
+    return int(result["exit_code"]), fenced
 
 
 def _still_held(job: Job, claim: Job) -> bool:

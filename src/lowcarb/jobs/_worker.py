@@ -2,19 +2,25 @@
 
 Each :meth:`Worker.tick`:
 
-1. **Recovers** jobs left ``running`` by a worker that died: a job whose process still runs is
-   adopted (watched and measured to its end, never started again); one whose wrapper left its
-   result is recorded in the ledger exactly once (:mod:`._reconcile`) and finished with it; one
-   killed with its worker (no result) is re-queued with a note (an interruptible job resumes
-   from its checkpoint), or failed with the reason after ``max_attempts``.
-2. **Plans** queued and paused jobs on fresh forecasts (again every ``replan_every_s``). If the
-   forecast fails, a job keeps its previous plan, or gets a labelled fallback that starts it no
-   later than its latest feasible start.
-3. **Starts** jobs whose planned start (or latest feasible start) has come, up to
-   ``max_parallel``, claiming each atomically with :meth:`JobStore.claim_next` (see
-   :mod:`._store`): jobs about to miss their deadline first, then round-robin between teams
-   (:mod:`._fair`). Each runs under a :class:`lowcarb.Tracker` through
-   :func:`lowcarb.tracking.run_command`.
+1. **Recovers** jobs left ``running`` by a worker that died (on this host: its process is gone;
+   on another: its lease lapsed, which means its run is gone too, as each run's wrapper holds
+   the lease itself and kills its command if it cannot, see :mod:`._jobwrap`): a job whose
+   process still runs here is adopted (watched and measured to its end, never started again);
+   one whose wrapper left its result (in its state directory, or in the job's row where a worker
+   on another host finds it) is recorded in the ledger exactly once (:mod:`._reconcile`) and
+   finished with it; one killed with its worker (no result), or stopped for want of a lease, is
+   re-queued with a note (an interruptible job resumes from its checkpoint), or failed with the
+   reason after ``max_attempts``.
+2. **Plans** queued and paused jobs on fresh forecasts (again every ``replan_every_s``), at most
+   ``plan_batch`` per pass, never planned first, then the oldest plans. If the forecast fails, a
+   job keeps its previous plan, or gets a labelled fallback that starts it no later than its
+   latest feasible start.
+3. **Starts** due jobs (planned start, or latest feasible start, come), up to ``max_parallel``,
+   claiming each atomically with :meth:`JobStore.claim_next` (see :mod:`._store`): jobs about to
+   miss their deadline first, then round-robin between teams (:mod:`._fair`). Each runs under a
+   :class:`lowcarb.Tracker` through :func:`lowcarb.tracking.run_command`. It then sleeps until
+   the next job falls due (:meth:`JobStore.due_outlook`, read from indexes), a slot ends, or
+   ``poll_s``: a pass loads only the jobs it acts on, never the whole queue.
 4. **Pauses** interruptible jobs at the end of their planned slot with SIGTERM (SIGKILL after
    ``grace_s``); they are re-planned and resumed later.
 
@@ -47,7 +53,7 @@ from lowcarb.energy import Meter
 from lowcarb.errors import ConfigError, LowcarbError
 from lowcarb.grid import IntensitySource
 from lowcarb.jobs._job import ACTIVE_STATES, Job
-from lowcarb.jobs._jobrun import alive, append_note, find_wrapper, iso, start_key
+from lowcarb.jobs._jobrun import alive, append_note, find_wrapper, iso
 from lowcarb.jobs._jobwrap import read_result
 from lowcarb.jobs._reconcile import record_unwatched_run
 from lowcarb.jobs._store import JobStore
@@ -91,6 +97,8 @@ class WorkerConfig:
         max_clock_skew_s: How far the worker's clock may be from the database's when it starts,
             seconds, before it refuses to. None: :data:`DEFAULT_MAX_CLOCK_SKEW_S` on the system
             clock, and no check on an injected clock (a replay or a test) unless it is set.
+        plan_batch: Jobs planned (or re-planned) per pass at most; a pass that plans this many
+            is followed by another at once.
     """
 
     poll_s: float = 30.0
@@ -101,6 +109,7 @@ class WorkerConfig:
     max_parallel: int = 4
     on_forecast_error: FallbackMode = "latest-start"
     max_clock_skew_s: float | None = None
+    plan_batch: int = 100
 
 
 class Worker:
@@ -138,6 +147,15 @@ class Worker:
         self.max_clock_skew_s = (
             DEFAULT_MAX_CLOCK_SKEW_S if skew_s is None and clock is None else skew_s
         )
+        lease_s = self.config.lease_s
+        tolerance_s = self.max_clock_skew_s or 0.0
+        if self.config.plan_batch < 1:
+            raise ConfigError(f"plan_batch must be at least 1, got {self.config.plan_batch!r}")
+        if not lease_s > 2 * tolerance_s:
+            raise ConfigError(
+                f"lease_s {lease_s!r} must exceed twice the clock tolerance ({tolerance_s:g} s): a "
+                "run that cannot renew its lease is killed that long before it lapses"
+            )
         self.environ = dict(os.environ if environ is None else environ)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._runs = Supervisor(
@@ -148,6 +166,9 @@ class Worker:
             ledger_url=ledger_url,
             environ=self.environ,
             meters=meters,
+            lease_s=lease_s,
+            # Killed before another host's clock, up to the tolerance ahead, sees the lease lapse.
+            margin_s=min(lease_s / 2, max(lease_s / 4, tolerance_s)),
         )
         #: Set to stop claiming jobs (a first SIGTERM).
         self.stopping = threading.Event()
@@ -171,7 +192,7 @@ class Worker:
             ticks += 1
             if max_ticks is not None and ticks >= max_ticks:
                 break
-            if until_idle and len(self._runs) == 0 and not self.queue.list_jobs(ACTIVE_STATES):
+            if until_idle and len(self._runs) == 0 and not self.queue.count_jobs(ACTIVE_STATES):
                 break
             self.stopping.wait(wait_s)
 
@@ -199,25 +220,28 @@ class Worker:
         return skew_s
 
     def tick(self) -> float:
-        """One pass over the queue; returns how long to sleep (seconds) before the next."""
+        """One pass over the queue; returns how long to sleep (seconds) before the next.
+
+        Its cost follows what it acts on, not the queue's size: it loads the jobs it recovers
+        (running ones), the ones it plans (at most ``plan_batch``) and the ones it claims, and
+        reads when the rest fall due from the claim's indexes (:meth:`JobStore.due_outlook`).
+        """
         now = self.clock()
         self._runs.reap()
         self._recover(now)
+        stale_before = now - timedelta(seconds=self.config.replan_every_s)
+        batch = self.queue.jobs_to_plan(stale_before, limit=self.config.plan_batch)
+        for waiting in batch:
+            self._ensure_plan(waiting, now)
+        while len(self._runs) < self.config.max_parallel and self._start_next(now):
+            pass
         wake = now + timedelta(seconds=self.config.poll_s)
-        due_now = 0
-        for waiting in sorted(self.queue.list_jobs(["queued", "paused"]), key=start_key):
-            job = self._ensure_plan(waiting, now)
-            if job is None or job.planned_start is None or job.state not in ("queued", "paused"):
-                continue
-            latest = job.deadline - timedelta(hours=job.remaining_h)
-            due = min(job.planned_start, latest)
-            if due <= now:
-                due_now += 1
-            else:
-                wake = min(wake, due)
-        while due_now and len(self._runs) < self.config.max_parallel:
-            due_now = due_now - 1 if self._start_next(now) else 0
-        if due_now:
+        outlook = self.queue.due_outlook(now)
+        if outlook.next_due is not None:
+            wake = min(wake, outlook.next_due)
+        if len(batch) == self.config.plan_batch:
+            wake = now  # more jobs to plan
+        elif outlook.due_now and len(self._runs) >= self.config.max_parallel:
             wake = now  # due jobs wait for a free slot
         for run in self._runs.runs():
             self._runs.maybe_pause(run, now)
@@ -263,7 +287,8 @@ class Worker:
         if job.deadline - now < timedelta(hours=remaining):
             # Late (e.g. the worker was down): run at once, best effort, and say so.
             if job.plan is not None and (job.plan.get("fallback") or "").startswith("late"):
-                return job
+                # Considered again: not before the next re-plan (planned_at orders the planning).
+                return self.queue.update(job, planned_at=now)
             late = "late: the deadline can no longer be met; starting at once"
             plan_dict = {"zone": job.zones[0], "start": iso(now), "fallback": late, "slots": []}
             return self.queue.update(job, plan=plan_dict, planned_start=now, planned_at=now)
@@ -283,7 +308,7 @@ class Worker:
             old_start = parse_timestamp(job.plan["start"])
             if old_start + timedelta(hours=remaining) <= job.deadline:
                 log.warning("job %s: forecast failed; keeping its plan (%s)", job.id, plan.fallback)
-                return job
+                return self.queue.update(job, planned_at=now)  # tried again at the next re-plan
         data = plan.to_dict()
         data["slots"] = [s.to_dict() for s in plan.slots]
         return self.queue.update(job, plan=data, planned_start=plan.start, planned_at=now)
@@ -314,17 +339,26 @@ class Worker:
             if job.worker_host == host and pid is not None:
                 self._adopt(job, now, pid)
                 continue
+            # Its wrapper's result: from its state directory on this host, else from the row,
+            # where the wrapper stored it too (a worker on another host finds it there).
             result = read_result(job.state_dir)
-            if result is not None and _this_attempt(result, job):
+            if result is None or not _this_attempt(result, job):
+                result = job.run_result
+            fenced = result is not None and _this_attempt(result, job) and result.get("fenced")
+            if result is not None and _this_attempt(result, job) and not fenced:
                 self._reconcile(job, result)
                 continue
-            note = "its run was killed with its worker"
+            note = (
+                "its run was stopped: its lease could not be renewed"
+                if fenced
+                else "its run was killed with its worker"
+            )
             if job.attempts >= self.config.max_attempts:
                 self.queue.update(
                     job, state="failed", note=append_note(job.note, note), worker_id=None
                 )
                 continue
-            self.queue.update(
+            requeued = self.queue.update(
                 job,
                 state="paused" if job.interruptible else "queued",
                 plan=None,
@@ -333,11 +367,12 @@ class Worker:
                 lease_until=None,
                 note=append_note(job.note, f"{note}; re-queued"),
             )
-            log.warning("job %s: %s; re-queued", job.id, note)
+            if requeued is not None:  # else another worker acted on it first
+                log.warning("job %s: %s; re-queued", job.id, note)
 
     def _reconcile(self, job: Job, result: Mapping[str, Any]) -> None:
         """Record a run that ended while no worker watched it (once), then finish its job."""
-        taken = self.queue.update(job, worker_id=self.id)
+        taken = self.queue.update(job, **self._holder())
         if taken is None:
             return  # another worker reconciles it
         record_id = None
@@ -349,7 +384,12 @@ class Worker:
             except LowcarbError as exc:
                 # Hand it back: the next pass (of this worker or another) tries again.
                 log.error("job %s: its ended run could not be recorded yet: %s", job.id, exc)
-                self.queue.update(taken, worker_id=job.worker_id)
+                self.queue.update(
+                    taken,
+                    worker_id=job.worker_id,
+                    worker_host=job.worker_host,
+                    worker_pid=job.worker_pid,
+                )
                 return
         self._runs.finish(
             job.id,
@@ -360,6 +400,13 @@ class Worker:
             claim=taken,
         )
 
+    def _holder(self) -> dict[str, Any]:
+        """The columns that say a job is this worker's: its id, and the host and process other
+        workers check (a job whose holder's process is gone is recovered; so the holder must be
+        this process, or every worker on the host would adopt the same run again)."""
+        host = socket.gethostname()
+        return {"worker_id": self.id, "worker_host": host, "worker_pid": os.getpid()}
+
     def _adopt(self, job: Job, now: datetime, pid: int) -> None:
         try:
             created: float | None = psutil.Process(pid).create_time()
@@ -367,7 +414,7 @@ class Worker:
             return
         taken = self.queue.update(
             job,
-            worker_id=self.id,
+            **self._holder(),
             lease_until=now + timedelta(seconds=self.config.lease_s),
             child_pid=pid,
             child_create_time=created,

@@ -5,9 +5,7 @@ backend (or a deployment's own database) is checked by the same contract. Subcla
 :class:`JobStoreConformance` in a test module and give it a ``job_store_url`` fixture; lowcarb's
 own suite runs it against SQLite and PostgreSQL::
 
-    from typing import TypeVar
-
-import pytest
+    import pytest
     from lowcarb.jobs.testing import JobStoreConformance
 
     class TestSqliteJobStore(JobStoreConformance):
@@ -18,8 +16,9 @@ import pytest
 The URL must name a fresh, empty database per test. Needs ``pytest`` (a test dependency).
 
 Besides the contract of each operation, the suite checks the queue as a whole: fair claims
-(deadlines first, then round-robin between teams), leases that lapse and fence their old worker,
-and real worker processes killed with SIGKILL at random points (:func:`run_queue_worker` is such
+(deadlines first, then round-robin between teams), what falls due when, the columns the store
+keeps, leases that lapse and fence their old worker, and real worker processes killed with
+SIGKILL at random points (:func:`run_queue_worker` is such
 a worker; ``benchmarks/job_queue.py`` runs it at scale).
 """
 
@@ -373,6 +372,61 @@ class JobStoreConformance:
         again = self._next(store, T0 + 2 * _H)
         assert again is not None and again.id == job_id and again.attempts == 2
         assert again.started_at == T0 + _H and again.work_done_h == 0.5
+
+    def test_the_store_keeps_each_jobs_latest_start(self, store: JobStore, tmp_path: Path) -> None:
+        job = store.get(self._submit(store, tmp_path))  # 1 h of work due T0 + 5 h
+        assert job.latest_start == T0 + 4 * _H
+        worked = store.update(job, work_done_h=0.25)
+        assert worked is not None and worked.latest_start == T0 + 4.25 * _H
+        moved = store.update(worked, deadline=T0 + 9 * _H, duration_h=2.0)
+        assert moved is not None and moved.latest_start == T0 + 7.25 * _H
+        assert store.update(moved, note="x") is not None
+        assert store.get(job.id).latest_start == T0 + 7.25 * _H
+
+    def test_a_job_whose_plan_is_dropped_is_not_due_until_planned_again(
+        self, store: JobStore, tmp_path: Path
+    ) -> None:
+        job_id = self._due(store, tmp_path)
+        planned = store.get(job_id)
+        dropped = store.update(planned, plan=None)
+        assert dropped is not None and dropped.planned_start is None and dropped.planned_at is None
+        assert self._next(store, T0 + _H) is None
+        assert [j.id for j in store.jobs_to_plan(T0, limit=5)] == [job_id]
+
+    def test_jobs_to_plan_gives_the_unplanned_then_the_oldest_plans_at_most_limit(
+        self, store: JobStore, tmp_path: Path
+    ) -> None:
+        fresh, stale, older, never = (store.get(self._submit(store, tmp_path)) for _ in range(4))
+        assert store.update(fresh, plan={"zone": "DE"}, planned_at=T0 + 2 * _H) is not None
+        assert store.update(stale, plan={"zone": "DE"}, planned_at=T0 + _H) is not None
+        assert store.update(older, plan={"zone": "DE"}, planned_at=T0) is not None
+        done = store.get(self._submit(store, tmp_path))
+        assert store.update(done, state="succeeded") is not None  # not waiting: never planned
+        got = store.jobs_to_plan(T0 + 90 * 60 * _S, limit=10)
+        assert [j.id for j in got] == [never.id, older.id, stale.id]
+        assert [j.id for j in store.jobs_to_plan(T0 + 90 * 60 * _S, limit=2)] == [
+            never.id,
+            older.id,
+        ]
+        with pytest.raises(ValueError, match="at least 1, got 0"):
+            store.jobs_to_plan(T0, limit=0)
+
+    def test_due_outlook_says_whether_a_job_is_due_and_when_the_next_one_is(
+        self, store: JobStore, tmp_path: Path
+    ) -> None:
+        empty = store.due_outlook(T0)
+        assert (empty.due_now, empty.next_due) == (False, None)
+        self._due(store, tmp_path, team="a", planned=T0 + _H)
+        self._due(store, tmp_path, planned=T0 + 2 * _H)
+        tight = sample_spec(duration_h=1, deadline_h=2.5)  # latest start: T0 + 1.5 h
+        self._due(store, tmp_path, team="b", planned=T0 + 3 * _H, spec=tight)
+        self._submit(store, tmp_path)  # never planned: never due
+        early = store.due_outlook(T0)
+        assert (early.due_now, early.next_due) == (False, T0 + _H)
+        between = store.due_outlook(T0 + 70 * 60 * _S)
+        assert (between.due_now, between.next_due) == (True, T0 + 1.5 * _H)  # the latest start
+        late = store.due_outlook(T0 + 2.5 * _H)
+        assert (late.due_now, late.next_due) == (True, T0 + 3 * _H)
 
     def test_claim_next_never_hands_one_job_to_two_workers(
         self, job_store_url: str, store: JobStore, tmp_path: Path

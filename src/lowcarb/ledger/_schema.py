@@ -34,12 +34,12 @@ VERSION_TABLE = "lowcarb_ledger_version"
 #: Value of the ``format`` key in the meta table: how a lowcarb ledger recognises itself.
 LEDGER_FORMAT = "lowcarb-ledger"
 #: Alembic revisions this lowcarb knows, oldest first; the last one is the current schema.
-KNOWN_REVISIONS = ("0001", "0002", "0003")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD_REVISION = KNOWN_REVISIONS[-1]
 #: Revisions whose ledger tables are the head's (later revisions only added tables beside them,
-#: such as the job store's ``lowcarb_jobs`` in 0002, the dashboard's tokens and rollup in 0003):
-#: a reader opens them without an upgrade.
-READABLE_REVISIONS = ("0001", "0002", "0003")
+#: such as the job store's ``lowcarb_jobs`` in 0002, the dashboard's tokens and rollup in 0003,
+#: the job store's claim indexes in 0004): a reader opens them without an upgrade.
+READABLE_REVISIONS = ("0001", "0002", "0003", "0004")
 
 #: Body fields that filters use, as JSON paths.
 FIELDS: dict[str, tuple[str, ...]] = {
