@@ -15,6 +15,11 @@ corrections and 500 planned jobs in the job table. Then times, over a few runs e
 
     .venv/bin/python benchmarks/report.py                    # about 1 minute on 2 cores
     .venv/bin/python benchmarks/report.py --records 20000    # quicker
+    .venv/bin/python benchmarks/report.py --records 1000000 --keep /tmp/bench-1m.db
+    .venv/bin/python benchmarks/report.py --ledger sqlite:////tmp/bench-1m.db   # time it again
+
+``--keep`` leaves the ledger it built at that path; ``--ledger`` times a ledger built before
+(by this script: the figures assume its year, 2023) instead of building one.
 
 Prints one JSON line on stdout; progress on stderr.
 """
@@ -181,15 +186,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000, help="records over the year")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per figure (p50)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--keep", type=Path, metavar="FILE", help="build the ledger at FILE, kept")
+    where.add_argument(
+        "--ledger", metavar="URL", help="time a ledger this script built before (no build)"
+    )
     args = parser.parse_args(argv)
     query = ReportQuery(START, START + timedelta(days=DAYS))
     with tempfile.TemporaryDirectory(prefix="lowcarb-report-bench-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
-        log(f"appending {args.records:,} records over {DAYS} days to {url}")
-        t0 = time.perf_counter()
-        build(url, args.records, Path(tmp))
-        build_s = time.perf_counter() - t0
-        log(f"built in {build_s:.1f} s; timing the HTML report ({args.runs} runs)")
+        db = args.keep.resolve() if args.keep else Path(tmp) / "ledger.db"
+        url = args.ledger or f"sqlite:///{db}"
+        build_s = None
+        if args.ledger is None:
+            if db.exists():
+                parser.error(f"--keep {db} exists; remove it or time it with --ledger")
+            log(f"appending {args.records:,} records over {DAYS} days to {url}")
+            t0 = time.perf_counter()
+            build(url, args.records, Path(tmp))
+            build_s = round(time.perf_counter() - t0, 1)
+            log(f"built in {build_s:.1f} s")
+        log(f"timing the HTML report ({args.runs} runs)")
         with open_ledger(url, create=False, environ={}) as ledger:
             html_s, html = _p50(lambda: build_report(collect(ledger, query), "html"), args.runs)
             collect_s, data = _p50(lambda: collect(ledger, query, verify=False), args.runs)
@@ -199,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
             fmt: _p50(lambda fmt=fmt: build_report(data, fmt), args.runs)[0]
             for fmt in ("md", "csv", "json")
         }
-        db_bytes = sum(f.stat().st_size for f in Path(tmp).glob("ledger.db*"))
+        file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+        db_bytes = (
+            sum(f.stat().st_size for f in file.parent.glob(file.name + "*")) if file else None
+        )
     line = {
         "benchmark": "report",
         "records_in_period": data.totals.records,
@@ -215,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "verify_p50_s": round(verify_s, 3),
         "chain_ok": result.ok,
         "render_p50_s": {k: round(v, 3) for k, v in renders.items()},
-        "build_ledger_s": round(build_s, 1),
+        "build_ledger_s": build_s,
         "ledger_db_bytes": db_bytes,
         "runs": args.runs,
         "append_path": "Ledger.append_many, one transaction per day",

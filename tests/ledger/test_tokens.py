@@ -116,7 +116,7 @@ def test_list_get_and_has_tokens(store: TokenStore) -> None:
     assert not store.has_tokens() and store.list_tokens() == []
     a = store.create(team="a")
     store.clock.now = T0 + timedelta(seconds=1)  # type: ignore[attr-defined]
-    b = store.create(team="b", admin=True)
+    b = store.create(team=None, admin=True)
     store.revoke(a.token.id)
     assert [t.id for t in store.list_tokens()] == [a.token.id, b.token.id]
     assert store.get(b.token.id).admin
@@ -131,6 +131,7 @@ def test_list_get_and_has_tokens(store: TokenStore) -> None:
         ({"team": "a\x00"}, InvalidValueError, "control characters"),
         ({"team": "t" * 201}, InvalidValueError, "the limit is 200"),
         ({"team": "a", "scopes": ("read", "admin")}, UsageError, "unknown token scope 'admin'"),
+        ({"team": "a", "admin": True}, UsageError, "reads every team, not only 'a'"),
         ({"team": "a", "expires_in": timedelta(0)}, InvalidValueError, "must be > 0"),
     ],
 )

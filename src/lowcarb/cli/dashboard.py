@@ -14,6 +14,7 @@ from typing import Any
 from lowcarb._config import resolve_ledger_url
 from lowcarb.cli._common import CliContext, positive_int
 from lowcarb.errors import MissingDependencyError
+from lowcarb.grid import PROVIDER_NAMES
 
 __all__ = ["register"]
 
@@ -53,11 +54,19 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="grid intensity trace for the grid view and /emissions (default: the embedded "
         "month x hour profile)",
     )
+    p.add_argument(
+        "--provider",
+        choices=PROVIDER_NAMES,
+        help="live intensities for the grid view and /emissions instead: electricitymaps "
+        "(ELECTRICITYMAPS_API_TOKEN; every zone) or ukci (GB only); failures fall back to the "
+        "embedded profile, labelled in X-Lowcarb-Source",
+    )
     p.set_defaults(func=_dashboard)
 
 
 def _dashboard(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
+        from lowcarb.reporting.carbonaware import carbon_aware_source
         from lowcarb.reporting.dashboard import create_dashboard_app, is_loopback, run_dashboard
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] in _WEB_MODULES:
@@ -66,7 +75,8 @@ def _dashboard(args: argparse.Namespace, ctx: CliContext) -> int:
 
     url = resolve_ledger_url(args.ledger, environ=ctx.environ)
     # Everything that can fail on bad input fails here, before a port is bound.
-    app = create_dashboard_app(url, trace=args.trace, environ=ctx.environ, host=args.host)
+    source = carbon_aware_source(args.trace, provider=args.provider, environ=ctx.environ)
+    app = create_dashboard_app(url, source=source, environ=ctx.environ, host=args.host)
     if not is_loopback(args.host) and not app.state.dashboard.tokens.has_tokens():
         print(
             f"lowcarb: warning: the dashboard listens on {args.host} and the ledger has no API "

@@ -43,7 +43,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     tsub = p.add_subparsers(dest="tokens_command", metavar="COMMAND", required=True)
     c = tsub.add_parser("create", help="make a token and print it (once)")
     c.add_argument("--team", metavar="T", help="the team it reads (required unless --admin)")
-    c.add_argument("--admin", action="store_true", help="every team, and token management")
+    c.add_argument(
+        "--admin", action="store_true", help="every team, and token management (not with --team)"
+    )
     c.add_argument("--write", action="store_true", help="may also write (notes on records)")
     c.add_argument(
         "--expires", metavar="DURATION", help="lifetime, e.g. 90d (default: never expires)"

@@ -281,18 +281,25 @@ class TokenStore:
         """Make a token and return it with its secret (shown this once).
 
         Args:
-            team: The team it reads (required unless ``admin``).
+            team: The team it reads (required unless ``admin``; refused with it).
             admin: Every team, and token management; implies every scope.
             scopes: ``read`` and/or ``write`` for a team token (``read`` is always included).
             expires_in: Lifetime from now; None never expires.
 
         Raises:
-            UsageError: No team for a non-admin token, an unknown scope, or a lifetime <= 0.
+            UsageError: No team for a non-admin token, a team for an admin token (it would read
+                every team, not that one), an unknown scope, or a lifetime <= 0.
         """
         check_name(team, what="token team")
         if team is None and not admin:
             raise UsageError(
                 "a team token needs a team (--team T); an --admin token reads every team"
+            )
+        if team is not None and admin:
+            raise UsageError(
+                f"an --admin token reads every team, not only {plain(team)!r}: drop --team for "
+                f"an admin token, or drop --admin for a token of team {plain(team)!r} (add "
+                "--write to let it write)"
             )
         wanted = set(scopes) | {"read"}
         unknown = sorted(wanted - {"read", "write"})

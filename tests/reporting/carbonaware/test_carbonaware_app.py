@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from carbonaware_helpers import REAL_NOW, TINY_NOW, client_for, write_tiny_trace
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -169,6 +169,37 @@ def test_mounted_router_keeps_the_sdk_shape_whatever_the_app_does() -> None:
     assert response.status_code == 400 and response.json()["errors"]["time"]
     ok = client.get("/emissions/bylocation", params={"location": "DE"})
     assert ok.status_code == 200 and ok.headers["X-Lowcarb-Source"].startswith("profile:")
+
+
+@pytest.mark.parametrize(
+    ("status", "rfc_section", "title", "headers"),
+    [
+        (401, "15.5.2", "Unauthorized", {"WWW-Authenticate": 'Bearer realm="x"'}),
+        (403, "15.5.4", "Forbidden", None),
+    ],
+)
+def test_a_mounting_apps_refusal_keeps_the_sdk_shape_with_its_own_rfc_type(
+    status: int, rfc_section: str, title: str, headers: dict[str, str] | None
+) -> None:
+    def refuse() -> None:
+        raise HTTPException(status, "this caller may not ask; use a token that may", headers)
+
+    app = FastAPI()
+    app.include_router(
+        carbon_aware_router(carbon_aware_source(), clock=lambda: REAL_NOW),
+        dependencies=[Depends(refuse)],
+    )
+    response = client_for(app).get("/emissions/bylocation", params={"location": "DE"})
+    assert response.status_code == status
+    assert response.json() == {
+        "type": f"https://tools.ietf.org/html/rfc9110#section-{rfc_section}",
+        "title": title,
+        "status": status,
+        "detail": "this caller may not ask; use a token that may",
+        "errors": {},
+    }
+    for name, value in (headers or {}).items():
+        assert response.headers[name] == value
 
 
 class _Failing(IntensitySource):

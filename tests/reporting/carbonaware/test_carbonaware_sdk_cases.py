@@ -5,7 +5,8 @@ Source: Green-Software-Foundation/carbon-aware-sdk, commit e6de58da895e5936b43ee
 names the C# test it ports) and ``WebApiEndpointTests.cs`` (the unknown path). The SDK runs them
 against its JSON test data and mocked WattTime / Electricity Maps sources; here they run against
 the API's default source (the embedded profile table) and against real traces from
-``../shared/data/grid``. ``/health`` and ``/metrics`` belong to the app that mounts the router.
+``../shared/data/grid``. ``/health`` is answered by :func:`health_router`, which the standalone
+app and the dashboard mount; the SDK's ``/metrics`` (Prometheus, when configured) is not served.
 
 Where the SDK test only checks a status code, these also check what the body must then hold.
 """
@@ -264,6 +265,16 @@ def test_emissions_marginal_carbon_intensity_batch_returns_ok(
         assert value["location"] == location
         assert _instant(value["startTime"]) == _instant(start)
         assert _instant(value["endTime"]) == _instant(end)
+
+
+def test_health_check_returns_ok(sdk: tuple[str, TestClient]) -> None:
+    """CarbonAwareControllerTests.HealthCheck_ReturnsOK (and the body ASP.NET's health check
+    writes)."""
+    _, client = sdk
+    result = client.get("/health")
+    assert result.status_code == 200
+    assert result.text == "Healthy" and result.headers["content-type"].startswith("text/plain")
+    assert "/health" not in client.get("/openapi.json").json()["paths"]  # as in the SDK's
 
 
 def test_fake_endpoint_returns_not_found(sdk: tuple[str, TestClient]) -> None:

@@ -3,19 +3,17 @@
 Every page loads with no console error and no request leaving the app (no CDN), charts render
 (Plotly's SVG appears), a filter changes the figures, a click on a bar leads to the records
 behind it, and a team token cannot reach another team's pages. The app is served by uvicorn on
-a free port in a background thread. Chromium is launched through Playwright's
-``executable_path`` (Playwright's own browser download cannot be reached); without
-``/usr/bin/chromium`` the tests skip, unless ``LOWCARB_REQUIRE_BROWSER=1`` (CI), where they fail.
+a free port in a background thread. The ``browser`` fixture (``tests/reporting/conftest.py``)
+launches Debian's Chromium through Playwright's ``executable_path``; without it the tests skip,
+unless ``LOWCARB_REQUIRE_BROWSER=1`` (CI), where they fail.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,37 +21,6 @@ import pytest
 from dashboard_helpers import NOW, Tokens, World, build_world, make_tokens, period
 
 from lowcarb.reporting.dashboard import create_dashboard_app
-
-CHROMIUM = Path(os.environ.get("LOWCARB_CHROMIUM", "/usr/bin/chromium"))
-
-
-def _browser_unavailable() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install 'lowcarb[dev]')"
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    reason = _browser_unavailable()
-    if reason is not None:
-        if os.environ.get("LOWCARB_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LOWCARB_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"], headless=True
-        )
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class _Server:

@@ -313,6 +313,15 @@ def test_exposed_without_tokens_answers_no_one(
     assert c.get(EMISSIONS).status_code == 401
 
 
+def test_the_sdk_health_check_answers_anyone(
+    token_world: tuple[World, Tokens], make_client: Callable[..., TestClient]
+) -> None:
+    c = make_client(token_world[0].url, host="192.0.2.10")
+    assert c.get("/api/overview").status_code == 401
+    r = c.get("/health")
+    assert (r.status_code, r.text) == (200, "Healthy")
+
+
 def test_exposed_with_tokens_needs_one(
     token_world: tuple[World, Tokens], make_client: Callable[..., TestClient]
 ) -> None:

@@ -7,7 +7,7 @@ periods; malformed names, kinds, limits, cursors and formats; malformed tokens a
 from __future__ import annotations
 
 import pytest
-from dashboard_helpers import TestClient, World
+from dashboard_helpers import TestClient, World, bearer, period
 
 CASES = [
     # (path, status, param, words in the message)
@@ -29,6 +29,9 @@ CASES = [
     ("/api/models?model=gpt-5", 404, "model", "unknown model 'gpt-5'"),
     ("/api/teams/no-such-team", 404, "team", "unknown team"),
     ("/api/runs?kind=Not%20A%20Kind", 400, "kind", "is not a record kind"),
+    ("/api/runs?kind=bogus", 404, "kind", "unknown kind 'bogus'"),
+    ("/api/runs?kind=inferense", 404, "kind", "did you mean 'inference'?"),
+    ("/runs?kind=bogus", 404, "kind", "unknown kind 'bogus'"),
     ("/api/runs?limit=0", 400, "limit", "greater than or equal to 1"),
     ("/api/runs?limit=501", 400, "limit", "less than or equal to 500"),
     ("/api/runs?limit=ten", 400, "limit", "valid integer"),
@@ -64,6 +67,21 @@ def test_bad_query_is_a_4xx_with_one_line(
     assert "\n" not in body["detail"] and body["status"] == status
     if param is not None:
         assert body.get("param") == param
+
+
+def test_an_unknown_kind_names_the_known_ones_and_a_known_kind_without_records_is_empty(
+    client: TestClient, token_client: TestClient, token_world: tuple
+) -> None:
+    r = client.get(f"/api/runs?{period()}&kind=bogus")
+    assert r.status_code == 404
+    assert r.json()["detail"].endswith(
+        "known kinds: budget, correction, decision, gate, inference, note, run, schedule, trial"
+    )
+    empty = client.get(f"/api/runs?{period()}&kind=schedule")  # lowcarb writes it; none here
+    assert empty.status_code == 200 and empty.json()["records"] == []
+    _, tokens = token_world
+    own = token_client.get(f"/api/runs?{period()}&kind=bogus", headers=bearer(tokens.nlp_writer))
+    assert own.status_code == 404 and "no record of team 'nlp' has it" in own.json()["detail"]
 
 
 def test_html_pages_answer_bad_input_with_an_html_page(client: TestClient) -> None:

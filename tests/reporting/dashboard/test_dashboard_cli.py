@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from io import StringIO
+from typing import Any
 
 import httpx
 import pytest
@@ -77,6 +78,22 @@ def test_tokens_bad_input_is_one_line_and_exit_2(world: World, argv: list[str], 
     assert words in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_team_admin_token_is_refused_and_nothing_is_made(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from dashboard_helpers import build_world
+
+    tmp = tmp_path_factory.mktemp("team-admin")
+    w = build_world(f"sqlite:///{tmp / 'ledger.db'}", tmp)
+    code, out, err = run("tokens", "create", "--team", "vision", "--admin", "--ledger", w.url)
+    assert (code, out) == (2, "")
+    assert len(err.strip().splitlines()) == 1
+    assert "an --admin token reads every team, not only 'vision'" in err
+    assert "drop --team for an admin token, or drop --admin" in err
+    code, out, _ = run("tokens", "list", "--json", "--ledger", w.url)
+    assert code == 0 and json.loads(out) == {"tokens": []}
+
+
 def test_tokens_on_a_missing_ledger_create_nothing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -107,6 +124,69 @@ def test_dashboard_bad_input_fails_before_serving(
     code, _, err = run(*args)
     err += capsys.readouterr().err  # argparse writes its usage errors to sys.stderr
     assert code == 2 and words in err, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "words"),
+    [
+        (["--provider", "electricitymaps"], {}, "needs ELECTRICITYMAPS_API_TOKEN set"),
+        (["--provider", "watttime"], {}, "use --provider electricitymaps (or ukci, for GB)"),
+        (["--provider", "ukci", "--trace", "x.csv"], {}, "(--trace or --provider), not both"),
+    ],
+)
+def test_dashboard_provider_refusals_fail_before_serving(
+    world: World, argv: list[str], env: dict[str, str], words: str
+) -> None:
+    out, err = StringIO(), StringIO()
+    argv = ["dashboard", "--ledger", world.url, *argv]
+    code = cli.main(argv, ctx=CliContext(stdout=out, stderr=err, environ=env))
+    assert code == 2 and words in err.getvalue(), err.getvalue()
+    assert len(err.getvalue().strip().splitlines()) == 1
+
+
+def test_dashboard_with_a_live_provider_answers_the_sdk_api_from_it(
+    world: World, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard_helpers import TestClient
+
+    import lowcarb.reporting.dashboard as dashboard
+
+    served: list[object] = []
+    monkeypatch.setattr(dashboard, "run_dashboard", lambda app, **kw: served.append(app))
+    asked: list[httpx.Request] = []
+
+    def electricity_maps(request: httpx.Request) -> httpx.Response:
+        """A stand-in of Electricity Maps v3 past-range: 100 + the UTC hour."""
+        asked.append(request)
+        start = request.url.params["start"][:13]
+        hours = [f"{start[:11]}{h:02d}" for h in range(int(start[11:13]), 24)]
+        data = [
+            {"datetime": f"{h}:00:00.000Z", "carbonIntensity": 100 + int(h[11:])} for h in hours
+        ]
+        return httpx.Response(200, json={"zone": request.url.params["zone"], "data": data})
+
+    env = {
+        "ELECTRICITYMAPS_API_TOKEN": "tok",
+        "XDG_CACHE_HOME": str(tmp_path_factory.mktemp("cache")),
+    }
+    out, err = StringIO(), StringIO()
+    argv = ["dashboard", "--ledger", world.url, "--provider", "electricitymaps"]
+    code = cli.main(argv, ctx=CliContext(stdout=out, stderr=err, environ=env))
+    assert code == 0 and len(served) == 1, err.getvalue()
+    app: Any = served[0]
+    source = app.state.dashboard.source
+    assert source.name == "electricitymaps"
+    source.fetcher.client = httpx.Client(transport=httpx.MockTransport(electricity_maps))
+    with TestClient(app) as client:
+        r = client.get(
+            "/emissions/bylocation",
+            params={"location": "DE", "time": "2024-03-05T01:00Z", "toTime": "2024-03-05T03:00Z"},
+        )
+    assert r.status_code == 200, r.text
+    assert [p["rating"] for p in r.json()] == [101.0, 102.0, 103.0]
+    assert r.headers["X-Lowcarb-Source"] == "electricitymaps:v3/past-range"
+    assert asked[0].headers["auth-token"] == "tok"
+    assert asked[0].url.params["zone"] == "DE"
 
 
 def _free_port() -> int:

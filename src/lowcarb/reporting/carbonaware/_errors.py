@@ -12,8 +12,10 @@ class (:class:`SdkRoute`), not by app-wide exception handlers, so the router kee
 any FastAPI app it is mounted in, whatever that app does with its own errors.
 
 Status codes: 400 for bad input (unknown location, unparseable, inverted or oversized time
-ranges, a malformed body, a period the data does not cover), 413 for a body over the size limit,
-502 when a live provider fails, 500 for a bug (logged; the body names no internals).
+ranges, a malformed body, a period the data does not cover), 401 and 403 when the app the router
+is mounted in refuses the caller (its dependency raises an ``HTTPException``), 413 for a body
+over the size limit, 502 when a live provider fails, 500 for a bug (logged; the body names no
+internals). Statuses other than 400 carry their own RFC 9110 ``type`` and ``title``.
 """
 
 from __future__ import annotations
@@ -37,15 +39,18 @@ log = logging.getLogger(__name__)
 #: The ``type`` ASP.NET gives validation problems (RFC 9110, 400 Bad Request).
 BAD_REQUEST_TYPE = "https://tools.ietf.org/html/rfc9110#section-15.5.1"
 _VALIDATION_TITLE = "One or more validation errors occurred."
-_TYPES = {
-    400: BAD_REQUEST_TYPE,
-    404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
-    405: "https://tools.ietf.org/html/rfc9110#section-15.5.6",
-    413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
-    500: "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-    502: "https://tools.ietf.org/html/rfc9110#section-15.6.3",
+#: ``type`` and ``title`` of each other status, as ASP.NET Core's ``ProblemDetailsDefaults``
+#: writes them: the RFC 9110 section of the status and its reason phrase. (413 is not in that
+#: table; its RFC 9110 section 15.5.14 name is "Content Too Large".)
+_KNOWN: dict[int, tuple[str, str]] = {
+    401: ("https://tools.ietf.org/html/rfc9110#section-15.5.2", "Unauthorized"),
+    403: ("https://tools.ietf.org/html/rfc9110#section-15.5.4", "Forbidden"),
+    404: ("https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not Found"),
+    405: ("https://tools.ietf.org/html/rfc9110#section-15.5.6", "Method Not Allowed"),
+    413: ("https://tools.ietf.org/html/rfc9110#section-15.5.14", "Content Too Large"),
+    500: ("https://tools.ietf.org/html/rfc9110#section-15.6.1", "InternalServerError"),
+    502: ("https://tools.ietf.org/html/rfc9110#section-15.6.3", "Bad Gateway"),
 }
-_TITLES = {413: "Payload Too Large", 500: "InternalServerError", 502: "Bad Gateway"}
 
 
 class SdkProblemError(Exception):
@@ -56,6 +61,7 @@ class SdkProblemError(Exception):
         detail: One line: what is wrong and how to fix it.
         errors: Messages per parameter (query name or JSON field); defaults to none.
         title: Short summary; defaults to ASP.NET's for the status.
+        headers: Extra response headers (``WWW-Authenticate`` on 401).
     """
 
     def __init__(
@@ -65,12 +71,14 @@ class SdkProblemError(Exception):
         *,
         errors: Mapping[str, Sequence[str]] | None = None,
         title: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.errors = {k: list(v) for k, v in (errors or {}).items()}
-        self.title = title or _TITLES.get(status, _VALIDATION_TITLE)
+        self.title = title or _KNOWN.get(status, ("", _VALIDATION_TITLE))[1]
+        self.headers = dict(headers or {})
 
     @classmethod
     def bad(cls, key: str, message: str) -> SdkProblemError:
@@ -80,7 +88,7 @@ class SdkProblemError(Exception):
     def body(self) -> dict[str, Any]:
         """The ``ValidationProblemDetails`` JSON object."""
         return {
-            "type": _TYPES.get(self.status, BAD_REQUEST_TYPE),
+            "type": _KNOWN.get(self.status, (BAD_REQUEST_TYPE, ""))[0],
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
@@ -91,7 +99,7 @@ class SdkProblemError(Exception):
 def problem_response(problem: SdkProblemError) -> JSONResponse:
     """The response for ``problem`` (``application/problem+json`` is not used: the SDK's
     clients expect ``application/json``)."""
-    return JSONResponse(problem.body(), status_code=problem.status)
+    return JSONResponse(problem.body(), status_code=problem.status, headers=problem.headers)
 
 
 def _from_lowcarb(exc: LowcarbError, key: str | None) -> SdkProblemError:
@@ -119,7 +127,7 @@ def _problem_for(exc: Exception, request: Request) -> SdkProblemError:
     if isinstance(exc, LowcarbError):
         return _from_lowcarb(exc, None)
     if isinstance(exc, HTTPException) and exc.status_code < 500:
-        return SdkProblemError(exc.status_code, str(exc.detail))
+        return SdkProblemError(exc.status_code, str(exc.detail), headers=exc.headers)
     if isinstance(exc, RequestValidationError):  # not raised by these routes; kept in shape
         return SdkProblemError(400, "the request does not validate; see the API's OpenAPI document")
     log.exception("internal error answering %s %s", request.method, request.url.path)

@@ -5,7 +5,8 @@ Every page is ``GET /<page>`` (HTML; ``?format=json`` for its JSON) and ``GET /a
 ``/models``, ``/runs`` (the records behind any figure), ``/records/{id}``, ``/jobs``,
 ``/decisions``, ``/grid``, ``/tokens`` (admin). Writes: ``POST /api/records/{id}/notes``
 (``write`` scope) and ``POST /api/tokens/{id}/revoke`` (admin; also a form on ``/tokens``).
-``/emissions/...`` is the Carbon Aware SDK-compatible API over the same grid data.
+``/emissions/...`` is the Carbon Aware SDK-compatible API over the same grid data, and
+``/health`` its health check.
 """
 
 from __future__ import annotations
@@ -17,16 +18,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import Response
 
 from lowcarb.errors import UsageError
 from lowcarb.grid import IntensitySource
 from lowcarb.jobs import JobStore
 from lowcarb.ledger import TokenStore, open_engine, open_ledger
-from lowcarb.reporting.carbonaware import carbon_aware_router, carbon_aware_source
+from lowcarb.reporting.carbonaware import (
+    SdkProblemError,
+    carbon_aware_router,
+    carbon_aware_source,
+    health_router,
+    problem_response,
+)
 from lowcarb.reporting.dashboard._auth import Access
 from lowcarb.reporting.dashboard._errors import DashboardError
+from lowcarb.reporting.dashboard._limits import BodyLimit, BodyTooLargeError
 from lowcarb.reporting.dashboard._responses import (
+    MAX_BODY_BYTES,
     SecurityHeaders,
+    error_response,
     install_handlers,
 )
 from lowcarb.reporting.dashboard._rollup import DailyRollup
@@ -36,6 +47,16 @@ from lowcarb.reporting.dashboard._service import Dashboard
 __all__ = ["create_dashboard_app"]
 
 Clock = Callable[[], datetime]
+#: Where the Carbon Aware SDK-compatible router is mounted (its errors have the SDK's shape).
+SDK_PREFIX = "/emissions"
+
+
+def _too_large(request: Request, exc: BodyTooLargeError) -> Response:
+    """A 413 that escaped a route, in the shape of the path's API."""
+    path = request.url.path
+    if path == SDK_PREFIX or path.startswith(SDK_PREFIX + "/"):
+        return problem_response(SdkProblemError(413, str(exc.detail)))
+    return error_response(request, DashboardError(413, str(exc.detail)))
 
 
 def _utc_now() -> datetime:
@@ -62,7 +83,8 @@ def create_dashboard_app(
         environ: Environment (``LOWCARB_LEDGER``).
         host: The address the app will be bound to: anonymous access needs a loopback one and
             a ledger without tokens.
-        source: An intensity source to use instead of ``trace`` (tests, live providers).
+        source: An intensity source to use instead of ``trace`` (tests; a live provider, from
+            :func:`lowcarb.reporting.carbonaware.carbon_aware_source` with ``provider=``).
 
     Raises:
         LedgerError: No ledger at the URL, or it cannot be opened.
@@ -108,17 +130,20 @@ def create_dashboard_app(
         lifespan=lifespan,
     )
     app.state.dashboard = d
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, respond=_too_large)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so on every response
     install_handlers(app)
     add_routes(app, d)
 
     def emissions_access(request: Request) -> None:
         try:
             d.access.principal(request)
-        except DashboardError as exc:  # in the SDK's problem shape, through its route class
+        except DashboardError as exc:  # in the SDK's problem shape (with the status's RFC 9110
+            # type and title), through the router's route class
             raise HTTPException(exc.status, exc.detail, headers=exc.headers) from None
 
     app.include_router(
         carbon_aware_router(grid, clock=clock), dependencies=[Depends(emissions_access)]
     )
+    app.include_router(health_router())  # the SDK's /health, open like /healthz
     return app

@@ -22,7 +22,7 @@ from lowcarb.ledger import RecordDraft, record_dict
 from lowcarb.reporting.dashboard._auth import Principal
 from lowcarb.reporting.dashboard._errors import DashboardError
 from lowcarb.reporting.dashboard._query import DashboardQuery
-from lowcarb.reporting.dashboard._service import Dashboard
+from lowcarb.reporting.dashboard._service import NOTE_KIND, Dashboard
 from lowcarb.reporting.dashboard._summary import team_link
 
 __all__ = ["MAX_NOTE_CHARS", "add_note", "record_page", "runs_page"]
@@ -200,7 +200,7 @@ def add_note(d: Dashboard, record_id: str, note: str, who: Principal) -> dict[st
             400, "the note contains control characters; use printable text", param="text"
         )
     draft = RecordDraft(
-        kind="note",
+        kind=NOTE_KIND,
         attribution=record.attribution,
         metadata={"note": note, "about": record.id, "token": who.token_id},
     )

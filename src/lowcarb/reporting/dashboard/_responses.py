@@ -1,10 +1,10 @@
 """Turning a page (or a refusal) into a response: HTML for browsers, JSON for ``/api`` and
-``?format=json``; security headers on every response; a body size bound on writes.
+``?format=json``; security headers on every response; the bound on request bodies (kept by
+:class:`~lowcarb.reporting.dashboard._limits.BodyLimit`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -138,7 +138,7 @@ _HEADERS = [
 
 
 class SecurityHeaders:
-    """ASGI middleware: security headers on every response, and 413 for an oversized body."""
+    """ASGI middleware: security headers on every response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -146,23 +146,6 @@ class SecurityHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            body = json.dumps(
-                {
-                    "detail": f"the request body is over {MAX_BODY_BYTES:,} bytes; send less",
-                    "status": 413,
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json"), *_HEADERS],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
             return
 
         async def with_headers(message: Message) -> None:

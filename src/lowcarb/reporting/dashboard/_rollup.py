@@ -22,7 +22,7 @@ counts itself, exactly as the report's SQL does. Refreshes are serialised by the
 one ledger never count a record twice. If the record at ``last_seq`` no longer has the hash it
 had (the ledger file was replaced), the rollup is rebuilt from scratch. The rollup is a cache,
 not audit data: pages say through which record (and hash) their figures go, record lists and
-record pages are read from the ledger itself, and the report's direct SQL aggregate
+record pages are read from the ledger itself, and the report's own pass over the ledger
 (:func:`lowcarb.reporting.report.collect`) is what the tests compare it with, grouping by
 grouping, on SQLite and PostgreSQL.
 """

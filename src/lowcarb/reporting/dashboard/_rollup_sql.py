@@ -1,8 +1,8 @@
 """The rollup's SQL: each ledger record's keys and figures, read from its canonical body.
 
-The expressions are the report's (``lowcarb.reporting.report``'s SQL): ``json_extract`` in
-SQLite, ``jsonb`` operators in PostgreSQL (each body parsed once per statement), measured energy
-summed from the components a hardware counter read, estimated energy the rest. Records are
+The expressions are those of the report's pass (``lowcarb.reporting.report``): ``json_extract``
+in SQLite, ``jsonb`` operators in PostgreSQL (each body parsed once per statement), measured
+energy summed from the components a hardware counter read, estimated energy the rest. Records are
 added (``:sign`` 1) or taken out (-1, the originals a correction replaces) grouped by key, with
 an upsert (``ON CONFLICT ... DO UPDATE``), which both databases understand.
 """
@@ -107,7 +107,8 @@ def _per_record(dialect: Dialect, where: str) -> str:
         "model": key("attribution", "model"),
         "model_version": key("attribution", "model_version"),
         "kind": kind,
-        # As the report's SQL: what a model version's training and inference figures sum.
+        # As the report counts it (its ``_scan._role``): what a version's training and
+        # inference figures sum.
         "role": (
             f"CASE WHEN {kind} IN ('run', 'correction') AND ({stage} IS NULL OR {stage} IN "
             f"('training', 'train')) THEN 'training' WHEN {kind} = 'inference' "

@@ -2,7 +2,8 @@
 
 :class:`Dashboard` holds them for one app (opened once, shared by request threads: each store
 is thread-safe) and checks names the way every page needs: a team or project nobody's records
-or jobs carry is a 404 listing the known ones (only the asker's own, for a team token).
+or jobs carry is a 404 listing the known ones (only the asker's own, for a team token); so is a
+record kind that neither lowcarb writes nor any record (of the asker's team) has.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ from lowcarb._text import plain
 from lowcarb.errors import close_matches
 from lowcarb.grid import IntensitySource
 from lowcarb.jobs import JobStore
-from lowcarb.ledger import Ledger, TokenStore
+from lowcarb.ledger import KNOWN_KINDS, Ledger, TokenStore
 from lowcarb.reporting.dashboard._auth import Access, Principal
 from lowcarb.reporting.dashboard._errors import DashboardError
 from lowcarb.reporting.dashboard._query import DashboardQuery
 from lowcarb.reporting.dashboard._rollup import DailyRollup, RollupStatus
 
-__all__ = ["Dashboard"]
+__all__ = ["NOTE_KIND", "Dashboard"]
 
 JOBS_TABLE = "lowcarb_jobs"
+#: The kind of the records the dashboard itself appends (a note on a record).
+NOTE_KIND = "note"
 _SHOWN = 20
 
 
@@ -114,7 +117,7 @@ class Dashboard:
 
         Raises:
             DashboardError: 403 for another team's records; 404 for a team, project or model
-                that no record or job names (within the asker's team).
+                that no record or job names (within the asker's team), or an unknown kind.
         """
         team = who.team_for(q.team)
         q = q.with_(team=team)
@@ -129,4 +132,15 @@ class Dashboard:
             known = self.known(what, team=team)
             if value not in known:
                 raise self._unknown(what, value, known, scope)
+        if q.kind is not None:
+            kinds = sorted({*KNOWN_KINDS, NOTE_KIND, *self.rollup.distinct("kind", team=team)})
+            if q.kind not in kinds:
+                near = close_matches(q.kind, kinds)
+                hint = f"did you mean {', '.join(repr(n) for n in near)}? " if near else ""
+                raise DashboardError(
+                    404,
+                    f"unknown kind {plain(q.kind)[:64]!r}: lowcarb writes no such record and no "
+                    f"record{scope} has it; {hint}known kinds: {_listed(kinds)}",
+                    param="kind",
+                )
         return q

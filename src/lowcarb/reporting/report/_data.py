@@ -1,9 +1,10 @@
-"""``collect``: the figures of a report, aggregated by the database, as typed dataclasses.
+"""``collect``: the figures of a report, read by the database in one pass, as typed dataclasses.
 
-One pass over the period's records groups them every way a report shows (see ``_sql``);
-decisions, tuning points and jobs are read by three small queries; the rest is the sum of a few
-hundred group rows. Nothing here loads the period's records into Python, so the same function
-serves a report over a year of records and a dashboard's overview.
+One pass over the period's records (``_scan``: the database reads each record's fields, the
+rows are summed by key as they stream) gives every grouping, the decisions and the tuning
+points; jobs are one small query; the rest is the sum of a few hundred group rows. The records
+are never held in memory, so the same function serves a report over a year of a million records
+(``benchmarks/report.py``) and a dashboard's overview.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from lowcarb.errors import UsageError, close_matches
 from lowcarb.ledger import Ledger, MarketFactor, SqlLedgerStore, VerifyResult
 from lowcarb.profiling import Profile
 from lowcarb.reporting.report._audit import METHODOLOGY, source_rows
-from lowcarb.reporting.report._decisions import read_decisions
+from lowcarb.reporting.report._decisions import decisions_from
 from lowcarb.reporting.report._figures import Figures, GroupRow, SeriesPoint
 from lowcarb.reporting.report._jobs import JOBS_TABLE, read_scheduler
 from lowcarb.reporting.report._query import ReportQuery
+from lowcarb.reporting.report._scan import scan
 from lowcarb.reporting.report._scope2 import scope2
 from lowcarb.reporting.report._sql import (
     LEDGER_TABLE,
@@ -31,9 +33,8 @@ from lowcarb.reporting.report._sql import (
     Fields,
     index_choice_sql,
     period_params,
-    rollup_sql,
 )
-from lowcarb.reporting.report._tuning import read_tuning
+from lowcarb.reporting.report._tuning import tuning_from
 from lowcarb.reporting.report._types import Audit, Decisions, ModelRow, ReportData
 
 __all__ = ["collect"]
@@ -107,19 +108,6 @@ def _fields_for(conn: Connection, f: Fields, query: ReportQuery) -> Fields:
     period = period_params(query.since, query.until)
     period_rows = conn.execute(text(period_sql), period).scalar_one()
     return Fields("sqlite", team_first=int(team_rows) < int(period_rows))
-
-
-def _figures(row: Any) -> Figures:
-    return Figures(
-        records=int(row.records),
-        energy_kwh=float(row.energy_kwh),
-        co2e_g=float(row.co2e_g),
-        measured_kwh=float(row.measured_kwh),
-        estimated_kwh=float(row.estimated_kwh),
-        market_records=int(row.market_records),
-        market_energy_kwh=float(row.market_energy_kwh),
-        market_co2e_g=float(row.market_co2e_g),
-    )
 
 
 def _sum(items: Iterable[Figures]) -> Figures:
@@ -240,7 +228,7 @@ def collect(
     verify: bool = True,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ReportData:
-    """The figures of a report for ``query``, aggregated by the ledger's database.
+    """The figures of a report for ``query``, read in one pass over the ledger (see ``_scan``).
 
     Args:
         source: An open :class:`lowcarb.ledger.Ledger`, or a SQLAlchemy engine on a ledger
@@ -264,15 +252,13 @@ def collect(
     with store.errors(), engine.connect() as conn:
         _check_names(conn, f, query)
         f = _fields_for(conn, f, query)
-        sql, params = rollup_sql(f, team=query.team, project=query.project)
-        params.update(period_params(query.since, query.until))
-        groups: dict[str, list[tuple[Key, Figures, float]]] = defaultdict(list)
-        for r in conn.execute(text(sql), params):
-            groups[str(r[0])].append(((r[1], r[2], r[3]), _figures(r), float(r.inferences)))
-        decisions = read_decisions(conn, f, query)
-        studies = [(k[0], fig) for k, fig, _ in groups["study"]]
-        tuning, tuning_truncated = read_tuning(conn, f, query, studies)
+        found = scan(conn, f, query)
         scheduler = read_scheduler(conn, f.dialect, query)
+    groups = found.groups
+    decisions = decisions_from(found.decisions, total=found.decisions_total)
+    studies = [(k[0], fig) for k, fig, _ in groups["study"]]
+    tuning = tuning_from(found.trials, studies)
+    tuning_truncated = found.trials_truncated
     pairs = {name: [(k, fig) for k, fig, _ in rows] for name, rows in groups.items()}
     daily, weekly = _series(query, pairs.get("day_team", []))
     zone_source = [((k[0], k[1]), fig) for k, fig in pairs.get("zone_source", [])]
@@ -284,7 +270,7 @@ def collect(
     by_source: dict[str | None, Figures] = defaultdict(Figures)
     for (_, src), fig in zone_source:
         by_source[src] = by_source[src] + fig
-    superseded = sum(fig.records for _, fig in pairs.get("superseded", []))
+    superseded = found.superseded
     result: VerifyResult | None = ledger.verify() if verify else None
     checkpoint = ledger.checkpoint()
     audit = Audit(

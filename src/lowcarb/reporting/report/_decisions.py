@@ -9,24 +9,15 @@ record's stage, else the metadata key holding a ``decision``; its outcome the fi
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, text
-
 from lowcarb._text import plain
-from lowcarb.reporting.report._query import ReportQuery
-from lowcarb.reporting.report._sql import Fields, detail_sql, period_params
 from lowcarb.reporting.report._types import BudgetRow, DecisionRow, Decisions
 
-__all__ = ["DECISION_KINDS", "MAX_DECISIONS", "read_decisions"]
+__all__ = ["decisions_from", "interpret"]
 
-#: Record kinds that hold decisions.
-DECISION_KINDS = ("decision", "gate", "budget")
-#: Decision records a report reads (the latest); counts beyond are reported as a total only.
-MAX_DECISIONS = 1000
 _MAX_SUMMARY = 300
 _OUTCOME_KEYS = ("decision", "outcome", "verdict")
 
@@ -113,66 +104,40 @@ def _budgets(rows: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[BudgetRow, 
     return tuple(sorted(seen.values(), key=lambda r: (r.scope, r.period, r.period_start)))
 
 
-def read_decisions(
-    conn: Connection, f: Fields, query: ReportQuery, *, limit: int = MAX_DECISIONS
-) -> Decisions:
-    """The period's decision records, newest first (at most ``limit``)."""
-    columns = {
-        "ts": f.text("timestamp"),
-        "rid": f.text("id"),
-        "kind": f.text("kind"),
-        "team": f.text("attribution", "team"),
-        "project": f.text("attribution", "project"),
-        "model": f.text("attribution", "model"),
-        "version": f.text("attribution", "model_version"),
-        "stage": f.text("attribution", "stage"),
-        "meta": "json_extract(body, '$.metadata')"
-        if f.dialect == "sqlite"
-        else "(b -> 'metadata')::text",
-    }
-    sql, params = detail_sql(
-        f,
-        team=query.team,
-        project=query.project,
-        kinds=DECISION_KINDS,
-        columns=columns,
-        newest_first=True,
-        limit=limit,
-    )
-    params.update(period_params(query.since, query.until))
-    rows: list[DecisionRow] = []
+def decisions_from(rows: Sequence[Sequence[Any]], *, total: int) -> Decisions:
+    """The report's decisions from the records' fields, newest first.
+
+    Args:
+        rows: ``(ts, id, kind, team, project, model, version, stage, metadata)`` of the newest
+            decision records, newest first (see ``_scan``).
+        total: Every decision record of the period (more than ``len(rows)`` when truncated).
+    """
+    out: list[DecisionRow] = []
     metas: list[tuple[str, Mapping[str, Any]]] = []
-    total = 0
-    for r in conn.execute(text(sql), params):
-        total = int(r.total)
-        try:
-            metadata = json.loads(r.meta) if r.meta else {}
-        except ValueError:
-            metadata = {}
-        if not isinstance(metadata, dict):
-            metadata = {}
-        type_, outcome, summary = interpret(str(r.kind), r.stage, metadata)
-        when = str(r.ts)
-        rows.append(
+    for ts, rid, kind, team, project, model, version, stage, meta in rows:
+        metadata = meta if isinstance(meta, dict) else {}
+        type_, outcome, summary = interpret(str(kind), stage, metadata)
+        when = str(ts)
+        out.append(
             DecisionRow(
                 time=when,
-                record_id=str(r.rid),
+                record_id=str(rid),
                 type=type_,
                 outcome=outcome,
-                team=r.team,
-                project=r.project,
-                model=r.model,
-                version=r.version,
+                team=team,
+                project=project,
+                model=model,
+                version=version,
                 summary=summary,
             )
         )
         metas.append((when, metadata))
-    counts = Counter((row.type, row.outcome) for row in rows)
+    counts = Counter((row.type, row.outcome) for row in out)
     ordered = sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
     return Decisions(
         total=total,
-        rows=tuple(rows),
-        truncated=total > len(rows),
+        rows=tuple(out),
+        truncated=total > len(out),
         counts=tuple((t, o, n) for (t, o), n in ordered),
         budgets=_budgets(metas),
     )

@@ -1,4 +1,4 @@
-"""The report's SQL: one pass over the period's records, every grouping computed by the database.
+"""The report's SQL: one pass over the period's records, each record's fields read by the database.
 
 The ledger keeps each record as canonical JSON text (``lowcarb.ledger._canonical``); queries
 read fields with ``json_extract`` (SQLite) or ``jsonb`` operators (PostgreSQL). The period and
@@ -6,10 +6,12 @@ team filters are written exactly as the ledger's migration 0001 indexes them (``
 ``attribution.team``), so the planners use those indexes; project, model and kind filters scan
 the period's rows.
 
-:func:`rollup_sql` reads each record of the period once into a materialised CTE (one JSON parse
-per record) and groups it several ways in one statement (``UNION ALL`` of ``GROUP BY`` s), so a
-report costs one pass over the period, not one per table. Records replaced by a correction are
-left out and the correction counted instead, as :meth:`lowcarb.ledger.Ledger.totals` does.
+:func:`records_sql` reads each record of the period once (one JSON parse per record) into one
+compact row: its keys, figures, and what a decision decided or a trial scored; the caller sums
+the rows every way a report shows in one pass, so a report costs one pass over the period, not
+one per table (nor one sort per grouping). Records replaced by a correction are left out and the
+correction counted instead, as :meth:`lowcarb.ledger.Ledger.totals` does (see ``_scan`` for
+how the replaced ids are found).
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 __all__ = [
-    "AGGREGATES",
+    "DECISION_KINDS",
+    "GROUPINGS",
+    "KEYS",
     "LEDGER_TABLE",
+    "RAW_KEY_PATHS",
     "Dialect",
     "Fields",
-    "detail_sql",
+    "among_sql",
     "filters",
     "index_choice_sql",
     "period_params",
-    "rollup_sql",
+    "records_sql",
+    "superseded_sql",
 ]
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -98,10 +104,26 @@ class Fields:
     def component_j(self, method: str) -> str:
         """Device joules of the record's components read by ``method``."""
         if self.dialect == "sqlite":
-            return (
+            comps = "$.footprint.measurement.components"
+
+            def part(i: int) -> str:
+                return (
+                    f"(CASE WHEN json_extract(body, '{comps}[{i}].method') = '{method}' THEN "
+                    f"coalesce(json_extract(body, '{comps}[{i}].energy_j'), 0.0) ELSE 0.0 END)"
+                )
+
+            walk = (
                 "(SELECT total(json_extract(e.value, '$.energy_j')) FROM "
-                "json_each(body, '$.footprint.measurement.components') e "
-                f"WHERE json_extract(e.value, '$.method') = '{method}')"
+                f"json_each(body, '{comps}') e WHERE json_extract(e.value, '$.method') = "
+                f"'{method}')"
+            )
+            # Records have one to a few components: read the first two by index (the body is
+            # parsed once per row, so that is cheap) and walk only longer lists. The same sum:
+            # 0.0 + e0 + e1 in order, which total() gives for two terms in every SQLite.
+            return (
+                f"(CASE json_array_length(body, '{comps}') WHEN 0 THEN 0.0 "
+                f"WHEN 1 THEN 0.0 + {part(0)} WHEN 2 THEN 0.0 + {part(0)} + {part(1)} "
+                f"ELSE {walk} END)"
             )
         return (
             "(SELECT coalesce(sum((e ->> 'energy_j')::float8), 0) FROM "
@@ -155,17 +177,31 @@ def period_params(since: datetime, until: datetime) -> dict[str, str]:
     }
 
 
-def _not_superseded(f: Fields) -> str:
-    """Records no correction replaces (a one-time scan of corrections, not one per row).
+def superseded_sql(f: Fields, *, after: Literal["since", "until"] = "since") -> str:
+    """The ids of the records corrections appended at or after ``:since`` (or ``:until``)
+    replace.
 
     A correction is appended after the record it corrects, so only corrections appended at or
     after ``since`` can replace a record of the period: the scan uses the timestamp index.
     """
     corrects = f.indexed("corrects")
     return (
-        f"{f.text('id')} NOT IN (SELECT {corrects} FROM {LEDGER_TABLE} "
-        f"WHERE {f.indexed('timestamp')} >= :since AND {corrects} IS NOT NULL)"
+        f"SELECT {corrects} FROM {LEDGER_TABLE} "
+        f"WHERE {f.indexed('timestamp')} >= :{after} AND {corrects} IS NOT NULL"
     )
+
+
+def among_sql(f: Fields, *, team: str | None, project: str | None) -> tuple[str, dict[str, Any]]:
+    """How many records of the period (and filters) have an id in ``:ids`` (a JSON array);
+    the ledger's id index answers it."""
+    where, params = filters(f, team=team, project=project)
+    ids = (
+        "(SELECT value FROM json_each(:ids))"
+        if f.dialect == "sqlite"
+        else "(SELECT jsonb_array_elements_text(CAST(:ids AS jsonb)))"
+    )
+    sql = f"SELECT count(*) FROM {LEDGER_TABLE} WHERE {where} AND {f.indexed('id')} IN {ids}"
+    return sql, params
 
 
 def _source_rows(f: Fields, where: str) -> str:
@@ -179,22 +215,34 @@ def _source_rows(f: Fields, where: str) -> str:
     )
 
 
-#: The aggregate columns every rollup row carries, in order (see :func:`rollup_sql`).
-AGGREGATES = (
-    "records",
-    "energy_kwh",
-    "co2e_g",
-    "measured_kwh",
-    "estimated_kwh",
-    "market_records",
-    "market_energy_kwh",
-    "market_co2e_g",
-    "inferences",
+#: The fields :func:`records_sql` packs into a record's key, after its UTC day: the record's
+#: role and study follow from them (see ``_scan``).
+RAW_KEY_PATHS: tuple[tuple[str, ...], ...] = (
+    ("attribution", "team"),
+    ("attribution", "project"),
+    ("attribution", "model"),
+    ("attribution", "model_version"),
+    ("kind",),
+    ("attribution", "stage"),
+    ("footprint", "intensity", "zone"),
+    ("footprint", "intensity", "source"),
+    ("metadata", "study"),
 )
-
-#: Grouping -> its key columns (up to three; missing ones are NULL). Coarser groupings (the
-#: total, days, models, zones, sources) are sums of these few rows, added up by the caller:
-#: each grouping here costs the database one sort of the period's records.
+#: The key columns of a record's figures (day first), as the groupings name them.
+KEYS = (
+    "day",
+    "team",
+    "project",
+    "model",
+    "model_version",
+    "kind",
+    "role",
+    "zone",
+    "source",
+    "study",
+)
+#: The groupings a report shows: name -> its key columns (of :data:`KEYS`). Coarser figures
+#: (the total, days, models, zones, sources) are sums of these rows, added up by the caller.
 GROUPINGS: dict[str, tuple[str, ...]] = {
     "day_team": ("day", "team"),
     "team": ("team",),
@@ -203,113 +251,94 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
     "model_version": ("model", "model_version", "role"),
     "zone_source": ("zone", "source"),
     "study": ("study",),
-    "superseded": (),
 }
+#: Record kinds that hold decisions.
+DECISION_KINDS = ("decision", "gate", "budget")
 
 
-def rollup_sql(f: Fields, *, team: str | None, project: str | None) -> tuple[str, dict[str, Any]]:
-    """One statement: the period's records grouped every way a report shows.
+def _array(f: Fields, items: list[str]) -> str:
+    """A JSON array of ``items`` as text (one value per record instead of ten columns)."""
+    if f.dialect == "sqlite":
+        return f"json_array({', '.join(items)})"
+    return f"(json_build_array({', '.join(items)})::text)"
 
-    Rows: ``(grouping, k1, k2, k3, <AGGREGATES>)``; ``grouping`` is a key of ``GROUPINGS``.
-    The ``superseded`` row counts the period's records a correction replaces (its other
-    aggregates are zero). Parameters ``since``/``until`` come from :func:`period_params`.
+
+def records_sql(
+    f: Fields, *, team: str | None, project: str | None, newest_first: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """One statement: a row per record of the period, all a report needs of it.
+
+    Columns: ``keys`` (the UTC day, then the :data:`RAW_KEY_PATHS` values as a JSON array: one
+    string to group by), ``id``, ``corrects`` (of a correction: the id it replaces),
+    ``energy_kwh``, ``co2e_g``,
+    ``market_co2e_g``, ``measured_kwh`` (components a hardware counter read, x PUE), and
+    ``inferences`` (of an inference record), ``seq``, and ``detail``: a JSON array of what a
+    decision record decided (``ts, id, kind, team, project, model, version, stage, metadata``)
+    or of a trial's point (``study, trial, metric``); NULL for other records.
+
+    Parameters: ``since``/``until`` from :func:`period_params`. With ``newest_first`` the rows
+    come in descending timestamp order (SQLite reads its timestamp index backwards), so each
+    correction comes before the record it replaces.
+
+    Why rows and not ``GROUP BY``: grouping the period's records by a few keys is a sort of
+    all of them per grouping in SQLite; the caller sums them in one pass (a dictionary), and the
+    decisions and tuning points come from the same pass. The database still reads each record's
+    fields (one JSON parse per record); nothing keeps the records in memory.
     """
     where, params = filters(f, team=team, project=project)
     kind, stage = f.text("kind"), f.text("attribution", "stage")
     energy = f.num("footprint", "energy_kwh")
-    pue = f.num("footprint", "pue")
+    day = f"substr({f.text('timestamp')}, 1, 10)"
+    if f.dialect == "sqlite":  # one call reads every path: the body is walked once
+        paths = ", ".join(f"'$.{'.'.join(p)}'" for p in RAW_KEY_PATHS)
+        packed = f"{day} || json_extract(body, {paths})"
+    else:
+        packed = f"{day} || {_array(f, [f.text(*p) for p in RAW_KEY_PATHS])}"
+    metadata = (
+        "json(json_extract(body, '$.metadata'))" if f.dialect == "sqlite" else "(b -> 'metadata')"
+    )
+    decision = _array(
+        f,
+        [
+            f.text("timestamp"),
+            f.text("id"),
+            kind,
+            f.text("attribution", "team"),
+            f.text("attribution", "project"),
+            f.text("attribution", "model"),
+            f.text("attribution", "model_version"),
+            stage,
+            metadata,
+        ],
+    )
+    metric = (
+        f"coalesce({f.free_num('metadata', 'result', 'metric')}, "
+        f"{f.free_num('metadata', 'metric')})"
+    )
+    trial = _array(f, [f.text("metadata", "study"), f.free_num("metadata", "trial"), metric])
+    decision_kinds = ", ".join(f"'{k}'" for k in DECISION_KINDS)
     columns = {
-        "day": f"substr({f.text('timestamp')}, 1, 10)",
-        "team": f.text("attribution", "team"),
-        "project": f.text("attribution", "project"),
-        "model": f.text("attribution", "model"),
-        "model_version": f.text("attribution", "model_version"),
-        "kind": kind,
-        "role": (
-            f"CASE WHEN {kind} IN ('run', 'correction') AND ({stage} IS NULL OR {stage} IN "
-            f"('training', 'train')) THEN 'training' WHEN {kind} = 'inference' "
-            "THEN 'inference' ELSE 'other' END"
-        ),
-        "zone": f.text("footprint", "intensity", "zone"),
-        "source": f.text("footprint", "intensity", "source"),
-        "study": f"CASE WHEN {kind} = 'trial' THEN {f.text('metadata', 'study')} END",
+        "keys": packed,
+        "id": f.text("id"),
+        "corrects": f"CASE WHEN {kind} = 'correction' THEN {f.text('corrects')} END",
         "energy_kwh": energy,
         "co2e_g": f.num("footprint", "co2e_g"),
         "market_co2e_g": f.num("footprint", "market", "co2e_g"),
-        "measured_kwh": f"{f.component_j('measured')} * {pue} / {_J_PER_KWH}",
+        "measured_kwh": (
+            f"CASE WHEN {energy} IS NOT NULL THEN "
+            f"{f.component_j('measured')} * {f.num('footprint', 'pue')} / {_J_PER_KWH} END"
+        ),
         "inferences": (
             f"CASE WHEN {kind} = 'inference' THEN {f.free_num('metadata', 'inferences')} END"
         ),
-        "superseded": f"CASE WHEN {_not_superseded(f)} THEN 0 ELSE 1 END",
+        "seq": "seq",
+        "detail": (
+            f"CASE WHEN {kind} IN ({decision_kinds}) THEN {decision} "
+            f"WHEN {kind} = 'trial' THEN {trial} END"
+        ),
     }
-    select = ",\n    ".join(f"{expr} AS {name}" for name, expr in columns.items())
-    # Components are measured or estimated (the ledger refuses other methods), so estimated
-    # energy is the rest: one pass over the components instead of two. The same sum in the same
-    # order as when the record was written, so an all-measured record leaves exactly 0.
-    rest = "energy_kwh - measured_kwh"
-    cte = (
-        f"WITH r AS MATERIALIZED (\n  SELECT\n    {select}\n"
-        f"  FROM {_source_rows(f, where)} AND {energy} IS NOT NULL\n)"
-    )
-    t = f.total
-    aggs = ", ".join(
-        f"{expr} AS {name}"
-        for name, expr in zip(
-            AGGREGATES,
-            (
-                "count(*)",
-                t("energy_kwh"),
-                t("co2e_g"),
-                t("measured_kwh"),
-                t(f"CASE WHEN {rest} > 0 THEN {rest} ELSE 0 END"),
-                "count(market_co2e_g)",
-                t("CASE WHEN market_co2e_g IS NOT NULL THEN energy_kwh ELSE 0 END"),
-                t("market_co2e_g"),
-                t("inferences"),
-            ),
-            strict=True,
-        )
-    )
-    parts = []
-    for name, keys in GROUPINGS.items():
-        if name == "superseded":
-            zeros = ", ".join(f"0 AS {name}" for name in AGGREGATES[1:])
-            parts.append(
-                "SELECT 'superseded' AS grp, NULL AS k1, NULL AS k2, NULL AS k3, "
-                f"count(*) AS records, {zeros} FROM r WHERE superseded = 1"
-            )
-            continue
-        cols = [f"{k} AS k{i}" for i, k in enumerate([*keys, *(["NULL"] * (3 - len(keys)))], 1)]
-        where_ = " WHERE superseded = 0"
-        if name == "study":
-            where_ += " AND kind = 'trial'"
-        group = f" GROUP BY {', '.join(keys)}" if keys else ""
-        parts.append(f"SELECT '{name}' AS grp, {', '.join(cols)}, {aggs} FROM r{where_}{group}")
-    return cte + "\n" + "\nUNION ALL ".join(parts), params
-
-
-def detail_sql(
-    f: Fields,
-    *,
-    team: str | None,
-    project: str | None,
-    kinds: tuple[str, ...],
-    columns: dict[str, str],
-    newest_first: bool = False,
-    limit: int,
-    extra_where: str = "",
-) -> tuple[str, dict[str, Any]]:
-    """Rows of the period's records of ``kinds`` (not superseded), with ``columns`` (name ->
-    expression from :class:`Fields`), plus ``total`` (how many matched, before ``limit``)."""
-    where, params = filters(f, team=team, project=project)
-    kind_list = ", ".join(f"'{k}'" for k in kinds)
-    select = ", ".join(f"{expr} AS {name}" for name, expr in columns.items())
-    order = "DESC" if newest_first else "ASC"
-    more = f" AND {extra_where}" if extra_where else ""
-    sql = (
-        f"SELECT {select}, count(*) OVER () AS total FROM {_source_rows(f, where)} "
-        f"AND {f.text('kind')} IN ({kind_list}) AND {_not_superseded(f)}{more} "
-        f"ORDER BY seq {order} LIMIT :limit"
-    )
-    params["limit"] = limit
+    select = ",\n  ".join(f"{expr} AS {name}" for name, expr in columns.items())
+    sql = f"SELECT\n  {select}\nFROM {_source_rows(f, where)}"
+    if newest_first:
+        sql += f"\nORDER BY {f.indexed('timestamp')} DESC, seq DESC"
     return sql, params

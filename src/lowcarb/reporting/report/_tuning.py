@@ -8,20 +8,13 @@ values then live only in the Optuna storage).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-
-from sqlalchemy import Connection, text
+from collections.abc import Iterable, Mapping, Sequence
 
 from lowcarb.reporting.report._figures import Figures
-from lowcarb.reporting.report._query import ReportQuery
-from lowcarb.reporting.report._sql import Fields, detail_sql, period_params
 from lowcarb.reporting.report._types import ParetoPoint, TuningStudy
 
-__all__ = ["MAX_TRIAL_POINTS", "pareto_front", "read_tuning"]
+__all__ = ["pareto_front", "tuning_from"]
 
-#: Trials with a metric a report reads to draw fronts.
-MAX_TRIAL_POINTS = 100_000
 NO_METRIC = (
     "no trial record of this study carries its objective value (metadata.result.metric or "
     "metadata.metric); the values are in the study's Optuna storage"
@@ -44,47 +37,20 @@ def pareto_front(points: Iterable[ParetoPoint]) -> tuple[ParetoPoint, ...]:
     return tuple(front)
 
 
-def read_tuning(
-    conn: Connection,
-    f: Fields,
-    query: ReportQuery,
+def tuning_from(
+    points: Mapping[str | None, Sequence[tuple[int | None, float, float]]],
     studies: Sequence[tuple[str | None, Figures]],
-    *,
-    limit: int = MAX_TRIAL_POINTS,
-) -> tuple[tuple[TuningStudy, ...], bool]:
-    """Studies with their fronts; the flag is True when more than ``limit`` points existed."""
-    if not studies:
-        return (), False
-    metric = (
-        f"coalesce({f.free_num('metadata', 'result', 'metric')}, "
-        f"{f.free_num('metadata', 'metric')})"
-    )
-    columns = {
-        "study": f.text("metadata", "study"),
-        "trial": f.free_num("metadata", "trial"),
-        "energy": f.num("footprint", "energy_kwh"),
-        "metric": metric,
-    }
-    sql, params = detail_sql(
-        f,
-        team=query.team,
-        project=query.project,
-        kinds=("trial",),
-        columns=columns,
-        limit=limit,
-        extra_where=f"{metric} IS NOT NULL AND {f.num('footprint', 'energy_kwh')} IS NOT NULL",
-    )
-    params.update(period_params(query.since, query.until))
-    points: dict[str | None, list[ParetoPoint]] = defaultdict(list)
-    total = 0
-    for r in conn.execute(text(sql), params):
-        total = int(r.total)
-        trial = int(r.trial) if r.trial is not None else None
-        points[r.study].append(ParetoPoint(trial, float(r.metric), float(r.energy)))
+) -> tuple[TuningStudy, ...]:
+    """Studies with their fronts.
+
+    Args:
+        points: Study -> ``(trial, metric, energy_kwh)`` of its trials with a metric.
+        studies: Each study's figures (from the ``study`` grouping).
+    """
     out = []
     for study, figures in studies:
-        mine = points.get(study, [])
+        mine = [ParetoPoint(t, m, e) for t, m, e in points.get(study, ())]
         front = pareto_front(mine)
         out.append(TuningStudy(study, figures, len(mine), front, None if mine else NO_METRIC))
     out.sort(key=lambda s: (-s.figures.energy_kwh, s.study or ""))
-    return tuple(out), total > limit
+    return tuple(out)
