@@ -71,4 +71,11 @@ def test_an_objective_that_would_overrun_is_stopped_from_inside() -> None:
     (first, *_) = study.trials
     assert first.state == optuna.trial.TrialState.PRUNED
     assert first.user_attrs["stop_reason"] == "budget"
-    assert first.user_attrs["cost"] <= 6e-7 * 1.05
+    # Stopped within a few of the watchdog's 50 ms polls of the budget running out, however
+    # busy the machine (a fixed share of this tiny budget, 0.2-0.3 s of CPU, is not: +29% was
+    # seen with a second suite loading both cores). Unstopped, it would run 20 s.
+    cost = first.user_attrs["cost"]
+    ran_s = (first.datetime_complete - first.datetime_start).total_seconds()
+    late_s = max(0.0, cost - 6e-7) / (cost / ran_s)  # at the trial's mean spending rate
+    assert late_s <= 0.25, (cost, ran_s)
+    assert ran_s < 5.0
