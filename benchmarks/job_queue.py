@@ -560,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_s": round(time.perf_counter() - started, 1),
         "machine": info,
     }
+    out = {"benchmark": out["benchmark"], "ratios": out["ratios"], **out}  # ratios first
     print(json.dumps(out))
     checks = out["checks"]
     return 0 if all(checks.values()) else 1

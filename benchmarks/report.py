@@ -11,7 +11,11 @@ corrections and 500 planned jobs in the job table. Then times, over a few runs e
 - the HTML report end to end as ``lowcarb report`` makes it (``collect`` with the chain
   verified, plus ``build_report``), p50 against the 30 s target;
 - ``collect`` without verification (what a dashboard overview would call) and verification alone;
-- the Markdown, CSV and JSON renderings of the same data.
+- the Markdown, CSV and JSON renderings of the same data;
+- the reference, in the same run: SQLite parsing every record's body once in one aggregate
+  statement (``json_extract`` in C, nothing handed to Python), the least any report that reads
+  its records' fields must do; ``ratios.collect_vs_sqlite_one_parse_per_record`` is that time
+  over ``collect``'s (1.0: the report costs no more than the parse itself).
 
     .venv/bin/python benchmarks/report.py                    # about 1 minute on 2 cores
     .venv/bin/python benchmarks/report.py --records 20000    # quicker
@@ -182,6 +186,22 @@ def _p50(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+#: The reference: every record's body parsed once by SQLite, in C, the result an aggregate.
+RAW_PARSE_SQL = "SELECT count(*), count(json_extract(body, '$.kind')) FROM lowcarb_ledger"
+
+
+def raw_parse(file: Path) -> int:
+    """Run :data:`RAW_PARSE_SQL` on the SQLite ledger at ``file``; the records it parsed."""
+    conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+    try:
+        rows, parsed = conn.execute(RAW_PARSE_SQL).fetchone()
+    finally:
+        conn.close()
+    if rows != parsed:
+        raise RuntimeError(f"{file}: {rows - parsed} record(s) without a kind")
+    return int(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000, help="records over the year")
@@ -211,16 +231,29 @@ def main(argv: list[str] | None = None) -> int:
             collect_s, data = _p50(lambda: collect(ledger, query, verify=False), args.runs)
             verify_s, result = _p50(ledger.verify, args.runs)
             entries = ledger.count()
+        file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+        raw_s: float | None = None
+        raw_rows = None
+        if file is not None:
+            raw_s, raw_rows = _p50(lambda: raw_parse(file), args.runs)
         renders = {
             fmt: _p50(lambda fmt=fmt: build_report(data, fmt), args.runs)[0]
             for fmt in ("md", "csv", "json")
         }
-        file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
         db_bytes = (
             sum(f.stat().st_size for f in file.parent.glob(file.name + "*")) if file else None
         )
+    ratios = {}
+    if raw_s is not None:
+        ratios["collect_vs_sqlite_one_parse_per_record"] = round(raw_s / collect_s, 3)
     line = {
         "benchmark": "report",
+        "ratios": ratios,
+        "reference": {
+            "sqlite_one_parse_per_record_p50_s": None if raw_s is None else round(raw_s, 3),
+            "rows": raw_rows,
+            "sql": RAW_PARSE_SQL,
+        },
         "records_in_period": data.totals.records,
         "ledger_entries": entries,
         "days": DAYS,

@@ -442,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
     }
+    result = {
+        "benchmark": result["benchmark"],
+        "ratios": result["ratios"],
+        **result,
+    }  # ratios first
     print(json.dumps(result), flush=True)
     return 0
 

@@ -686,6 +686,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = round(time.perf_counter() - started, 1)
+    result = {
+        "benchmark": result["benchmark"],
+        "ratios": result["ratios"],
+        **result,
+    }  # ratios first
     print(json.dumps(result), flush=True)
     return 0
 
