@@ -96,8 +96,9 @@ def _queued_unit(*drafts: RecordDraft) -> Unit:
 
 
 def _queued(directory: Path) -> list[str]:
-    """The appends in a queue directory (not the writers' wake-up pipes, ``*.w``)."""
-    return sorted(n for n in os.listdir(directory) if not n.endswith(".w"))
+    """The appends in a queue directory (not the writers' wake-up pipes, ``*.w``, nor a
+    committer's socket, ``c.sock``)."""
+    return sorted(n for n in os.listdir(directory) if not n.endswith((".w", ".sock")))
 
 
 def _queue(tmp_path: Path) -> AppendQueue:

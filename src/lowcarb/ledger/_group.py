@@ -187,6 +187,22 @@ def lead(
     return chained[mine]
 
 
+def _led(
+    store: ChainStore,
+    queue: AppendQueue,
+    contended: Callable[[], None] | None,
+    *,
+    own: Unit | None = None,
+    own_stem: str | None = None,
+    sign: Sign | None = None,
+) -> list[Chained] | None:
+    """:func:`lead`, then ``contended()`` when it chained appends other processes queued."""
+    out = lead(store, queue, own=own, own_stem=own_stem, sign=sign)
+    if contended is not None and queue.last_claimed > (0 if own_stem is None else 1):
+        contended()
+    return out
+
+
 def rechain(unit: Unit, seq: int, prev: str) -> list[Chained]:
     """A unit's chained records, its first at ``seq`` after ``prev`` (the rest follow: a unit's
     records are contiguous)."""
@@ -213,6 +229,46 @@ def read_back(store: ChainStore, unit: Unit) -> list[Chained]:
     return [(*found[i], None) for i in unit.ids]
 
 
+class Committed(Protocol):
+    """What a writer needs of a committer's client (``_committer.CommitterClient``)."""
+
+    def append(self, unit: Unit, *, timeout_s: float) -> tuple[str, int, str] | None: ...
+
+
+def _through_committer(store: ChainStore, client: Committed, unit: Unit) -> list[Chained] | None:
+    """Hand ``unit`` to the committer that holds the lock; None when there is none, or when it
+    did not chain the unit (then the caller appends it the usual way).
+
+    Raises:
+        InvalidValueError: It corrects an unknown id.
+        LedgerError: No answer in time (the unit may be stored later), or refused.
+    """
+    reply = client.append(unit, timeout_s=store.busy_timeout_s + 5.0)
+    if reply is None:
+        return None
+    verdict, seq, prev = reply
+    if verdict == "chained":
+        return rechain(unit, seq, prev)
+    if verdict == "timeout":
+        raise LedgerError(
+            f"ledger {store.display_url}: the committer chaining this append did not answer "
+            f"within {store.busy_timeout_s + 5.0:g} s; it may be recorded: look for record id "
+            f"{unit.ids[0]} before appending it again"
+        )
+    if verdict == "refused":
+        if not unit.corrects:
+            raise LedgerError(f"ledger {store.display_url}: a queued append was refused")
+        missing = unit.corrects - store.existing_ids(unit.corrects)
+        if missing:
+            raise unknown_corrects_error(missing)
+        return None  # the corrected record has arrived since: append it again
+    # Its transaction failed, or it stopped: the unit is stored, or never will be.
+    found = store.chained(unit.ids)
+    if not found:
+        return None
+    return read_back(store, unit)
+
+
 def group_append(
     store: ChainStore,
     queue: AppendQueue,
@@ -220,8 +276,12 @@ def group_append(
     *,
     sign: Sign | None,
     clock: Callable[[], float] = time.monotonic,
+    client: Committed | None = None,
+    contended: Callable[[], None] | None = None,
 ) -> list[Chained]:
-    """Append ``unit`` through the queue: lead when the lock is free, else queue and wait.
+    """Append ``unit`` through the queue: lead when the lock is free; else hand it to the
+    committer when one holds the lock (``client``); else queue it and wait. A leader that
+    found others' appends queued calls ``contended`` (which starts a committer).
 
     Raises:
         LedgerBusyError: Not chained within the store's busy timeout (and not appended).
@@ -229,11 +289,17 @@ def group_append(
     """
     deadline = clock() + store.busy_timeout_s
     if queue.try_lead():
-        return lead(store, queue, own=unit, sign=sign) or []
+        return _led(store, queue, contended, own=unit, sign=sign) or []
     if sign is not None:  # only this process can sign its records: it waits to lead
         if not queue.lead_within(deadline, clock=clock):
             raise store.busy_error()
         return lead(store, queue, own=unit, sign=sign) or []
+    if client is not None:
+        through = _through_committer(store, client, unit)
+        if through is not None:
+            return through
+        if queue.try_lead():
+            return _led(store, queue, contended, own=unit, sign=sign) or []
     stem = queue.enqueue(unit)
     try:
         while True:
@@ -261,7 +327,7 @@ def group_append(
                 queue.leave(stem)
                 stem = queue.enqueue(unit)
                 continue
-            result = lead(store, queue, own_stem=stem)
+            result = _led(store, queue, contended, own_stem=stem)
             if result is not None:
                 return result
     except BaseException:

@@ -38,6 +38,11 @@ What holds after a crash or ``SIGKILL`` of any process at any point:
   interrupted commit may be on any database). One that gives up waiting withdraws its ``.p`` file
   first, so a busy error always means "not appended".
 
+While the ledger stays contended, a leader that found others' appends queued starts a
+*committer* (:mod:`lowcarb.ledger._committer`): a thread that keeps the lock and takes appends
+over a socket in this directory, two system calls per append where the files cost a dozen; the
+files remain the way in for a writer that finds no committer, and the committer claims them too.
+
 The lock and the files only group the work: correctness never depends on them. The SQLite write
 lock still serialises transactions and the primary key on ``seq`` still forbids a fork, so a
 process that bypasses the queue (an older lowcarb, another tool) is merely not grouped.
@@ -188,6 +193,9 @@ class AppendQueue:
         self._partial = b""
         self._results: dict[str, tuple[int, str]] = {}
         self._swept = 0.0
+        #: How many pending appends the last :meth:`claim` took (others are appending now;
+        #: orphans of a dead leader do not count).
+        self.last_claimed = 0
 
     # -- the leader lock ----------------------------------------------------------------------
 
@@ -237,8 +245,7 @@ class AppendQueue:
         if self._held and self._fd_pid == os.getpid():
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._held = False
-            for stem, message in (wake or {}).items():
-                self._poke(stem, message)
+            self.notify(wake or {})
             if wake_pending:
                 try:
                     names = os.listdir(self.directory)
@@ -248,6 +255,29 @@ class AppendQueue:
                 if pending:  # the oldest leads next and chains the others' with its own
                     self._poke(min(pending)[:-2])
         self._held = False
+
+    def notify(self, wake: Mapping[str, str]) -> None:
+        """Wake the owners of ``wake``'s appends (see :meth:`release`), the lock kept."""
+        for stem, message in wake.items():
+            self._poke(stem, message)
+
+    @property
+    def file_mode(self) -> int:
+        """The mode of the queue's files: that of the ledger file (see :meth:`lock_fd`)."""
+        self._lock_fd()
+        return self._file_mode
+
+    def lock_fd(self) -> int:
+        """The descriptor of the queue directory this queue locks (opened when needed)."""
+        return self._lock_fd()
+
+    def abandon(self) -> None:
+        """In a forked child: close the descriptors inherited from the parent (closing them
+        here releases nothing of the parent's, and keeps this child from holding its lock)."""
+        if self._fd >= 0 and self._fd_pid != os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd, self._held = -1, False
 
     def _poke(self, stem: str, message: str = "") -> None:
         """Write ``<stem> <message>`` to the wake-up pipe of its owner (when it has one): one
@@ -421,6 +451,7 @@ class AppendQueue:
     def claim(self, *, max_records: int = MAX_GROUP_RECORDS) -> list[Claimed]:
         """Claim queued appends, oldest first (leader only): orphans of dead leaders, then
         pending ones, up to ``max_records`` records (at least one append)."""
+        self.last_claimed = 0
         try:
             names = os.listdir(self.directory)
         except FileNotFoundError:
@@ -459,6 +490,7 @@ class AppendQueue:
                 continue
             out.append(Claimed(stem, unit, orphan=suffix == _CLAIMED))
             records += len(unit.ids)
+        self.last_claimed = sum(not c.orphan for c in out)
         return out
 
     def finish(self, chained: Iterable[Claimed], refused: Iterable[Claimed]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from lowcarb.errors import (
 )
 from lowcarb.ledger._canonical import GENESIS_HASH, chain_hash, format_time
 from lowcarb.ledger._chain import ChainRow
+from lowcarb.ledger._committer import Committer, CommitterClient
 from lowcarb.ledger._group import Chained, Sign, group_append, lead
 from lowcarb.ledger._handoff import HAVE_FLOCK, AppendQueue, Unit, queue_dir, server_queue_dir
 from lowcarb.ledger._pgwrite import PG_LOCK_KEY, pg_append_one, pg_commit, pg_durable, pg_lock
@@ -102,12 +103,14 @@ class SqlLedgerStore:
           ``synchronous_commit`` as configured on the server, ``on`` by default). Concurrent
           appends share that cost (group commit): on a SQLite file, processes that find the
           ledger busy queue their records for the next writer, which chains them all in one
-          transaction (:mod:`lowcarb.ledger._group`); on PostgreSQL, a writer that others wait
-          for commits without waiting for its fsync, releases the lock, then waits for the
-          fsync outside it, so queued writers' commits share fsyncs. Other readers may see such
-          a record a moment before its writer's call returns; a server crash in that moment can
-          lose it (its writer then gets an error, never an acknowledgement), and every later
-          record with it, so the chain stays whole.
+          transaction (:mod:`lowcarb.ledger._group`), or, while the ledger stays contended,
+          hand them to the committer thread one of them runs (:mod:`lowcarb.ledger._committer`;
+          PostgreSQL ledgers too, for this user's processes on one machine); on PostgreSQL,
+          a writer that others wait for commits without waiting for its fsync, releases the
+          lock, then waits for the fsync outside it, so queued writers' commits share fsyncs.
+          Other readers may see such a record a moment before its writer's call returns; a
+          server crash in that moment can lose it (its writer then gets an error, never an
+          acknowledgement), and every later record with it, so the chain stays whole.
         * Rows are never updated or deleted; triggers in the database refuse it.
         * Thread-safe: one write at a time per store; reads take connections from SQLAlchemy's
           pool. The write connection is kept between writes (file SQLite, PostgreSQL).
@@ -122,6 +125,7 @@ class SqlLedgerStore:
         display_url: str,
         busy_timeout_s: float = 30.0,
         read_only: bool = False,
+        group: bool = True,
     ) -> None:
         self.engine = engine
         #: Opened read-only (a SQLite file this process may not write): reads work, writes
@@ -139,12 +143,21 @@ class SqlLedgerStore:
         self.sqlite_file = dialect == "sqlite" and database not in (None, "", ":memory:")
         #: The group-commit queue of a writable SQLite file (None otherwise).
         self.queue: AppendQueue | None = None
-        if HAVE_FLOCK and self.sqlite_file and not read_only and database is not None:
-            path = Path(database)
-            self.queue = AppendQueue(queue_dir(path), mode_of=path)
+        mode_of: Path | None = None
+        if not group:
+            pass  # a committer's own store (it holds the queue's lock itself)
+        elif HAVE_FLOCK and self.sqlite_file and not read_only and database is not None:
+            mode_of = Path(database)
+            self.queue = AppendQueue(queue_dir(mode_of), mode_of=mode_of)
         elif HAVE_FLOCK and dialect == "postgresql":
             shared = server_queue_dir(engine.url.render_as_string(hide_password=True))
             self.queue = None if shared is None else AppendQueue(shared)
+        #: The committer this process starts when the ledger is contended, and its client.
+        self.committer: Committer | None = None
+        self._client: CommitterClient | None = None
+        if self.queue is not None:
+            self.committer = Committer(self.queue.directory, self._committer_store, mode_of=mode_of)
+            self._client = CommitterClient(self.queue.directory, self.queue.lock_fd)
         self._keeps_writer = self.sqlite_file or dialect == "postgresql"
         self._writer_lock = threading.RLock()
         self._writer: Any = None
@@ -229,7 +242,15 @@ class SqlLedgerStore:
             raise self.read_only_error()
         with self.errors(), self._writer_lock:
             if self.queue is not None:
-                return group_append(self, self.queue, unit, sign=sign)
+                committer = self.committer
+                return group_append(
+                    self,
+                    self.queue,
+                    unit,
+                    sign=sign,
+                    client=self._client,
+                    contended=None if committer is None else committer.start,
+                )
             return self.append_alone(unit, sign=sign) or lead(self, None, own=unit, sign=sign) or []
 
     def append_alone(self, unit: Unit, *, sign: Sign | None = None) -> list[Chained] | None:
@@ -509,12 +530,33 @@ class SqlLedgerStore:
             present = {str(r[0]) for r in conn.exec_driver_sql(sql)}
         return sorted(_EXPECTED_TRIGGERS[self.dialect] - present)
 
-    def close(self) -> None:
-        """Release the kept write connection, the pooled ones and the group-commit lock."""
+    def _committer_store(self) -> tuple[SqlLedgerStore, Callable[[], None]]:
+        """The store a committer writes through: this engine, its own connection and lock."""
+        store = SqlLedgerStore(
+            self.engine,
+            self.dialect,
+            display_url=self.display_url,
+            busy_timeout_s=self.busy_timeout_s,
+            group=False,
+        )
+        return store, store.close_writer
+
+    def close_writer(self) -> None:
+        """Release the kept write connection."""
         with self._writer_lock:
             kept, self._writer = self._writer, None
             if kept is not None and self._writer_pid == os.getpid():
                 kept.close()
+
+    def close(self) -> None:
+        """Stop this process's committer; release the kept write connection, the pooled ones
+        and the group-commit lock."""
+        if self.committer is not None:
+            self.committer.stop()
+        if self._client is not None:
+            self._client.close()
+        self.close_writer()
+        with self._writer_lock:
             if self.queue is not None:
                 self.queue.close()
         self.engine.dispose()
