@@ -163,6 +163,39 @@ def test_a_stale_temporary_file_is_swept(tmp_path: Path) -> None:
     q.close()
 
 
+def test_an_uncontended_leader_does_not_list_a_settled_empty_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lowcarb.ledger import _handoff
+
+    monkeypatch.setattr(_handoff, "_SETTLED_NS", 0)  # any time stamp counts as settled
+    q, other = _queue(tmp_path), _queue(tmp_path)
+    listed: list[str] = []
+    real = os.listdir
+
+    def counting(path: Any) -> list[str]:
+        listed.append(str(path))
+        return real(path)
+
+    assert q.try_lead() and q.claim() == []  # lists it once: empty
+    q.release()
+    monkeypatch.setattr(_handoff.os, "listdir", counting)
+    for _ in range(3):
+        assert q.try_lead() and q.claim() == []
+        q.release()
+    assert listed == []  # unchanged since: an fstat each, no listing
+    # A queued append changes the directory's time: the next leader lists it and claims it.
+    time.sleep(0.01)
+    stem = other.enqueue(_queued_unit(sample_draft()))
+    assert q.try_lead()
+    claimed = q.claim()
+    assert [c.stem for c in claimed] == [stem] and listed
+    q.finish(claimed, [])
+    q.release()
+    q.close()
+    other.close()
+
+
 # -- grouping on SQLite ------------------------------------------------------------------------
 
 

@@ -87,6 +87,10 @@ _PENDING, _CLAIMED, _REFUSED, _WAKE = ".p", ".c", ".e", ".w"
 MAX_GROUP_RECORDS = 5_000
 #: Temporary files older than this are left-overs of a writer killed while enqueueing.
 _STALE_TMP_S = 3600.0
+# A leader looks for such left-overs this often.
+_SWEEP_EVERY_S = 60.0
+# A directory's modification time is trusted (see ``AppendQueue._listing``) once this old.
+_SETTLED_NS = 100_000_000
 State = Literal["pending", "claimed", "refused", "gone", "withdrawn"]
 
 
@@ -193,6 +197,7 @@ class AppendQueue:
         self._partial = b""
         self._results: dict[str, tuple[int, str]] = {}
         self._swept = 0.0
+        self._quiet_mtime_ns = -2
         #: How many pending appends the last :meth:`claim` took (others are appending now;
         #: orphans of a dead leader do not count).
         self.last_claimed = 0
@@ -247,10 +252,7 @@ class AppendQueue:
             self._held = False
             self.notify(wake or {})
             if wake_pending:
-                try:
-                    names = os.listdir(self.directory)
-                except FileNotFoundError:
-                    names = []
+                names = self._listing() or []
                 pending = [name for name in names if name.endswith(_PENDING)]
                 if pending:  # the oldest leads next and chains the others' with its own
                     self._poke(min(pending)[:-2])
@@ -452,16 +454,15 @@ class AppendQueue:
         """Claim queued appends, oldest first (leader only): orphans of dead leaders, then
         pending ones, up to ``max_records`` records (at least one append)."""
         self.last_claimed = 0
-        try:
-            names = os.listdir(self.directory)
-        except FileNotFoundError:
-            return []
+        names = self._listing()
         if not names:
+            if names is not None:  # listed empty: nothing to sweep either
+                self._swept = time.time()
             return []
         out: list[Claimed] = []
         records = 0
         now = time.time()
-        sweep = now - self._swept > 60.0
+        sweep = now - self._swept > _SWEEP_EVERY_S
         if sweep:
             self._swept = now
         for name in sorted(names, key=lambda n: (not n.endswith(_CLAIMED), n)):
@@ -492,6 +493,31 @@ class AppendQueue:
             records += len(unit.ids)
         self.last_claimed = sum(not c.orphan for c in out)
         return out
+
+    def _listing(self) -> list[str] | None:
+        """The queue directory's names; None when it is known to hold no queued append.
+
+        Known means: it was listed holding none, and its modification time has not changed
+        since (one ``fstat`` instead of a listing: two per uncontended append). That time is
+        trusted only once it is older than :data:`_SETTLED_NS`, since a file system stamps
+        times from a clock that advances in ticks: a file queued within the tick of the last
+        listing would leave the time unchanged. Should a file system not update it at all,
+        a queued append waits for its owner's own look (every 50 ms), never longer.
+        """
+        try:
+            mtime = os.fstat(self._lock_fd()).st_mtime_ns
+        except OSError:
+            mtime = -1
+        if mtime == self._quiet_mtime_ns and time.time() - self._swept <= _SWEEP_EVERY_S:
+            return None
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        quiet = not any(n.endswith((_PENDING, _CLAIMED)) for n in names)
+        settled = time.time_ns() - mtime > _SETTLED_NS
+        self._quiet_mtime_ns = mtime if quiet and settled and mtime >= 0 else -2
+        return names
 
     def finish(self, chained: Iterable[Claimed], refused: Iterable[Claimed]) -> None:
         """After the commit: delete chained appends' files, mark refused ones (their owners are
