@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from lowcarb.cli._common import CliContext
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import DataError, MissingDependencyError, UsageError
 from lowcarb.profiling import ProfileSettings, count_complexity, load_model, profile_model
-from lowcarb.profiling._onnx import OnnxModel, count_onnx_complexity
+from lowcarb.profiling._onnx import OnnxModel, count_onnx_complexity, load_onnx
 
 FAST = ProfileSettings(
     batch_size=16,
@@ -241,3 +242,51 @@ def test_bad_onnx_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     with pytest.raises(MissingDependencyError, match=r"lowcarb\[onnx\]"):
         load_model(tmp_path / "two.onnx")
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_decision_scores_are_not_taken_for_probabilities(
+    digits: Any, tmp_path: Path, binary: bool
+) -> None:
+    """skl2onnx names a LinearSVC's and a plain SVC's scores ``probabilities``: not read as such."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC, LinearSVC
+
+    x_train, x_test, y_train, _ = digits
+    y = (y_train > 4).astype(np.int64) if binary else y_train
+    scorers = {
+        "linear_svc": LinearSVC(max_iter=2000, random_state=0),
+        "svc": SVC(random_state=0),
+    }
+    for name, model in scorers.items():
+        with warnings.catch_warnings():  # unscaled pixels: LinearSVC may not converge
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x_train, y)
+        onnx_model = load_onnx(_save_quietly(model, x_train, tmp_path / f"{name}.onnx"))
+        assert onnx_model.classes_ is None
+        with pytest.raises(UsageError, match="decision scores, not class probabilities"):
+            onnx_model.predict_proba(x_test[:3])
+        # Its labels are still the model's own.
+        assert (onnx_model.predict(x_test[:20]) == model.predict(x_test[:20])).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # SVC(probability=True): scikit-learn 1.9
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        calibrated = {
+            "svc_platt": SVC(probability=True, random_state=0).fit(x_train, y),
+            "calibrated_linear_svc": CalibratedClassifierCV(LinearSVC(random_state=0)).fit(
+                x_train, y
+            ),
+            "lr": LogisticRegression(max_iter=300).fit(x_train, y),
+        }
+    for name, model in calibrated.items():
+        onnx_model = load_onnx(_save_quietly(model, x_train, tmp_path / f"{name}.onnx"))
+        proba = onnx_model.predict_proba(x_test[:20])
+        assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-4)
+        assert np.allclose(proba, model.predict_proba(x_test[:20]), atol=1e-3)
+
+
+def _save_quietly(model: Any, x: Any, path: Path) -> Path:
+    """:func:`_save`; skl2onnx reads SVC attributes scikit-learn 1.9 deprecates (``probA_``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return _save(model, x, path)

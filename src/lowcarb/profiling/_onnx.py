@@ -8,7 +8,9 @@ by argmax.
 
 Class probabilities (``predict_proba`` and ``classes_``, which a cascade stage needs) are read from
 the graph, never guessed: the probability output is skl2onnx's second output (a ``[N, C]`` tensor,
-or the sequence of maps its ``ZipMap`` makes), or the first output when the graph's metadata says
+or the sequence of maps its ``ZipMap`` makes) unless it comes from a classifier node that applies
+no transform (a LinearSVC's or an SVC's decision scores, see :func:`_scores_from`), or the first
+output when the graph's metadata says
 it holds probabilities (``lowcarb.output = probabilities``, which ``lowcarb compress`` writes for a
 PyTorch export); the classes come from the metadata ``lowcarb.classes`` (a JSON list), else from
 the ``classlabels_*`` attribute of a ``ZipMap``/``LinearClassifier``/``TreeEnsembleClassifier``/
@@ -146,10 +148,14 @@ class OnnxModel:
         meta = {p.key: p.value for p in proto.metadata_props}
         outputs = session.get_outputs()
         self._proba_name: str | None = None
+        #: Why the graph gives no probabilities, when its second output holds scores.
+        self._scores_from: str | None = None
         if meta.get(OUTPUT_KEY) == "probabilities":
             self._proba_name = first.name
         elif len(outputs) > 1 and ("float" in outputs[1].type or "map" in outputs[1].type):
-            self._proba_name = outputs[1].name
+            self._scores_from = _scores_from(proto, outputs[1].name)
+            if self._scores_from is None:
+                self._proba_name = outputs[1].name
         #: Class labels in the order of the probability columns, or None (not a classifier
         #: graph that names them).
         self.classes_: np.ndarray[Any, Any] | None = (
@@ -180,6 +186,12 @@ class OnnxModel:
         Raises:
             UsageError: The graph has no probability output or does not name its classes.
         """
+        if self._scores_from is not None:
+            raise UsageError(
+                f"{str(self.path)!r} gives decision scores, not class probabilities (its "
+                f"{self._scores_from}); export a classifier with calibrated probabilities (wrap an "
+                "SVC or LinearSVC in scikit-learn's CalibratedClassifierCV)"
+            )
         if self._proba_name is None or self.classes_ is None:
             raise UsageError(
                 f"{str(self.path)!r} gives no class probabilities with named classes; export "
@@ -193,6 +205,46 @@ class OnnxModel:
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, output={self.output_name!r})"
+
+
+#: Operators after which a classifier's scores are shares, not raw scores (see _scores_from).
+_NORMALISING = frozenset(
+    {"Softmax", "LogSoftmax", "Sigmoid", "Normalizer", "Div", "Exp", "Clip", "HardSigmoid"}
+)
+
+
+def _scores_from(proto: Any, name: str) -> str | None:
+    """What makes graph output ``name`` decision scores rather than probabilities, or None.
+
+    skl2onnx names a classifier's second output ``probabilities`` whatever it holds; it holds raw
+    scores when the ``ai.onnx.ml`` classifier node it comes from applies no transform
+    (``post_transform`` NONE): a ``LinearClassifier`` of a LinearSVC (or of a ``raw_scores``
+    export), an ``SVMClassifier`` without Platt scaling (``prob_a``: an SVC fitted without
+    ``probability=True``). Each path back from the output stops at the first classifier node,
+    or at an operator that turns scores into shares (:data:`_NORMALISING`: a calibrator's
+    sigmoid or isotonic map and its division by the sum, a softmax); graphs with no classifier
+    node (an MLP's softmax, k-neighbours' votes) and tree ensembles (leaf class shares, or a
+    logistic/softmax transform) give probabilities.
+    """
+    producer = {out: node for node in proto.graph.node for out in node.output}
+    todo, seen = [name], set()
+    while todo:
+        node = producer.get(todo.pop())
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op_type in _NORMALISING:
+            continue  # scores turned into shares on this path (a calibrator, a softmax)
+        if node.op_type not in ("LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier"):
+            todo.extend(node.input)
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        post = attrs["post_transform"].s.decode() if "post_transform" in attrs else "NONE"
+        platt = "prob_a" in attrs and len(attrs["prob_a"].floats) > 0
+        if node.op_type != "TreeEnsembleClassifier" and post == "NONE" and not platt:
+            what = "without Platt scaling" if node.op_type == "SVMClassifier" else "untransformed"
+            return f"{node.op_type} node {node.name!r} is {what}"
+    return None
 
 
 def _classes(proto: Any, meta: dict[str, str]) -> np.ndarray[Any, Any] | None:
