@@ -17,11 +17,19 @@ from lowcarb.monitoring._servelog import OUTPUTS_ATTR
 
 
 def _request(
-    time: str, rows: list[list[Any]], predictions: list[Any], probabilities: Any = None,
+    time: str,
+    rows: list[list[Any]],
+    predictions: list[Any],
+    probabilities: Any = None,
     model: str = "churn",
-) -> dict[str, Any]:  # fmt: skip
-    return {"time": time, "model": model, "rows": rows, "predictions": predictions,
-            "probabilities": probabilities}  # fmt: skip
+) -> dict[str, Any]:
+    return {
+        "time": time,
+        "model": model,
+        "rows": rows,
+        "predictions": predictions,
+        "probabilities": probabilities,
+    }
 
 
 def _log(path: Path, *requests: dict[str, Any], tail: str = "") -> Path:
@@ -79,8 +87,12 @@ def test_since_and_until_select_requests_by_time(tmp_path: Path) -> None:
     assert len(read_serving_log(data, source="s", columns=LogColumns(since=at))) == 1
     assert len(read_serving_log(data, source="s", columns=LogColumns(until=at))) == 2
     with pytest.raises(DataError) as info:
-        read_serving_log(data, source="s", what="current window",
-                         columns=LogColumns(since=datetime(2027, 1, 1, tzinfo=UTC)))  # fmt: skip
+        read_serving_log(
+            data,
+            source="s",
+            what="current window",
+            columns=LogColumns(since=datetime(2027, 1, 1, tzinfo=UTC)),
+        )
     assert _one_line(info) == (
         "current window 's' has no request at or after 2027-01-01T00:00:00+00:00; widen "
         "--since/--until"
@@ -110,23 +122,33 @@ def test_several_models_need_a_choice(tmp_path: Path) -> None:
     ("line", "message"),
     [
         ("not json", "line 2: not JSON (Expecting value at column 1)"),
-        ('{"time": "2026-12-04T14:00:00Z", "model": "churn"}',
-         "line 2: has no rows, predictions, probabilities"),
-        ('{"time": "2026-12-04T14:00:00", "model": "churn", "rows": [[1, 2]], '
-         '"predictions": [1], "probabilities": null}', "line 2: time '2026-12-04T14:00:00' has "
-         "no time zone (add Z)"),
-        ('{"time": "2026-12-04T14:00:00Z", "model": "churn", "rows": [[1, 2]], '
-         '"predictions": [1, 0], "probabilities": null}',
-         "line 2: 1 rows but predictions is 2; give one per row"),
-        ('{"time": "2026-12-04T14:00:00Z", "model": "churn", "rows": [[1, 2, 3]], '
-         '"predictions": [1], "probabilities": null}',
-         "line 2: a row of model 'churn' has 3 values, earlier rows 2"),
-        ('{"time": "2026-12-04T14:00:00Z", "model": "churn", "rows": [[1, [2]]], '
-         '"predictions": [1], "probabilities": null}',
-         "line 2: a row holds [2]; values must be numbers, text or null"),
+        (
+            '{"time": "2026-12-04T14:00:00Z", "model": "churn"}',
+            "line 2: has no rows, predictions, probabilities",
+        ),
+        (
+            '{"time": "2026-12-04T14:00:00", "model": "churn", "rows": [[1, 2]], '
+            '"predictions": [1], "probabilities": null}',
+            "line 2: time '2026-12-04T14:00:00' has no time zone (add Z)",
+        ),
+        (
+            '{"time": "2026-12-04T14:00:00Z", "model": "churn", "rows": [[1, 2]], '
+            '"predictions": [1, 0], "probabilities": null}',
+            "line 2: 1 rows but predictions is 2; give one per row",
+        ),
+        (
+            '{"time": "2026-12-04T14:00:00Z", "model": "churn", "rows": [[1, 2, 3]], '
+            '"predictions": [1], "probabilities": null}',
+            "line 2: a row of model 'churn' has 3 values, earlier rows 2",
+        ),
+        (
+            '{"time": "2026-12-04T14:00:00Z", "model": "churn", "rows": [[1, [2]]], '
+            '"predictions": [1], "probabilities": null}',
+            "line 2: a row holds [2]; values must be numbers, text or null",
+        ),
         ("[1, 2]", "line 2: not a JSON object but list"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_line_is_one_line_naming_it(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "serve.jsonl"
     path.write_text(json.dumps(REQUESTS[0]) + "\n" + line + "\n" + json.dumps(REQUESTS[1]) + "\n")
