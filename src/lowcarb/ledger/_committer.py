@@ -2,12 +2,13 @@
 
 With the file queue alone (:mod:`lowcarb.ledger._handoff`), every queued append costs its writer
 a file written and renamed and a named pipe waited on, and its leader a directory listing, a
-rename, a read, an unlink and a pipe written; leadership passes from writer to writer, each hand
--over a wake-up. On a 2-core machine that work, not the fsync, bounded 8 writers at about one
-writer's rate. So when a leader finds appends of other processes queued (the ledger is contended),
-it starts a *committer*: a thread of its process that takes the leader lock for itself, listens on
-a Unix socket in the queue directory (``c.sock``) and, round after round, chains in one
-transaction every append that arrived on the socket or in the file queue since the last round.
+rename, a read, an unlink and a pipe written; leadership passes from writer to writer, with a
+wake-up at each change. On a 2-core machine that work, not the fsync, bounded 8 writers at about
+one writer's rate. So when a leader finds appends of other processes queued (the ledger is
+contended), it starts a *committer*: a thread of its process that takes the leader lock for
+itself, listens on a Unix socket in the queue directory (``c.sock``) and, round after round,
+chains in one transaction every append that arrived on the socket or in the file queue since the
+last round.
 A writer that finds the lock taken sends its records over the socket (one write) and reads its
 first record's position back (one read): two system calls where the file queue made a dozen.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import select
 import socket
@@ -50,6 +52,8 @@ from lowcarb.ledger._group import ChainStore, chain_units
 from lowcarb.ledger._handoff import AppendQueue, Claimed, Unit
 
 __all__ = ["IDLE_S", "LIFETIME_S", "MAX_UNIT_RECORDS", "Committer", "CommitterClient", "Reply"]
+
+_log = logging.getLogger(__name__)
 
 #: A committer stops after this long without an append.
 IDLE_S = 0.05
@@ -177,7 +181,6 @@ class Committer:
         self._queue = queue
         close_store: Callable[[], None] | None = None
         path = socket_path(self.directory, queue.lock_fd())
-        wake: dict[str, str] = {}
         try:
             store, close_store = self._open_store()
             self._listener = self._listen(path, queue.file_mode)
@@ -186,18 +189,19 @@ class Committer:
                 now = time.monotonic()
                 if now - last > IDLE_S or now - born > LIFETIME_S:
                     break
-                if self._round(store, queue, wait_s=min(IDLE_S / 2, _POLL_S), wake=wake):
+                if self._round(store, queue, wait_s=min(IDLE_S / 2, _POLL_S)):
                     last = time.monotonic()
             self._unlisten(path)
-            self._round(store, queue, wait_s=0.0, wake=wake)  # what arrived before the unlink
-        except BaseException:
+            self._round(store, queue, wait_s=0.0)  # what arrived before the unlink
+        except Exception as exc:  # its writers were told, and append the usual way
+            _log.warning("ledger committer for %s stopped: %s", self.directory, exc)
             self._unlisten(path)
         finally:
             for peer in self._peers.values():
                 with contextlib.suppress(OSError):
                     peer.sock.close()
             self._peers = {}
-            queue.release(wake=wake)
+            queue.release()  # and wake the oldest append still queued in a file
             queue.close()
             self._queue = None
             if close_store is not None:
@@ -224,9 +228,7 @@ class Committer:
             self._listener.close()
             self._listener = None
 
-    def _round(
-        self, store: ChainStore, queue: AppendQueue, *, wait_s: float, wake: dict[str, str]
-    ) -> bool:
+    def _round(self, store: ChainStore, queue: AppendQueue, *, wait_s: float) -> bool:
         """Take what arrived (socket and file queue) and chain it in one transaction; True when
         there was anything."""
         socks: list[Any] = [p.sock for p in self._peers.values()]
