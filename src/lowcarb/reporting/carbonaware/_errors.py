@@ -53,8 +53,8 @@ _KNOWN: dict[int, tuple[str, str]] = {
 }
 
 
-class SdkProblemError(Exception):
-    """A problem to answer in the SDK's shape.
+class SdkProblemError(LowcarbError):
+    """A problem to answer in the SDK's shape (an answer, raised inside the server only).
 
     Args:
         status: HTTP status code.
@@ -117,6 +117,8 @@ def about(key: str) -> Iterator[None]:
     """Turn a lowcarb error raised in the block into a :class:`SdkProblemError` about ``key``."""
     try:
         yield
+    except SdkProblemError:
+        raise  # already an answer
     except LowcarbError as exc:
         raise _from_lowcarb(exc, key) from None
 

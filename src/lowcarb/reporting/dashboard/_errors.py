@@ -29,8 +29,9 @@ from lowcarb.errors import (
 __all__ = ["DashboardError", "status_for"]
 
 
-class DashboardError(Exception):
-    """An answer other than 200, with its one-line reason.
+class DashboardError(LowcarbError):
+    """An answer other than 200, with its one-line reason (raised inside the server only;
+    its handler is found before the one for other lowcarb errors).
 
     Args:
         status: HTTP status code.
