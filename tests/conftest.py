@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,34 @@ def grid_data_dir() -> Path:
             f"shared grid data not found at {SHARED_DATA}; set LOWCARB_GRID_DATA to its folder"
         )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def digits_cascade(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A two-stage cascade file (logistic regression, then an MLP, fitted on digits) and 40
+    held-out rows (an array) to send it. Shared by the session: tests only read it."""
+    import warnings
+
+    import skops.io as sio
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    from lowcarb.compression import fit_cascade, save_cascade
+
+    root = tmp_path_factory.mktemp("cascade")
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small = LogisticRegression(max_iter=50).fit(x[:900], y[:900])
+        large = MLPClassifier((64,), max_iter=100, random_state=0).fit(x[:900], y[:900])
+    sio.dump(small, root / "small.skops")
+    sio.dump(large, root / "large.skops")
+    models = [(root / "small.skops", small), (root / "large.skops", large)]
+    cascade = fit_cascade(
+        models, x[900:1300], y[900:1300], max_accuracy_loss_pts=0.5, energy_per_1k_j=[1.0, 9.0]
+    )
+    save_cascade(root / "digits.json", cascade)
+    return root / "digits.json", x[1300:1340]

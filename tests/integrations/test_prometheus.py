@@ -273,39 +273,11 @@ def test_prometheus_stores_what_the_real_server_reports(
         proc.stderr.close()
 
 
-@pytest.fixture
-def digits_cascade(tmp_path: Path) -> tuple[Path, list[list[float]]]:
-    """A two-stage cascade file (logistic regression, then an MLP) and rows to send it."""
-    import warnings
-
-    import skops.io as sio
-    from sklearn.datasets import load_digits
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
-
-    from lowcarb.compression import fit_cascade, save_cascade
-
-    x, y = load_digits(return_X_y=True)
-    x = x / 16.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        small = LogisticRegression(max_iter=50).fit(x[:900], y[:900])
-        large = MLPClassifier((64,), max_iter=100, random_state=0).fit(x[:900], y[:900])
-    sio.dump(small, tmp_path / "small.skops")
-    sio.dump(large, tmp_path / "large.skops")
-    models = [(tmp_path / "small.skops", small), (tmp_path / "large.skops", large)]
-    cascade = fit_cascade(
-        models, x[900:1300], y[900:1300], max_accuracy_loss_pts=0.5, energy_per_1k_j=[1.0, 9.0]
-    )
-    save_cascade(tmp_path / "digits.json", cascade)
-    return tmp_path / "digits.json", x[1300:1340].tolist()
-
-
 def test_prometheus_shows_the_share_each_cascade_stage_answered(
-    prometheus: Callable[[int], str], digits_cascade: tuple[Path, list[list[float]]], tmp_path: Path
+    prometheus: Callable[[int], str], digits_cascade: tuple[Path, Any], tmp_path: Path
 ) -> None:
-    path, rows = digits_cascade
+    path, x = digits_cascade
+    rows = x.tolist()
     port = _free_port()
     env = {**os.environ, "LOWCARB_LEDGER": "", "PYTHONUNBUFFERED": "1"}
     argv = [sys.executable, "-m", "lowcarb", "serve", str(path), "--port", str(port)]

@@ -11,7 +11,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.exceptions import StarletteDeprecationWarning
 
-from lowcarb.compression import fit_cascade, save_cascade
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import LowcarbError
 from lowcarb.serving import ServeConfig, TrackerEnergy, create_app, load_served_model
@@ -19,31 +18,6 @@ from lowcarb.serving import ServeConfig, TrackerEnergy, create_app, load_served_
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
-
-
-@pytest.fixture(scope="module")
-def cascade_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    import skops.io as sio
-    from sklearn.datasets import load_digits
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
-
-    root = tmp_path_factory.mktemp("cascade")
-    x, y = load_digits(return_X_y=True)
-    x = x / 16.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        small = LogisticRegression(max_iter=50).fit(x[:900], y[:900])
-        large = MLPClassifier((64,), max_iter=100, random_state=0).fit(x[:900], y[:900])
-    sio.dump(small, root / "small.skops")
-    sio.dump(large, root / "large.skops")
-    models = [(root / "small.skops", small), (root / "large.skops", large)]
-    cascade = fit_cascade(
-        models, x[900:1300], y[900:1300], max_accuracy_loss_pts=0.5, energy_per_1k_j=[1.0, 9.0]
-    )
-    save_cascade(root / "digits.json", cascade)
-    return root / "digits.json", x[1300:1340]
 
 
 def _families(text: str) -> dict[str, list[Any]]:
@@ -54,8 +28,8 @@ def _families(text: str) -> dict[str, list[Any]]:
     return out
 
 
-def test_cascade_predictions_stages_and_metrics(cascade_file: tuple[Path, Any]) -> None:
-    path, x = cascade_file
+def test_cascade_predictions_stages_and_metrics(digits_cascade: tuple[Path, Any]) -> None:
+    path, x = digits_cascade
     served = load_served_model(path)
     assert served.stages == ("small", "large") and served.point == "fitted"
     routed = served.model.predict(x)
@@ -85,8 +59,8 @@ def test_cascade_predictions_stages_and_metrics(cascade_file: tuple[Path, Any]) 
     assert points["fitted"] == 1 and sum(points.values()) == 1 and len(points) > 1
 
 
-def test_cascade_point_by_name_and_unknown_point(cascade_file: tuple[Path, Any]) -> None:
-    path, _ = cascade_file
+def test_cascade_point_by_name_and_unknown_point(digits_cascade: tuple[Path, Any]) -> None:
+    path, _ = digits_cascade
     assert load_served_model(path, point="loss-5pt").point == "loss-5pt"
     with pytest.raises(LowcarbError, match="nope"):
         load_served_model(path, point="nope")
@@ -102,9 +76,9 @@ class _Dirty(TrackerEnergy):
 
 
 def test_a_dirty_grid_moves_the_cascade_to_a_cheaper_point_above_the_floor(
-    cascade_file: tuple[Path, Any],
+    digits_cascade: tuple[Path, Any],
 ) -> None:
-    path, x = cascade_file
+    path, x = digits_cascade
     served = load_served_model(path)
     floor = min(p.accuracy for p in served.model.points)
     cheapest = min(
