@@ -22,11 +22,8 @@ first record's position back (one read): two system calls where the file queue m
   transaction committed and synced, as everywhere else; the committer neither signs nor stores
   anything of its own, and correctness never depends on it (the chain is only written inside the
   database's transactions, under its lock).
-* A committer writes through its own store object (its own connection and lock), so the threads
-  of its process append through the socket like any other process, never waiting on a lock the
-  committer needs.
-* In a child made by ``fork()`` the committer's thread does not exist: its descriptors are closed
-  there at once, so a forked child never holds the leader lock or a writer's connection open.
+* It writes through its own store (connection and lock): its own process's threads append over
+  the socket like any other process's. A ``fork()``ed child closes its descriptors at once.
 * Only SQLite files and this user's PostgreSQL queues have one (both have a queue directory only
   this user, or whoever may write the ledger file, can reach); not on platforms without ``flock``.
 """
