@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lowcarb.ledger._group import ChainStore, chain_units
+from lowcarb.ledger._group import ChainStore, chain_units, finish_claimed
 from lowcarb.ledger._handoff import AppendQueue, Claimed, Unit
 
 __all__ = ["IDLE_S", "LIFETIME_S", "MAX_UNIT_RECORDS", "Committer", "CommitterClient", "Reply"]
@@ -255,14 +255,7 @@ class Committer:
             for peer, _ in arrived:
                 self._send(peer, b"e\n")
             raise
-        queue.finish(
-            [c for c, o in zip(claimed, outcomes, strict=False) if o != "refused"],
-            [c for c, o in zip(claimed, outcomes, strict=False) if o == "refused"],
-        )
-        notify = {}
-        for i, c in enumerate(claimed):
-            notify[c.stem] = f"{chained[i][0][0]} {chained[i][0][1]}" if i in chained else ""
-        queue.notify(notify)
+        queue.notify(finish_claimed(queue, claimed, outcomes, chained))
         for j, (peer, _) in enumerate(arrived, start=len(claimed)):
             if outcomes[j] == "chain":
                 seq, prev = chained[j][0][:2]

@@ -166,25 +166,39 @@ def lead(
                     queue.drop(own_stem)
             raise
         if queue is not None:  # committed: never hand these back to the queue
-            queue.finish(
-                [c for c, o in zip(claimed, outcomes, strict=False) if o != "refused"],
-                [c for c, o in zip(claimed, outcomes, strict=False) if o == "refused"],
-            )
+            wake = finish_claimed(queue, claimed, outcomes, chained)
         done = True
     finally:
         if queue is not None:  # wake the owners of what was chained or refused (or handed back)
-            wake = {c.stem: "" for c in claimed if c.stem != own_stem or not done}
-            if done:  # their owners compute the rest of their records from the first
-                for i, c in enumerate(claimed):
-                    if c.stem in wake and i in chained:
-                        seq, prev = chained[i][0][:2]
-                        wake[c.stem] = f"{seq} {prev}"
+            if not done:  # handed back (its own, withdrawn, too)
+                wake = {c.stem: "" for c in claimed}
+            elif own_stem is not None:
+                wake.pop(own_stem, None)
             queue.release(wake=wake)
     if mine is None:
         return None
     if outcomes[mine] == "stale":  # a leader that died after committing it
         return read_back(store, units[mine])
     return chained[mine]
+
+
+def finish_claimed(
+    queue: AppendQueue,
+    claimed: list[Claimed],
+    outcomes: list[str],
+    chained: dict[int, list[Chained]],
+) -> dict[str, str]:
+    """After the commit: delete the claimed files (mark refused ones) and return the message
+    for each one's owner: ``"<seq> <prev_hash>"`` of its first record, from which the owner
+    computes the rest, or ``""`` (refused, or stale: it reads the ledger)."""
+    queue.finish(
+        [c for c, o in zip(claimed, outcomes, strict=False) if o != "refused"],
+        [c for c, o in zip(claimed, outcomes, strict=False) if o == "refused"],
+    )
+    return {
+        c.stem: f"{chained[i][0][0]} {chained[i][0][1]}" if i in chained else ""
+        for i, c in enumerate(claimed)
+    }
 
 
 def _led(
@@ -214,13 +228,16 @@ def rechain(unit: Unit, seq: int, prev: str) -> list[Chained]:
     return out
 
 
-def read_back(store: ChainStore, unit: Unit) -> list[Chained]:
-    """The stored positions and hashes of a unit another process chained.
+def read_back(
+    store: ChainStore, unit: Unit, found: dict[str, tuple[int, str, str]] | None = None
+) -> list[Chained]:
+    """The stored positions and hashes of a unit another process chained (``found``: as
+    :meth:`ChainStore.chained` gave them, when already read).
 
     Raises:
         LedgerError: They are not (all) stored.
     """
-    found = store.chained(unit.ids)
+    found = store.chained(unit.ids) if found is None else found
     if len(found) != len(unit.ids):
         raise LedgerError(
             f"ledger {store.display_url}: {len(unit.ids) - len(found)} of {len(unit.ids)} "
@@ -264,9 +281,7 @@ def _through_committer(store: ChainStore, client: Committed, unit: Unit) -> list
         return None  # the corrected record has arrived since: append it again
     # Its transaction failed, or it stopped: the unit is stored, or never will be.
     found = store.chained(unit.ids)
-    if not found:
-        return None
-    return read_back(store, unit)
+    return read_back(store, unit, found) if found else None
 
 
 def group_append(

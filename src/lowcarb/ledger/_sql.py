@@ -242,14 +242,13 @@ class SqlLedgerStore:
             raise self.read_only_error()
         with self.errors(), self._writer_lock:
             if self.queue is not None:
-                committer = self.committer
                 return group_append(
                     self,
                     self.queue,
                     unit,
                     sign=sign,
                     client=self._client,
-                    contended=None if committer is None else committer.start,
+                    contended=self.committer.start if self.committer is not None else None,
                 )
             return self.append_alone(unit, sign=sign) or lead(self, None, own=unit, sign=sign) or []
 

@@ -8,14 +8,14 @@ by argmax.
 
 Class probabilities (``predict_proba`` and ``classes_``, which a cascade stage needs) are read from
 the graph, never guessed: the probability output is skl2onnx's second output (a ``[N, C]`` tensor,
-or the sequence of maps its ``ZipMap`` makes) unless it comes from a classifier node that applies
-no transform (a LinearSVC's or an SVC's decision scores, see :func:`_scores_from`), or the first
-output when the graph's metadata says
-it holds probabilities (``lowcarb.output = probabilities``, which ``lowcarb compress`` writes for a
-PyTorch export); the classes come from the metadata ``lowcarb.classes`` (a JSON list), else from
-the ``classlabels_*`` attribute of a ``ZipMap``/``LinearClassifier``/``TreeEnsembleClassifier``/
-``SVMClassifier`` node, else from an initializer named ``classes`` (skl2onnx's MLP). A graph with
-neither has ``classes_ = None`` and ``predict_proba`` raises a one-line error.
+or the sequence of maps its ``ZipMap`` makes) unless it comes from a classifier node that applies no
+transform (a LinearSVC's or an SVC's decision scores, see :func:`_scores_from`), or the first output
+when the graph's metadata says it holds probabilities (``lowcarb.output = probabilities``, which
+``lowcarb compress`` writes for a PyTorch export); the classes come from the metadata
+``lowcarb.classes`` (a JSON list), else from the ``classlabels_*`` attribute of a
+``ZipMap``/``LinearClassifier``/``TreeEnsembleClassifier``/``SVMClassifier`` node, else from an
+initializer named ``classes`` (skl2onnx's MLP). A graph with neither has ``classes_ = None`` and
+``predict_proba`` raises a one-line error.
 
 Counting convention (per inference: static shapes with the batch dimension set to 1; only the nodes
 the first output depends on, since ``predict`` computes nothing else). It is the convention of
@@ -75,9 +75,9 @@ CLASSES_KEY = "lowcarb.classes"
 #: Metadata key saying what the first output holds (``probabilities``).
 OUTPUT_KEY = "lowcarb.output"
 _CLASS_ATTRS = ("classlabels_int64s", "classlabels_ints", "classlabels_strings")
-_CLASSIFIER_OPS = frozenset(
-    {"ZipMap", "LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier"}
-)
+# The ``ai.onnx.ml`` classifier nodes; with ZipMap, the nodes that name their classes.
+_ML_CLASSIFIERS = frozenset({"LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier"})
+_CLASSIFIER_OPS = _ML_CLASSIFIERS | {"ZipMap"}
 
 #: Matrix products (left operand first) and convolutions (by the input holding the weight).
 _MATMUL = frozenset({"MatMul", "Gemm", "MatMulInteger", "QLinearMatMul"})
@@ -235,7 +235,7 @@ def _scores_from(proto: Any, name: str) -> str | None:
         seen.add(id(node))
         if node.op_type in _NORMALISING:
             continue  # scores turned into shares on this path (a calibrator, a softmax)
-        if node.op_type not in ("LinearClassifier", "SVMClassifier", "TreeEnsembleClassifier"):
+        if node.op_type not in _ML_CLASSIFIERS:
             todo.extend(node.input)
             continue
         attrs = {a.name: a for a in node.attribute}
