@@ -16,6 +16,7 @@ from lowcarb.tuning import (
     EnergyHalvingPruner,
     FunctionPlan,
     SqlBudgetStore,
+    TuneResult,
     tune,
 )
 from lowcarb.tuning.testing import busy_sample, busy_train
@@ -167,20 +168,48 @@ def test_a_dead_workers_reservation_is_reclaimed_and_the_study_resumes(tmp_path:
     assert result.trials.get("complete", 0) >= 3  # resumed past the first two
 
 
-def test_pacing_waits_for_the_cleanest_window_and_reports_the_saving() -> None:
-    waits: list[float] = []
-    deadline = datetime.now(UTC) + timedelta(hours=20)
-    result = tune(
+def _paced_tune(at: datetime, waits: list[float]) -> TuneResult:
+    """Two paced trials in DE (its shipped profile) as if the study started at ``at``: the
+    clock runs on from there, so the plan does not depend on the hour the suite runs at."""
+    offset_s = at.timestamp() - time.time()
+    return tune(
         PLAN,
         budget=EnergyBudget.of(kwh=2e-6),
         study_name="paced",
         zone="DE",
-        deadline=deadline,
+        deadline=at + timedelta(hours=20),
         sleep=waits.append,
+        clock=lambda: time.time() + offset_s,
         n_trials=2,
     )
-    assert len(waits) == 2 and all(w >= 0 for w in waits)
-    assert result.co2e_saved_g is not None and result.co2e_saved_g >= 0
+
+
+def test_pacing_waits_for_the_cleanest_window_and_reports_the_saving() -> None:
+    # 18:00 UTC in June: DE's evening peak; its cleanest hour before the deadline is the next
+    # day's solar noon, 17 hours on.
+    waits: list[float] = []
+    result = _paced_tune(datetime(2026, 6, 15, 18, 0, tzinfo=UTC), waits)
+    assert len(waits) == 2
+    assert all(16 * 3600 < w <= 17 * 3600 for w in waits), waits
+    assert result.co2e_saved_g is not None and result.co2e_saved_g > 0
+
+
+def test_pacing_starts_at_once_in_the_cleanest_window_and_claims_no_saving() -> None:
+    waits: list[float] = []
+    result = _paced_tune(datetime(2026, 6, 15, 11, 0, tzinfo=UTC), waits)
+    assert waits == []
+    assert result.co2e_saved_g == 0
+    assert result.trials.get("complete", 0) == 2
+
+
+def test_a_deadline_without_a_time_zone_is_refused() -> None:
+    with pytest.raises(UsageError, match="has no time zone"):
+        tune(
+            PLAN,
+            budget=EnergyBudget.of(kwh=2e-6),
+            zone="DE",
+            deadline=datetime(2030, 1, 1, 12, 0),
+        )
 
 
 def test_bad_input_fails_before_any_trial(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lowcarb.errors import UsageError
@@ -163,6 +163,7 @@ def tune(
     on_trial: Callable[[Any, TrialOutcome, BudgetState], None] | None = None,
     on_start: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
 ) -> TuneResult:
     """Search ``plan`` until ``budget`` (or ``n_trials``, ``timeout_s``, ``deadline``) stops it.
 
@@ -186,6 +187,9 @@ def tune(
         on_start: Called once the study and its budget are open, before the first trial (a
             progress display starts there, after every check of the input has passed).
         sleep: How pacing waits (injected in tests).
+        clock: Wall clock in seconds since the epoch (``time.time``): pacing plans from it and a
+            deadline must lie after it (injected in tests, so a plan does not depend on the hour
+            they run at).
 
     Raises:
         UsageError: Bad storage, ``workers`` < 1, more than one worker without a storage, an
@@ -227,7 +231,12 @@ def tune(
     if deadline is not None:
         if not zone:
             raise UsageError("a deadline paces trials in a zone: give --zone (or LOWCARB_ZONE)")
-        if deadline <= datetime.now(deadline.tzinfo):
+        if deadline.tzinfo is None:
+            raise UsageError(
+                f"--deadline {deadline.isoformat()} has no time zone; give one such as "
+                f"{deadline.isoformat()}+00:00"
+            )
+        if deadline <= datetime.fromtimestamp(clock(), UTC):
             raise UsageError(
                 f"--deadline {deadline.isoformat()} is not in the future; give a later one"
             )
@@ -245,7 +254,7 @@ def tune(
         procs = start_workers(config, plan, workers - 1)
         try:
             reason = run_worker(
-                config, plan, study=study, store=store, on_trial=on_trial, sleep=sleep
+                config, plan, study=study, store=store, on_trial=on_trial, sleep=sleep, clock=clock
             )
         finally:
             for p in procs:
