@@ -151,6 +151,41 @@ def test_a_forked_child_holds_neither_the_committer_lock_nor_its_socket(
             os.waitpid(pid, 0)
 
 
+def test_a_forked_child_starts_a_committer_of_its_own(tmp_path: Path, long_lived: None) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with open_ledger(url, environ={}) as host, open_ledger(url, environ={}) as writer:
+        host.append(sample_draft())
+        _serving(host)  # the parent's committer runs when the child is forked
+        go_r, go_w = os.pipe()
+        said_r, said_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            status = 1
+            try:
+                os.read(go_r, 1)  # the parent's committer has stopped
+                _serving(host)
+                os.write(said_w, b"s")
+                time.sleep(30)
+            except BaseException:
+                os.write(said_w, b"e")
+            finally:
+                os._exit(status)
+        try:
+            host._store.committer.stop()
+            os.write(go_w, b"g")
+            assert os.read(said_r, 1) == b"s", "the child started no committer"
+            rec = writer.append(sample_draft(team="via-child"))
+            assert writer._store._client._sock is not None  # it went over the child's socket
+            assert rec.seq == 2 and host.get(rec.id) is not None
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            for fd in (go_r, go_w, said_r, said_w):
+                os.close(fd)
+        assert writer.append(sample_draft(team="after")).seq == 3
+        assert host.verify().ok
+
+
 def test_garbage_on_the_socket_is_refused_and_the_committer_keeps_serving(
     tmp_path: Path, long_lived: None
 ) -> None:

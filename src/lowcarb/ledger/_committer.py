@@ -23,7 +23,8 @@ first record's position back (one read): two system calls where the file queue m
   anything of its own, and correctness never depends on it (the chain is only written inside the
   database's transactions, under its lock).
 * It writes through its own store (connection and lock): its own process's threads append over
-  the socket like any other process's. A ``fork()``ed child closes its descriptors at once.
+  the socket like any other process's. A ``fork()``ed child closes the parent's descriptors at
+  once, and starts a committer of its own when its appends find the ledger contended.
 * Only SQLite files and this user's PostgreSQL queues have one (both have a queue directory only
   this user, or whoever may write the ledger file, can reach); not on platforms without ``flock``.
 """
@@ -138,8 +139,10 @@ class Committer:
 
     def start(self) -> None:
         """Start the thread unless one runs (or one started in the last :data:`IDLE_S`)."""
+        if self._pid != os.getpid():
+            self.abandon()  # a forked child's from now on (the parent's was never started here)
         now = time.monotonic()
-        if self.alive or now < self._next_start or self._pid != os.getpid():
+        if self.alive or now < self._next_start:
             return
         self._next_start = now + IDLE_S
         self._stopping.clear()
@@ -156,7 +159,8 @@ class Committer:
             thread.join(timeout_s)
 
     def abandon(self) -> None:
-        """In a forked child: close the parent's committer descriptors (no thread runs here)."""
+        """In a forked child: close the parent's committer descriptors (no thread runs here);
+        the committer is then this process's, to start when its own appends are contended."""
         for s in [self._listener, *(p.sock for p in self._peers.values())]:
             if s is not None:
                 with contextlib.suppress(OSError):
@@ -164,6 +168,8 @@ class Committer:
         if self._queue is not None:
             self._queue.abandon()
         self._listener, self._peers, self._queue, self._thread = None, {}, None, None
+        # The parent's event may have been copied mid-update: this process gets its own.
+        self._stopping, self._pid, self._next_start = threading.Event(), os.getpid(), 0.0
 
     # -- the thread -----------------------------------------------------------------------------
 
