@@ -23,7 +23,8 @@ import pytest
 
 from lowcarb.ledger import RecordDraft, _committer, open_ledger
 from lowcarb.ledger._committer import socket_path
-from lowcarb.ledger._handoff import AppendQueue, queue_dir
+from lowcarb.ledger._handoff import AppendQueue
+from lowcarb.ledger._queue_files import queue_dir
 from lowcarb.ledger.testing import sample_draft
 
 HOST = """

@@ -25,7 +25,8 @@ import pytest
 from lowcarb.errors import InvalidValueError, LedgerBusyError
 from lowcarb.ledger import Ledger, RecordDraft, open_ledger
 from lowcarb.ledger._canonical import chain_hash
-from lowcarb.ledger._handoff import AppendQueue, Unit, queue_dir
+from lowcarb.ledger._handoff import AppendQueue
+from lowcarb.ledger._queue_files import Unit, queue_dir
 from lowcarb.ledger._sql import WriteTransaction
 from lowcarb.ledger.testing import sample_draft
 

@@ -19,8 +19,10 @@ Example::
 
 Modules: ``_record`` (types), ``_canonical`` (serialisation and hash, documented there),
 ``_chain`` (verification, checkpoints), ``_signing``, ``_schema`` + ``_migrations`` (Alembic),
-``_engines`` + ``_setup`` + ``_sql`` (stores), ``_query`` (filters, totals), ``_export``,
-``_ledger`` (the :class:`Ledger`), ``_tokens`` (the dashboard's API tokens, beside the ledger);
+``_engines`` + ``_setup`` + ``_sql`` + ``_sql_read`` (stores), ``_query`` (filters, totals),
+``_export``, ``_ledger`` (the :class:`Ledger`), ``_handoff`` + ``_queue_files`` + ``_wake`` +
+``_group`` + ``_committer`` (group commit), ``_tokens`` + ``_token_types`` (the dashboard's API
+tokens, beside the ledger);
 ``testing`` has sample footprints and drafts for tests.
 :func:`open_engine` opens the ledger database the same way for tables kept beside the ledger
 (the job store's ``lowcarb_jobs``, created by the migrations like the ledger's own tables).
@@ -50,14 +52,8 @@ if TYPE_CHECKING:
     from lowcarb.ledger._setup import open_engine
     from lowcarb.ledger._signing import Ed25519Signer, TrustedKey
     from lowcarb.ledger._sql import SqlLedgerStore
-    from lowcarb.ledger._tokens import (
-        TOKEN_SCOPES,
-        ApiToken,
-        IssuedToken,
-        TokenCheck,
-        TokenStore,
-        open_token_store,
-    )
+    from lowcarb.ledger._token_types import TOKEN_SCOPES, ApiToken, IssuedToken, TokenCheck
+    from lowcarb.ledger._tokens import TokenStore, open_token_store
 
 # The records and their hash load at once; the stores (SQLAlchemy) on first use (PEP 562), so a
 # training script that only builds a Tracker does not pay for a database driver.
@@ -79,10 +75,10 @@ _LAZY: dict[str, str] = {
     "Ed25519Signer": "lowcarb.ledger._signing",
     "TrustedKey": "lowcarb.ledger._signing",
     "SqlLedgerStore": "lowcarb.ledger._sql",
-    "TOKEN_SCOPES": "lowcarb.ledger._tokens",
-    "ApiToken": "lowcarb.ledger._tokens",
-    "IssuedToken": "lowcarb.ledger._tokens",
-    "TokenCheck": "lowcarb.ledger._tokens",
+    "TOKEN_SCOPES": "lowcarb.ledger._token_types",
+    "ApiToken": "lowcarb.ledger._token_types",
+    "IssuedToken": "lowcarb.ledger._token_types",
+    "TokenCheck": "lowcarb.ledger._token_types",
     "TokenStore": "lowcarb.ledger._tokens",
     "open_token_store": "lowcarb.ledger._tokens",
 }

@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from lowcarb.ledger._group import ChainStore, chain_units, finish_claimed
-from lowcarb.ledger._handoff import AppendQueue, Claimed, Unit
+from lowcarb.ledger._handoff import AppendQueue
+from lowcarb.ledger._queue_files import Claimed, Unit
 
 __all__ = ["IDLE_S", "LIFETIME_S", "MAX_UNIT_RECORDS", "Committer", "CommitterClient", "Reply"]
 

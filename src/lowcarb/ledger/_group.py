@@ -16,7 +16,8 @@ from typing import Protocol
 
 from lowcarb.errors import InvalidValueError, LedgerBusyError, LedgerError
 from lowcarb.ledger._canonical import chain_hash
-from lowcarb.ledger._handoff import AppendQueue, Claimed, Unit
+from lowcarb.ledger._handoff import AppendQueue
+from lowcarb.ledger._queue_files import Claimed, Unit
 
 __all__ = [
     "ChainStore",

@@ -51,38 +51,34 @@ process that bypasses the queue (an older lowcarb, another tool) is merely not g
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
-import secrets
-import select
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from lowcarb.ledger._queue_files import (
+    CLAIMED,
+    PENDING,
+    REFUSED,
+    WAKE,
+    Claimed,
+    Unit,
+    rename_quietly,
+    unlink_quietly,
+)
+from lowcarb.ledger._wake import WakePipe, poke
 
 if sys.platform != "win32":
     import fcntl
 
-__all__ = [
-    "HAVE_FLOCK",
-    "MAX_GROUP_RECORDS",
-    "AppendQueue",
-    "Claimed",
-    "State",
-    "Unit",
-    "queue_dir",
-    "server_queue_dir",
-]
+__all__ = ["HAVE_FLOCK", "MAX_GROUP_RECORDS", "AppendQueue", "State"]
 
 #: Whether this platform has ``flock`` (elsewhere a SQLite ledger appends without a queue).
 HAVE_FLOCK = sys.platform != "win32"
 
-_PENDING, _CLAIMED, _REFUSED, _WAKE = ".p", ".c", ".e", ".w"
 #: A leader chains at most this many queued records in one transaction (bounds its size).
 MAX_GROUP_RECORDS = 5_000
 #: Temporary files older than this are left-overs of a writer killed while enqueueing.
@@ -92,76 +88,6 @@ _SWEEP_EVERY_S = 60.0
 # A directory's modification time is trusted (see ``AppendQueue._listing``) once this old.
 _SETTLED_NS = 100_000_000
 State = Literal["pending", "claimed", "refused", "gone", "withdrawn"]
-
-
-def queue_dir(db_path: Path) -> Path:
-    """The queue directory of the SQLite ledger at ``db_path`` (resolved, so every process
-    reaching the file by another path or link shares it)."""
-    real = db_path.resolve()
-    return real.with_name(real.name + "-appends")
-
-
-def server_queue_dir(key: str, *, tmp: str | None = None) -> Path | None:
-    """The queue directory of a ledger on a database server, for this user's processes on this
-    machine: ``<tmp>/lowcarb-<uid>/<digest of key>-appends``.
-
-    Only this user may use it: the parent directory must be this user's and closed to others,
-    else None (no grouping: appends go to the server one by one, as from other machines).
-    """
-    base = Path(tmp or tempfile.gettempdir()) / f"lowcarb-{os.getuid()}"
-    try:
-        base.mkdir(mode=0o700, exist_ok=True)
-        st = base.lstat()
-    except OSError:
-        return None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        return None
-    return base / (hashlib.sha256(key.encode()).hexdigest()[:24] + "-appends")
-
-
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """The records of one ``append_many`` call, encoded, waiting for a place in the chain.
-
-    Attributes:
-        ids: Record ids, in order.
-        bodies: Canonical bodies, in order, timestamps unstamped (the leader stamps them).
-        corrects: Ids the records correct (each must already be in the ledger).
-    """
-
-    ids: tuple[str, ...]
-    bodies: tuple[str, ...]
-    corrects: frozenset[str]
-
-    def to_bytes(self) -> bytes:
-        """A header line (ids, corrected ids) then one body per line (bodies are ASCII JSON,
-        so they hold no raw newline)."""
-        head = json.dumps({"ids": list(self.ids), "corrects": sorted(self.corrects)})
-        return "\n".join((head, *self.bodies)).encode("ascii")
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Unit | None:
-        """Parse :meth:`to_bytes`; None when the file is not one (never chained)."""
-        try:
-            head, *bodies = data.decode("ascii").split("\n")
-            meta = json.loads(head)
-            ids = tuple(str(i) for i in meta["ids"])
-            corrects = frozenset(str(i) for i in meta["corrects"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        if not ids or len(ids) != len(bodies):
-            return None
-        return cls(ids, tuple(bodies), corrects)
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A queued append this leader claimed: its file stem, its records, and whether a leader
-    before this one had claimed it (and may have committed it before dying)."""
-
-    stem: str
-    unit: Unit
-    orphan: bool
 
 
 class AppendQueue:
@@ -189,13 +115,8 @@ class AppendQueue:
         self._fd = -1
         self._fd_pid = 0
         self._held = False
-        # This process's wake-up pipe: ``<pid>-<token>.w``, kept for all its appends.
-        self._wake: tuple[int, int] | None = None
-        self._wake_name = ""
-        self._wake_pid = 0
+        self._wake = WakePipe(self._dir)
         self._appends = 0
-        self._partial = b""
-        self._results: dict[str, tuple[int, str]] = {}
         self._swept = 0.0
         self._quiet_mtime_ns = -2
         #: How many pending appends the last :meth:`claim` took (others are appending now;
@@ -253,15 +174,15 @@ class AppendQueue:
             self.notify(wake or {})
             if wake_pending:
                 names = self._listing() or []
-                pending = [name for name in names if name.endswith(_PENDING)]
+                pending = [name for name in names if name.endswith(PENDING)]
                 if pending:  # the oldest leads next and chains the others' with its own
-                    self._poke(min(pending)[:-2])
+                    poke(self._dir, min(pending)[:-2])
         self._held = False
 
     def notify(self, wake: Mapping[str, str]) -> None:
         """Wake the owners of ``wake``'s appends (see :meth:`release`), the lock kept."""
         for stem, message in wake.items():
-            self._poke(stem, message)
+            poke(self._dir, stem, message)
 
     @property
     def file_mode(self) -> int:
@@ -281,44 +202,12 @@ class AppendQueue:
                 os.close(self._fd)
         self._fd, self._held = -1, False
 
-    def _poke(self, stem: str, message: str = "") -> None:
-        """Write ``<stem> <message>`` to the wake-up pipe of its owner (when it has one): one
-        line, under the pipe's atomic write size, so lines from several leaders never mix."""
-        owner = stem[21:].rpartition("-")[0]  # see enqueue: <20 digits>-<owner>-<count>
-        try:  # not there (its owner left), or nobody reading it
-            fd = os.open(self._dir + owner + _WAKE, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:
-            return
-        try:
-            os.write(fd, f"{stem} {message}\n".encode("ascii"))
-        except OSError:  # full: its owner is woken anyway, and reads the ledger instead
-            pass
-        finally:
-            os.close(fd)
-
     def result(self, stem: str, *, wait_s: float = 0.005) -> tuple[int, str] | None:
         """``(seq, prev_hash)`` of the first record of the chained append ``stem``, as its leader
         sent it: it deletes the file, releases the lock, then sends, so the message may follow
         the file's disappearance by a moment (waited for up to ``wait_s``). None when none came
         (a leader that took over from a dead one sends none): read the ledger instead."""
-        wake = self._wake if self._wake_pid == os.getpid() else None
-        deadline = time.monotonic() + wait_s
-        while stem not in self._results and wake is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([wake[0]], [], [], left)[0]:
-                break
-            self._read_wake(wake[0])
-        return self._results.pop(stem, None)
-
-    def _read_wake(self, fd: int) -> None:
-        with contextlib.suppress(BlockingIOError):
-            data = self._partial + os.read(fd, 65536)
-            *lines, self._partial = data.split(b"\n")
-            for line in lines:
-                stem, _, message = line.decode("ascii", "replace").partition(" ")
-                seq, _, prev = message.partition(" ")
-                if seq.isdigit() and len(prev) == 64:
-                    self._results[stem] = (int(seq), prev)
+        return self._wake.result(stem, wait_s=wait_s)
 
     def lead_within(self, deadline: float, *, clock: Callable[[], float]) -> bool:
         """Take the leader lock, waiting until ``deadline`` (``clock`` seconds); False if not."""
@@ -334,44 +223,18 @@ class AppendQueue:
         """Close the lock's descriptor and the wake-up pipe (this process's only)."""
         if self._fd >= 0 and self._fd_pid == os.getpid():
             os.close(self._fd)
-        if self._wake is not None and self._wake_pid == os.getpid():
-            os.close(self._wake[0])
-            os.close(self._wake[1])
-            _unlink(self._dir + self._wake_name + _WAKE)
-        self._fd, self._held, self._wake = -1, False, None
+        self._wake.close()
+        self._fd, self._held = -1, False
 
     # -- followers ----------------------------------------------------------------------------
-
-    def _wake_pipe(self) -> tuple[int, int] | None:
-        """This process's wake-up pipe, made (again) when missing; None where there are none."""
-        path = self._dir + self._wake_name + _WAKE
-        if self._wake is not None and self._wake_pid == os.getpid():
-            try:
-                if stat.S_ISFIFO(os.stat(path).st_mode):
-                    return self._wake
-            except FileNotFoundError:
-                pass  # swept while this process was idle: make another
-            os.close(self._wake[0])
-            os.close(self._wake[1])
-        self._wake, self._wake_pid = None, os.getpid()
-        self._wake_name = f"{os.getpid()}-{secrets.token_hex(4)}"
-        path = self._dir + self._wake_name + _WAKE
-        try:
-            os.mkfifo(path, self._file_mode)
-            rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-            # Its own writer end too: the pipe then never reads as closed between wake-ups.
-            self._wake = (rfd, os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-        except OSError:  # no named pipes here: wait by polling
-            pass
-        return self._wake
 
     def enqueue(self, unit: Unit) -> str:
         """Queue ``unit`` for the next leader; return its stem: arrival time, then the name of
         the owner's wake-up pipe, then a count."""
         self._lock_fd()  # creates the directory when needed
-        self._wake_pipe()  # before the append is visible: a wake-up never comes too early
+        self._wake.ensure(self._file_mode)  # before the append is visible: never woken too early
         self._appends += 1
-        stem = f"{self._monotonic_ns():020d}-{self._wake_name}-{self._appends}"
+        stem = f"{self._monotonic_ns():020d}-{self._wake.name}-{self._appends}"
         tmp = f"{self._dir}.{stem}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self._file_mode)
         try:
@@ -380,19 +243,17 @@ class AppendQueue:
                 data = data[os.write(fd, data) :]
         finally:
             os.close(fd)
-        os.rename(tmp, self._dir + stem + _PENDING)
+        os.rename(tmp, self._dir + stem + PENDING)
         return stem
 
     def leave(self, stem: str) -> None:
         """The owner of ``stem`` is done with it: drop what was sent about it."""
-        if self._wake is not None and self._wake_pid == os.getpid():
-            self._read_wake(self._wake[0])
-        self._results.pop(stem, None)
+        self._wake.leave(stem)
 
     def state(self, stem: str) -> State:
         """Where a queued append is: pending, claimed by a leader, refused, or gone (chained,
         or withdrawn by its owner)."""
-        for suffix, state in ((_PENDING, "pending"), (_CLAIMED, "claimed"), (_REFUSED, "refused")):
+        for suffix, state in ((PENDING, "pending"), (CLAIMED, "claimed"), (REFUSED, "refused")):
             try:
                 os.stat(self._dir + stem + suffix)
             except FileNotFoundError:
@@ -403,19 +264,19 @@ class AppendQueue:
     def withdraw(self, stem: str) -> bool:
         """Take back a pending append; False when a leader has already claimed it."""
         try:
-            os.unlink(self._dir + stem + _PENDING)
+            os.unlink(self._dir + stem + PENDING)
         except FileNotFoundError:
             return False
         return True
 
     def forget(self, stem: str) -> None:
         """Delete a refused append's file (its owner has read the verdict)."""
-        _unlink(self._dir + stem + _REFUSED)
+        unlink_quietly(self._dir + stem + REFUSED)
 
     def drop(self, stem: str) -> None:
         """Delete an append's file whatever its state (its owner leads and gives it up)."""
-        for suffix in (_PENDING, _CLAIMED, _REFUSED):
-            _unlink(self._dir + stem + suffix)
+        for suffix in (PENDING, CLAIMED, REFUSED):
+            unlink_quietly(self._dir + stem + suffix)
 
     def wait(self, stem: str, deadline: float, *, clock: Callable[[], float]) -> State:
         """Wait until the append ``stem`` is gone or refused, or this process may lead.
@@ -425,7 +286,6 @@ class AppendQueue:
         pending at ``deadline`` and has been taken back (never appended). A claimed append is
         waited for past ``deadline``: a leader is committing it.
         """
-        wake = self._wake if self._wake_pid == os.getpid() else None
         delay = 50e-6
         while True:
             state = self.state(stem)
@@ -440,13 +300,12 @@ class AppendQueue:
             left = deadline - clock()
             if state == "pending" and left <= 0 and self.withdraw(stem):
                 return "withdrawn"
-            if wake is None:
+            if not self._wake.usable:
                 self._sleep(delay)
                 delay = min(delay * 2, 1e-3)
                 continue
             timeout = min(0.05, max(left, 0.0005)) if state == "pending" else 0.05
-            if select.select([wake[0]], [], [], timeout)[0]:
-                self._read_wake(wake[0])
+            self._wake.wait(timeout)
 
     # -- leaders ------------------------------------------------------------------------------
 
@@ -465,18 +324,18 @@ class AppendQueue:
         sweep = now - self._swept > _SWEEP_EVERY_S
         if sweep:
             self._swept = now
-        for name in sorted(names, key=lambda n: (not n.endswith(_CLAIMED), n)):
-            if name.startswith(".") or name.endswith(_WAKE):
+        for name in sorted(names, key=lambda n: (not n.endswith(CLAIMED), n)):
+            if name.startswith(".") or name.endswith(WAKE):
                 if sweep:
                     self._sweep(name, now)
                 continue
             stem, suffix = name[:-2], name[-2:]
-            if suffix not in (_PENDING, _CLAIMED):
+            if suffix not in (PENDING, CLAIMED):
                 continue
             if records >= max_records:
                 break
-            claimed = self._dir + stem + _CLAIMED
-            if suffix == _PENDING:
+            claimed = self._dir + stem + CLAIMED
+            if suffix == PENDING:
                 try:
                     os.rename(self._dir + name, claimed)
                 except FileNotFoundError:
@@ -487,9 +346,9 @@ class AppendQueue:
             except FileNotFoundError:
                 continue
             if unit is None:  # not ours to chain; its owner (if any) is told it was refused
-                _rename(claimed, self._dir + stem + _REFUSED)
+                rename_quietly(claimed, self._dir + stem + REFUSED)
                 continue
-            out.append(Claimed(stem, unit, orphan=suffix == _CLAIMED))
+            out.append(Claimed(stem, unit, orphan=suffix == CLAIMED))
             records += len(unit.ids)
         self.last_claimed = sum(not c.orphan for c in out)
         return out
@@ -514,7 +373,7 @@ class AppendQueue:
             names = os.listdir(self.directory)
         except FileNotFoundError:
             return []
-        quiet = not any(n.endswith((_PENDING, _CLAIMED)) for n in names)
+        quiet = not any(n.endswith((PENDING, CLAIMED)) for n in names)
         settled = time.time_ns() - mtime > _SETTLED_NS
         self._quiet_mtime_ns = mtime if quiet and settled and mtime >= 0 else -2
         return names
@@ -523,14 +382,14 @@ class AppendQueue:
         """After the commit: delete chained appends' files, mark refused ones (their owners are
         woken by :meth:`release`)."""
         for c in chained:
-            _unlink(self._dir + c.stem + _CLAIMED)
+            unlink_quietly(self._dir + c.stem + CLAIMED)
         for c in refused:
-            _rename(self._dir + c.stem + _CLAIMED, self._dir + c.stem + _REFUSED)
+            rename_quietly(self._dir + c.stem + CLAIMED, self._dir + c.stem + REFUSED)
 
     def unclaim(self, claimed: Iterable[Claimed]) -> None:
         """After a failed transaction: hand the claimed appends back to the queue."""
         for c in claimed:
-            _rename(self._dir + c.stem + _CLAIMED, self._dir + c.stem + _PENDING)
+            rename_quietly(self._dir + c.stem + CLAIMED, self._dir + c.stem + PENDING)
 
     def _sweep(self, name: str, now: float) -> None:
         """Remove a temporary file or a wake-up pipe left by a writer killed long ago."""
@@ -539,21 +398,11 @@ class AppendQueue:
             st = os.stat(path)
             if now - st.st_mtime <= _STALE_TMP_S:
                 return
-            if name.endswith(_WAKE):  # idle an hour: its owner, if alive, makes another
-                if not stat.S_ISFIFO(st.st_mode) or name == self._wake_name + _WAKE:
+            if name.endswith(WAKE):  # idle an hour: its owner, if alive, makes another
+                if not stat.S_ISFIFO(st.st_mode) or name == self._wake.name + WAKE:
                     return
             elif not name.endswith(".tmp"):
                 return
             os.unlink(path)
         except FileNotFoundError:
             pass
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _rename(src: str, dst: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.rename(src, dst)

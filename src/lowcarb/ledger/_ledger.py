@@ -16,8 +16,8 @@ from lowcarb.errors import DataError, InvalidValueError, LedgerError, UsageError
 from lowcarb.ledger._canonical import figures_of, format_time, record_from_row
 from lowcarb.ledger._chain import Checkpoint, VerifyResult, verify_chain
 from lowcarb.ledger._fastbody import encode_draft_body, metadata_json
-from lowcarb.ledger._handoff import Unit
 from lowcarb.ledger._query import GroupBy, RecordFilter, Totals, totals_of_bodies
+from lowcarb.ledger._queue_files import Unit
 from lowcarb.ledger._record import Record, RecordDraft, new_record_id, utc_now
 from lowcarb.ledger._setup import open_store
 from lowcarb.ledger._signing import Ed25519Signer, TrustedKey, signature_checker

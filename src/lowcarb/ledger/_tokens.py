@@ -26,9 +26,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
@@ -36,28 +34,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from lowcarb._text import check_name, plain
 from lowcarb.errors import InvalidValueError, LedgerError, LedgerSchemaError, UsageError
+from lowcarb.ledger._token_types import (
+    TOKEN_PREFIX,
+    TOKEN_SCOPES,
+    TOKEN_TABLE,
+    ApiToken,
+    IssuedToken,
+    TokenCheck,
+    iso_z,
+)
 
-__all__ = [
-    "TOKEN_PREFIX",
-    "TOKEN_SCOPES",
-    "TOKEN_TABLE",
-    "ApiToken",
-    "IssuedToken",
-    "TokenCheck",
-    "TokenProblem",
-    "TokenScope",
-    "TokenStore",
-    "open_token_store",
-]
-
-TOKEN_TABLE = "lowcarb_tokens"  # noqa: S105 (a table name, not a secret)
-TOKEN_PREFIX = "lcb_"  # noqa: S105 (the public prefix of every token)
-#: What a token may do: ``read`` its team's records, ``write`` to them (notes), ``admin``
-#: (every team, and the tokens). Admin tokens hold all three.
-TOKEN_SCOPES = ("read", "write", "admin")
-TokenScope = Literal["read", "write", "admin"]
-#: Why a presented token was refused.
-TokenProblem = Literal["missing", "malformed", "unknown", "revoked", "expired"]
+__all__ = ["TokenStore", "open_token_store"]
 
 _ID_HEX = 16
 _SECRET_BYTES = 32
@@ -89,124 +76,8 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """Aware UTC (SQLite hands back naive datetimes, written as UTC)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class ApiToken:
-    """A stored token, without its secret.
-
-    Attributes:
-        id: Public id (16 hex digits).
-        team: The team whose records it reads; None for an admin token of no particular team.
-        admin: Reads every team, and manages tokens.
-        scopes: Sorted subset of :data:`TOKEN_SCOPES`.
-        created_at, expires_at, revoked_at: UTC; ``expires_at`` None never expires,
-            ``revoked_at`` None is not revoked.
-    """
-
-    id: str
-    team: str | None
-    admin: bool
-    scopes: tuple[str, ...]
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-    def state(self, now: datetime) -> Literal["active", "expired", "revoked"]:
-        """``revoked``, else ``expired`` (at or after ``expires_at``), else ``active``."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and now >= self.expires_at:
-            return "expired"
-        return "active"
-
-    def allows(self, scope: str) -> bool:
-        """Whether the token holds ``scope`` (admin tokens hold every scope)."""
-        return self.admin or scope in self.scopes
-
-    def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
-        """Plain JSON types (``state`` only when ``now`` is given)."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "team": self.team,
-            "admin": self.admin,
-            "scopes": list(self.scopes),
-            "created_at": _iso(self.created_at),
-            "expires_at": _iso(self.expires_at),
-            "revoked_at": _iso(self.revoked_at),
-        }
-        if now is not None:
-            out["state"] = self.state(now)
-        return out
-
-    @classmethod
-    def _from_row(cls, row: Mapping[Any, Any]) -> ApiToken:
-        created = _utc(row["created_at"])
-        assert created is not None  # NOT NULL in the table
-        return cls(
-            id=str(row["id"]),
-            team=row["team"],
-            admin=bool(row["admin"]),
-            scopes=tuple(s for s in str(row["scopes"]).split(",") if s),
-            created_at=created,
-            expires_at=_utc(row["expires_at"]),
-            revoked_at=_utc(row["revoked_at"]),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    """A token just created, with the secret that is shown this once and never stored.
-
-    Attributes:
-        token: The stored token.
-        bearer: What clients send: ``lcb_<id>_<secret>`` (``Authorization: Bearer ...``).
-    """
-
-    token: ApiToken
-    bearer: str
-
-    def __repr__(self) -> str:  # never print the secret by accident
-        return f"IssuedToken(id={self.token.id!r}, team={self.token.team!r}, bearer='lcb_...')"
-
-    def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
-        """The token's fields plus ``token`` (the bearer string)."""
-        return {**self.token.to_dict(now), "token": self.bearer}
-
-
-@dataclass(frozen=True, slots=True)
-class TokenCheck:
-    """The outcome of :meth:`TokenStore.check`: the token, or why it was refused.
-
-    Attributes:
-        token: The valid, active token; None when refused.
-        problem: Why it was refused (``missing``, ``malformed``, ``unknown``, ``revoked``,
-            ``expired``), None when valid.
-        message: One line for the client: what is wrong and how to fix it. It never repeats
-            the secret.
-    """
-
-    token: ApiToken | None
-    problem: TokenProblem | None
-    message: str
-
-    @property
-    def ok(self) -> bool:
-        """The token is valid and active."""
-        return self.token is not None
 
 
 class TokenStore:
@@ -356,7 +227,7 @@ class TokenStore:
             found = row.first()
         if found is None:
             raise UsageError(f"no token with id {token_id!r}; run `lowcarb tokens list`")
-        return ApiToken._from_row(found)
+        return ApiToken.from_row(found)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -380,13 +251,13 @@ class TokenStore:
             found = row.first()
         if found is None:
             raise UsageError(f"no token with id {token_id!r}; run `lowcarb tokens list`")
-        return ApiToken._from_row(found)
+        return ApiToken.from_row(found)
 
     def list_tokens(self) -> list[ApiToken]:
         """Every token, oldest first (revoked and expired ones too)."""
         query = sa.select(_TOKENS).order_by(_TOKENS.c.created_at, _TOKENS.c.id)
         with self._tx(write=False) as conn:
-            return [ApiToken._from_row(r) for r in conn.execute(query).mappings()]
+            return [ApiToken.from_row(r) for r in conn.execute(query).mappings()]
 
     def has_tokens(self) -> bool:
         """Whether any token was ever created (revoked and expired ones count)."""
@@ -417,21 +288,21 @@ class TokenStore:
                 f"unknown token lcb_{token_id}_...: this ledger never issued it, or its secret is "
                 "wrong; use the whole token `lowcarb tokens create` printed",
             )
-        token = ApiToken._from_row(found)
+        token = ApiToken.from_row(found)
         now = self._now()
         state = token.state(now)
         if state == "revoked":
             return TokenCheck(
                 None,
                 "revoked",
-                f"token {token_id} was revoked at {_iso(token.revoked_at)}; ask an admin for a "
+                f"token {token_id} was revoked at {iso_z(token.revoked_at)}; ask an admin for a "
                 "new one (`lowcarb tokens create`)",
             )
         if state == "expired":
             return TokenCheck(
                 None,
                 "expired",
-                f"token {token_id} expired at {_iso(token.expires_at)}; ask an admin for a new "
+                f"token {token_id} expired at {iso_z(token.expires_at)}; ask an admin for a new "
                 "one (`lowcarb tokens create --expires 90d`)",
             )
         return TokenCheck(token, None, "ok")
