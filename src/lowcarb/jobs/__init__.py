@@ -15,16 +15,17 @@
   :class:`ReplayClock` replays time faster for traces and demos.
 * :mod:`lowcarb.jobs.testing`: the conformance suite every job store backend passes.
 
-Modules: ``_job`` (row type, table description), ``_store`` (the store), ``_worker`` (the loop),
-``_supervisor`` (one run, paused and recorded), ``_jobrun`` (clocks, trackers, processes),
-``_jobwrap`` (the wrapper script each job runs under, which holds its run's lease),
-``_reconcile`` (runs that ended unwatched), ``_fair`` (the claim's order and SQL).
+Modules: ``_job`` (row type, table description, states), ``_store`` (the store), ``_store_sql``
+(its transactions and statements), ``_worker`` (the loop), ``_supervisor`` (one run, paused and
+recorded), ``_jobrun`` (clocks, trackers, processes), ``_jobwrap`` (the wrapper script each job
+runs under, which holds its run's lease), ``_reconcile`` (runs that ended unwatched), ``_fair``
+(the claim's order and SQL), ``_testing_*`` (the parts of :mod:`lowcarb.jobs.testing`).
 """
 
 from lowcarb.jobs._fair import DueOutlook
-from lowcarb.jobs._job import ACTIVE_STATES, Job, JobState
+from lowcarb.jobs._job import ACTIVE_STATES, CANCELLABLE_STATES, Job, JobState
 from lowcarb.jobs._jobrun import ReplayClock
-from lowcarb.jobs._store import CANCELLABLE_STATES, JobStore, open_job_store
+from lowcarb.jobs._store import JobStore, open_job_store
 from lowcarb.jobs._worker import Worker, WorkerConfig
 
 __all__ = [

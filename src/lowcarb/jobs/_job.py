@@ -4,6 +4,14 @@ The table, ``lowcarb_jobs`` in the ledger database, is created by the ledger's m
 (revision 0002, ``lowcarb/ledger/_migrations/versions/v0002_jobs.py``; its claim indexes,
 ``latest_start`` and ``run_result`` in 0004), never by this module; :data:`JOBS` describes it for
 queries and must agree with the migrations (a test compares them).
+
+States::
+
+    queued ──claim──► running ──exit 0──► succeeded
+      ▲                 │  └──exit ≠ 0──► failed
+      │                 └──paused by the worker (SIGTERM)──► paused ──claim──► running ...
+      └── a run killed with its worker is re-queued (resumed from its checkpoint if it has one)
+    queued/paused ──cancel──► cancelled
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from lowcarb.scheduling import JobSpec
 
 __all__ = [
     "ACTIVE_STATES",
+    "CANCELLABLE_STATES",
     "CLAIMABLE_SQL",
     "JOBS",
     "WAITING_SQL",
@@ -44,6 +53,8 @@ __all__ = [
 JobState = Literal["queued", "running", "paused", "succeeded", "failed", "cancelled"]
 #: States a worker may still act on.
 ACTIVE_STATES: tuple[JobState, ...] = ("queued", "running", "paused")
+#: States from which a job may be cancelled (a running job is stopped by its worker).
+CANCELLABLE_STATES: tuple[JobState, ...] = ("queued", "paused")
 
 #: Queued or paused jobs with a plan: what a claim may take. Written with constants (as the
 #: partial indexes of migration 0004 are), so that every planner proves a query inside them.

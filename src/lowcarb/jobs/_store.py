@@ -47,51 +47,43 @@ guarantees when workers are killed at any point, on one host or several:
   work up to its end may be done twice, one run after the other, never at once.
 
 The Worker adopts a dead worker's live wrappers on the same host, and records runs that ended
-while no worker watched them (see :mod:`._worker`).
-
-States::
-
-    queued ──claim──► running ──exit 0──► succeeded
-      ▲                 │  └──exit ≠ 0──► failed
-      │                 └──paused by the worker (SIGTERM)──► paused ──claim──► running ...
-      └── a run killed with its worker is re-queued (resumed from its checkpoint if it has one)
-    queued/paused ──cancel──► cancelled
+while no worker watched them (see :mod:`._worker`). A job's states and their transitions are
+:mod:`._job`'s.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine
 
 from lowcarb._text import check_name, plain
-from lowcarb.errors import LedgerBusyError, LedgerError, UsageError
+from lowcarb.errors import UsageError
 from lowcarb.grid import lookup_zone
-from lowcarb.jobs._fair import (
-    CLAIMABLE,
-    DueOutlook,
-    due_outlook,
-    pick,
-    requeue_lapsed,
-    take,
-    to_plan,
+from lowcarb.jobs._fair import DueOutlook, due_outlook, pick, requeue_lapsed, take, to_plan
+from lowcarb.jobs._job import CANCELLABLE_STATES, Job
+from lowcarb.jobs._store_sql import (
+    claim_by_id,
+    count_jobs,
+    finish_run,
+    insert_job,
+    renew_leases,
+    rows_by_prefix,
+    select_jobs,
+    server_now,
+    transaction,
+    update_at_version,
 )
-from lowcarb.jobs._job import JOBS, Job, JobState, encode_column, latest_start
 from lowcarb.ledger import open_engine
 from lowcarb.scheduling import JobSpec, check_feasible
 
-__all__ = ["CANCELLABLE_STATES", "JobStore", "open_job_store"]
-
-#: States from which a job may be cancelled (a running job is stopped by its worker).
-CANCELLABLE_STATES: tuple[JobState, ...] = ("queued", "paused")
+__all__ = ["JobStore", "open_job_store"]
 
 
 def _utc_now() -> datetime:
@@ -132,27 +124,9 @@ class JobStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
-        """One transaction (SQLite: holding the write lock from its start when ``write``).
-
-        A database error (a read-only file, a lost server, a dropped table) becomes a
-        :class:`LedgerError` of one line naming the store; a SQLite write lock not granted within
-        the busy timeout, a :class:`LedgerBusyError` (nothing was changed: retry).
-        """
-        options = {"lowcarb_begin": "IMMEDIATE"} if write and self.dialect == "sqlite" else {}
-        try:
-            with self.engine.connect().execution_options(**options) as conn, conn.begin():
-                yield conn
-        except SQLAlchemyError as exc:
-            where = self.engine.url.render_as_string(hide_password=True)
-            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"]
-            if self.dialect == "sqlite" and "database is locked" in cause[0].lower():
-                raise LedgerBusyError(
-                    f"job store at {where!r} stayed locked by other writers past its busy "
-                    "timeout; retry (many workers on one SQLite file: use PostgreSQL)"
-                ) from exc
-            raise LedgerError(f"job store at {where!r} failed: {cause[0]}") from exc
+    def _tx(self, *, write: bool = True) -> AbstractContextManager[Connection]:
+        """One transaction, its errors made lowcarb's (see :func:`._store_sql.transaction`)."""
+        return transaction(self.engine, write=write)
 
     # -- writes ---------------------------------------------------------------------------------
     def submit(
@@ -200,32 +174,17 @@ class JobStore:
         workdir = Path(cwd or os.getcwd()).resolve()
         root = Path(state_root or workdir / ".lowcarb" / "jobs").resolve()
         with self._tx() as conn:
-            conn.execute(
-                JOBS.insert().values(
-                    id=job_id,
-                    version=0,
-                    state="queued",
-                    created_at=created,
-                    updated_at=created,
-                    command=json.dumps(list(command)),
-                    cwd=str(workdir),
-                    state_dir=str(root / job_id),
-                    zones=json.dumps(zone_ids),
-                    duration_h=spec.duration_h,
-                    deadline=spec.deadline.astimezone(UTC),
-                    interruptible=spec.interruptible,
-                    min_chunk_h=spec.min_chunk_h,
-                    pause_overhead_h=spec.pause_overhead_h,
-                    power_w=encode_column("power_w", spec.power_w),
-                    team=team,
-                    project=project,
-                    work_done_h=0.0,
-                    attempts=0,
-                    pause_requested=False,
-                    record_ids="[]",
-                    note="",
-                    latest_start=latest_start(spec.deadline, spec.duration_h, 0.0),
-                )
+            insert_job(
+                conn,
+                job_id,
+                command,
+                spec,
+                created=created,
+                cwd=workdir,
+                state_dir=root / job_id,
+                zone_ids=zone_ids,
+                team=team,
+                project=project,
             )
         return self.get(job_id)
 
@@ -254,26 +213,9 @@ class JobStore:
         given), so the job is not due until planned again, and is planned before any other
         (:meth:`jobs_to_plan`).
         """
-        values = {k: encode_column(k, v) for k, v in changes.items()}
-        if "plan" in changes and changes["plan"] is None:
-            # Not due until planned again, and planned again first (see jobs_to_plan).
-            values.setdefault("planned_at", None)
-            values.setdefault("planned_start", None)
-        if {"deadline", "duration_h", "work_done_h"} & changes.keys():
-            values["latest_start"] = latest_start(
-                changes.get("deadline", job.deadline),
-                changes.get("duration_h", job.duration_h),
-                changes.get("work_done_h", job.work_done_h),
-            )
-        values["version"] = job.version + 1
-        values["updated_at"] = self._clock().astimezone(UTC)
+        updated_at = self._clock().astimezone(UTC)
         with self._tx() as conn:
-            result = conn.execute(
-                update(JOBS)
-                .where(JOBS.c.id == job.id, JOBS.c.version == job.version)
-                .values(**values)
-            )
-            if result.rowcount != 1:
+            if not update_at_version(conn, job, changes, updated_at=updated_at):
                 return None
         return self.get(job.id)
 
@@ -292,16 +234,8 @@ class JobStore:
         """
         now = (now or self._clock()).astimezone(UTC)
         with self._tx() as conn:
-            query = select(JOBS.c.id, JOBS.c.version, JOBS.c.started_at).where(
-                JOBS.c.id == job_id, JOBS.c.state.in_(CLAIMABLE)
-            )
-            if self.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            row = conn.execute(query).first()
-            return (
-                None
-                if row is None
-                else take(conn, row, worker_id=worker_id, lease_until=lease_until, now=now)
+            return claim_by_id(
+                conn, self.dialect, job_id, worker_id=worker_id, lease_until=lease_until, now=now
             )
 
     def claim_next(
@@ -335,12 +269,7 @@ class JobStore:
         is no longer this worker's. Renewing does not change ``version``.
         """
         with self._tx() as conn:
-            result = conn.execute(
-                update(JOBS)
-                .where(JOBS.c.worker_id == worker_id, JOBS.c.state == "running")
-                .values(lease_until=lease_until.astimezone(UTC))
-            )
-            return int(result.rowcount)
+            return renew_leases(conn, worker_id, lease_until)
 
     def complete(self, job: Job, *, exit_code: int = 0, now: datetime | None = None) -> Job | None:
         """Finish a run this worker claimed: ``succeeded`` (exit code 0) or ``failed``.
@@ -355,36 +284,8 @@ class JobStore:
             now: When the run ended (default: the queue's clock).
         """
         now = (now or self._clock()).astimezone(UTC)
-        started = job.run_started_at or now
-        run_h = max(0.0, (now - started).total_seconds() / 3600.0)
-        done_h = job.duration_h if exit_code == 0 else min(job.duration_h, job.work_done_h + run_h)
         with self._tx() as conn:
-            result = conn.execute(
-                update(JOBS)
-                .where(
-                    JOBS.c.id == job.id,
-                    JOBS.c.version == job.version,
-                    JOBS.c.state == "running",
-                    JOBS.c.worker_id == job.worker_id,
-                )
-                .values(
-                    state="succeeded" if exit_code == 0 else "failed",
-                    version=job.version + 1,
-                    updated_at=now,
-                    exit_code=exit_code,
-                    finished_at=now,
-                    work_done_h=done_h,
-                    latest_start=latest_start(job.deadline, job.duration_h, done_h),
-                    worker_id=None,
-                    lease_until=None,
-                    child_pid=None,
-                    child_create_time=None,
-                    pause_requested=False,
-                )
-                .returning(*JOBS.c)
-            )
-            row = result.mappings().first()
-        return None if row is None else Job._from_row(row)
+            return finish_run(conn, job, exit_code=exit_code, now=now)
 
     def requeue_expired(
         self, now: datetime | None = None, *, max_attempts: int | None = None
@@ -436,14 +337,7 @@ class JobStore:
         Workers compare it with their own clock (leases are compared across machines).
         """
         with self._tx(write=False) as conn:
-            if self.dialect == "postgresql":
-                value = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
-            else:
-                raw = conn.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
-                value = datetime.fromisoformat(str(raw))
-        if not isinstance(value, datetime):
-            raise LedgerError(f"the database answered {value!r} for its current time")
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return server_now(conn, self.dialect)
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -453,7 +347,7 @@ class JobStore:
             UsageError: No such job, or an ambiguous prefix.
         """
         with self._tx(write=False) as conn:
-            rows = conn.execute(select(JOBS).where(JOBS.c.id.startswith(job_id))).mappings().all()
+            rows = rows_by_prefix(conn, job_id)
         if len(rows) != 1:
             what = "no job" if not rows else "more than one job"
             raise UsageError(f"{what} with id {job_id!r}; run `lowcarb jobs` to list them")
@@ -461,19 +355,13 @@ class JobStore:
 
     def count_jobs(self, states: Sequence[str] | None = None) -> int:
         """How many jobs are in ``states`` (all when None)."""
-        query = select(func.count()).select_from(JOBS)
-        if states:
-            query = query.where(JOBS.c.state.in_(list(states)))
         with self._tx(write=False) as conn:
-            return int(conn.execute(query).scalar_one())
+            return count_jobs(conn, states)
 
     def list_jobs(self, states: Sequence[str] | None = None) -> list[Job]:
         """Jobs in ``states`` (all when None), oldest first."""
-        query = select(JOBS).order_by(JOBS.c.created_at, JOBS.c.id)
-        if states:
-            query = query.where(JOBS.c.state.in_(list(states)))
         with self._tx(write=False) as conn:
-            return [Job._from_row(r) for r in conn.execute(query).mappings().all()]
+            return select_jobs(conn, states)
 
 
 def open_job_store(
