@@ -197,9 +197,8 @@ def test_pacing_waits_for_the_cleanest_window_and_reports_the_saving() -> None:
 def test_pacing_starts_at_once_in_the_cleanest_window_and_claims_no_saving() -> None:
     waits: list[float] = []
     result = _paced_tune(datetime(2026, 6, 15, 11, 0, tzinfo=UTC), waits)
-    assert waits == []
+    assert waits == []  # (the budget may stop the second trial: no trial waits either way)
     assert result.co2e_saved_g == 0
-    assert result.trials.get("complete", 0) == 2
 
 
 def test_a_deadline_without_a_time_zone_is_refused() -> None:
@@ -260,6 +259,7 @@ def test_a_worker_killed_mid_trial_leaks_no_budget_and_the_study_resumes(tmp_pat
     finally:
         if victim.poll() is None:
             victim.kill()
+            victim.wait(10)  # reaped here, not reported by a later test's garbage collection
     with SqlBudgetStore(url) as store:
         before = store.state("k")
     assert before.open == 1 and before.reserved == pytest.approx(5e-5)  # held by the dead

@@ -24,6 +24,10 @@ from lowcarb.tuning._budget import (
 
 __all__ = ["SqlBudgetStore"]
 
+# The advisory lock under which a PostgreSQL storage's budget tables are created (any fixed
+# 64-bit number no other code uses: "lowcarbT" in ASCII).
+_DDL_LOCK_KEY = int.from_bytes(b"lowcarbT", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
 
 class SqlBudgetStore(BudgetStore):
     """Budgets in the tables of a SQLAlchemy database shared by a study's workers.
@@ -68,12 +72,33 @@ class SqlBudgetStore(BudgetStore):
             kwargs["connect_args"] = {"timeout": 60, "isolation_level": None}
         try:
             self._engine = sa.create_engine(url, **kwargs)
-            meta.create_all(self._engine, checkfirst=True)
+            self._create_tables(meta)
         except SQLAlchemyError as exc:
             raise LedgerUnreachableError(
                 f"the study storage {url!r} cannot hold the budget: {str(exc).splitlines()[0]}; "
                 "check --storage"
             ) from None
+
+    def _create_tables(self, meta: Any) -> None:
+        """Create the tables where missing, one process at a time: workers that open a new
+        storage at once would otherwise all see no table (the check and the ``CREATE`` are two
+        statements) and all but one fail on "already exists"."""
+        with self._engine.connect() as conn:
+            if self._sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    meta.create_all(conn, checkfirst=True)
+                    conn.exec_driver_sql("COMMIT")
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                return
+            with conn.begin():
+                if conn.dialect.name == "postgresql":  # DDL is transactional there
+                    conn.execute(
+                        self._sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK_KEY}
+                    )
+                meta.create_all(conn, checkfirst=True)
 
     def close(self) -> None:
         """Release the connection pool."""
