@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import random
 import socket
 import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from lowcarb.errors import LowcarbError, MissingDependencyError, UsageError
 from lowcarb.ledger import Attribution
@@ -120,25 +121,51 @@ def open_study(config: StudyConfig, *, create: bool = True) -> Any:
         if len(config.objectives) == 1
         else optuna.samplers.NSGAIISampler(seed=config.seed)
     )
-    try:
-        storage = None if config.storage is None else optuna.storages.RDBStorage(config.storage)
-        if create:
-            return optuna.create_study(
-                study_name=config.study_name,
-                storage=storage,
-                directions=config.directions,
-                sampler=sampler,
-                load_if_exists=True,
-            )
-        return optuna.load_study(study_name=config.study_name, storage=storage, sampler=sampler)
-    except (LowcarbError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(
-            f"cannot open study {config.study_name!r} in storage {config.storage!r}: {first}; "
-            "check --storage (an SQLAlchemy URL such as sqlite:///study.db) and --study"
-        ) from None
+    for attempt in range(_OPEN_TRIES):
+        try:
+            return _open_or_create(optuna, config, sampler, create=create)
+        except (LowcarbError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if attempt + 1 < _OPEN_TRIES and _creation_race(exc):
+                # Optuna creates its tables (and stamps their version) check-then-create:
+                # workers opening a new storage at once collide; the loser finds them made.
+                time.sleep(0.05 * (attempt + 1) + random.random() * 0.05)  # noqa: S311
+                continue
+            _raise_open_error(config, exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_OPEN_TRIES = 5
+
+
+def _open_or_create(optuna: Any, config: StudyConfig, sampler: Any, *, create: bool) -> Any:
+    storage = None if config.storage is None else optuna.storages.RDBStorage(config.storage)
+    if create:
+        return optuna.create_study(
+            study_name=config.study_name,
+            storage=storage,
+            directions=config.directions,
+            sampler=sampler,
+            load_if_exists=True,
+        )
+    return optuna.load_study(study_name=config.study_name, storage=storage, sampler=sampler)
+
+
+def _creation_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is another process creating the same tables or version row first."""
+    text = str(exc).lower()
+    return type(exc).__name__ in ("OperationalError", "IntegrityError", "ProgrammingError") and (
+        "already exists" in text or "unique constraint" in text or "duplicate key" in text
+    )
+
+
+def _raise_open_error(config: StudyConfig, exc: BaseException) -> NoReturn:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    raise UsageError(
+        f"cannot open study {config.study_name!r} in storage {config.storage!r}: {first}; "
+        "check --storage (an SQLAlchemy URL such as sqlite:///study.db) and --study"
+    ) from None
 
 
 def close_study(study: Any, store: BudgetStore) -> None:
