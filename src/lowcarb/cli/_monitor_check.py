@@ -91,8 +91,15 @@ def _check(args: argparse.Namespace, ctx: CliContext) -> int:
         write_atomic(args.html, drift_html(report, reference=checker.reference, current=current))
     warn_unevaluated(ctx, warnings)
     if args.json:
-        emit_json(ctx, {"reference": str(args.reference), "current": str(args.current),
-                        **report.to_dict(), "warnings": list(warnings)})  # fmt: skip
+        emit_json(
+            ctx,
+            {
+                "reference": str(args.reference),
+                "current": str(args.current),
+                **report.to_dict(),
+                "warnings": list(warnings),
+            },
+        )
     else:
         _print_report(ctx, report, args)
     return 1 if report.drift else 0
@@ -100,8 +107,16 @@ def _check(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _print_report(ctx: CliContext, report: DriftReport, args: argparse.Namespace) -> None:
     table = Table(title=f"lowcarb monitor check: {safe(str(args.current))} vs reference")
-    for col in ("feature", "kind", "statistic", "value", "drift when", "drift", "missing %",
-                "new categories"):  # fmt: skip
+    for col in (
+        "feature",
+        "kind",
+        "statistic",
+        "value",
+        "drift when",
+        "drift",
+        "missing %",
+        "new categories",
+    ):
         table.add_column(col, justify="right" if col in ("value", "missing %") else "left")
     for f in report.features:
         test = f.statistic in ("ks", "chi2")
@@ -111,8 +126,9 @@ def _print_report(ctx: CliContext, report: DriftReport, args: argparse.Namespace
         if len(f.new_categories) > 3:
             new += f" +{len(f.new_categories) - 3}"
         missing = f"{f.missing_share_reference:.1%} -> {f.missing_share_current:.1%}"
-        table.add_row(safe(f.name), f.kind, f.statistic, value, when,
-                      "yes" if f.drift else "no", missing, new)  # fmt: skip
+        table.add_row(
+            safe(f.name), f.kind, f.statistic, value, when, "yes" if f.drift else "no", missing, new
+        )
     console = ctx.console()
     console.print(table)
     drifted = sum(1 for f in report.features if f.drift)

@@ -93,27 +93,34 @@ def _energy(args: argparse.Namespace, ctx: CliContext) -> int:
         text = _scrape(args.metrics, what="--metrics")
         previous = _scrape(args.previous, what="--previous") if args.previous else None
         candidate = energy_from_metrics(
-            text, model=args.model, version=args.version, previous=previous,
+            text,
+            model=args.model,
+            version=args.version,
+            previous=previous,
             location=args.metrics,
-        )  # fmt: skip
+        )
     regression = check_energy_regression(candidate, baseline, rule)
     rollback = None
     if args.mlflow_model:
         from lowcarb.integrations.mlflow import MlflowAliasRollback, mlflow_client
 
         uri = args.tracking_uri or ctx.environ.get("MLFLOW_TRACKING_URI")
-        rollback = MlflowAliasRollback(mlflow_client(uri), name=args.mlflow_model,
-                                       alias=rule.alias)  # fmt: skip
+        rollback = MlflowAliasRollback(mlflow_client(uri), name=args.mlflow_model, alias=rule.alias)
     with open_ledger(ledger_url(args, ctx), environ=ctx.environ) as ledger:
         outcome = act_on_regression(
-            regression, policy, ledger=ledger, rollback=rollback, team=args.team,
+            regression,
+            policy,
+            ledger=ledger,
+            rollback=rollback,
+            team=args.team,
             project=args.project,
-        )  # fmt: skip
+        )
     if args.json:
         emit_json(ctx, outcome.to_dict())
     else:
-        print(("ALERT: " if regression.alert else "ok: ") + plain(regression.message),
-              file=ctx.stdout)  # fmt: skip
+        print(
+            ("ALERT: " if regression.alert else "ok: ") + plain(regression.message), file=ctx.stdout
+        )
         for note in regression.notes:
             print(f"note: {plain(note)}", file=ctx.stdout)
     return 1 if regression.alert else 0

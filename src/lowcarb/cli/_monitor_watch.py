@@ -95,8 +95,11 @@ def _watch(args: argparse.Namespace, ctx: CliContext) -> int:
     clock: Callable[[], datetime] = _utc_now if fixed_now is None else (lambda: fixed_now)
     options = check_options(args)
     checker = drift_checker(args, options, policy)
-    ref_sha = sha256_hex(read_input_bytes(args.reference, what="reference window",
-                                          max_bytes=MAX_WINDOW_BYTES, binary=True))  # fmt: skip
+    ref_sha = sha256_hex(
+        read_input_bytes(
+            args.reference, what="reference window", max_bytes=MAX_WINDOW_BYTES, binary=True
+        )
+    )
     source = _source(args)
     url = ledger_url(args, ctx)
 
@@ -108,11 +111,16 @@ def _watch(args: argparse.Namespace, ctx: CliContext) -> int:
 
         def check() -> DriftReport:
             # One read: the window checked is exactly the bytes hashed into the ledger.
-            raw = read_input_bytes(args.current, what="current window",
-                                   max_bytes=MAX_WINDOW_BYTES, binary=True)  # fmt: skip
+            raw = read_input_bytes(
+                args.current, what="current window", max_bytes=MAX_WINDOW_BYTES, binary=True
+            )
             since = clock() - timedelta(hours=last_h) if last_h is not None else None
-            current = parse_window(raw, source=str(args.current), what="current window",
-                                   log=checker.log_columns(since=since))  # fmt: skip
+            current = parse_window(
+                raw,
+                source=str(args.current),
+                what="current window",
+                log=checker.log_columns(since=since),
+            )
             monitor.inputs = (
                 GateInput("reference", str(args.reference), ref_sha),
                 GateInput("current", str(args.current), sha256_hex(raw)),

@@ -309,9 +309,14 @@ def compress(
                 Path(tmp, "fp32.onnx").write_bytes(fp32)
                 graph, _ = load_model(Path(tmp, "fp32.onnx"))
                 reference = profile(
-                    graph, x_eval, y_eval, name=name, version=f"{version}+onnx-fp32",
-                    size_bytes=len(fp32), **common,
-                )  # fmt: skip
+                    graph,
+                    x_eval,
+                    y_eval,
+                    name=name,
+                    version=f"{version}+onnx-fp32",
+                    size_bytes=len(fp32),
+                    **common,
+                )
             except LowcarbError:
                 reference = None  # a model skl2onnx cannot export: every variant will say why
         given = model.proto.SerializeToString() if isinstance(model, OnnxModel) else b""
@@ -324,9 +329,14 @@ def compress(
                 path.write_bytes(data)
                 graph, _ = load_model(path)
                 after = profile(
-                    graph, x_eval, y_eval, name=name, version=f"{version}+{m}",
-                    size_bytes=len(data), **common,
-                )  # fmt: skip
+                    graph,
+                    x_eval,
+                    y_eval,
+                    name=name,
+                    version=f"{version}+{m}",
+                    size_bytes=len(data),
+                    **common,
+                )
             except LowcarbError as exc:
                 candidates.append(Candidate(m, error=str(exc)))
                 continue

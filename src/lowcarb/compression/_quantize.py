@@ -87,9 +87,13 @@ def to_static_int8(data: bytes, calibration: Any, *, batch_size: int = 16) -> by
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
             quantize_static(
-                str(pre), str(out), _Reader(), quant_format=QuantFormat.QDQ,
-                weight_type=QuantType.QInt8, activation_type=QuantType.QInt8,
-            )  # fmt: skip
+                str(pre),
+                str(out),
+                _Reader(),
+                quant_format=QuantFormat.QDQ,
+                weight_type=QuantType.QInt8,
+                activation_type=QuantType.QInt8,
+            )
         except Exception as exc:  # ORT raises many types; all mean "cannot quantize"
             raise UsageError(f"static int8 failed: {_first_line(exc)}") from None
         result = out.read_bytes()

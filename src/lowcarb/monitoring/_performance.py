@@ -256,8 +256,9 @@ class WindowPerformance:
                 if pred_col is not None:
                     given = [v if v is not None else "" for v in _labels(current, pred_col)]
                 scores = _scores(current, score_cols, "current")
-                return self.estimator.estimate(scores[:, 0] if scores.shape[1] == 1 else scores,
-                                               given), None  # fmt: skip
+                return self.estimator.estimate(
+                    scores[:, 0] if scores.shape[1] == 1 else scores, given
+                ), None
         return None, "; ".join(reasons)
 
     def _classes_from(self, labels: list[str | None] | None) -> tuple[str, ...] | None:
