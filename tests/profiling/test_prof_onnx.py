@@ -26,7 +26,8 @@ from lowcarb.cli._common import CliContext
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import DataError, MissingDependencyError, UsageError
 from lowcarb.profiling import ProfileSettings, count_complexity, load_model, profile_model
-from lowcarb.profiling._onnx import OnnxModel, count_onnx_complexity, load_onnx
+from lowcarb.profiling._onnx import OnnxModel, load_onnx
+from lowcarb.profiling._onnx_complexity import count_onnx_complexity
 
 FAST = ProfileSettings(
     batch_size=16,

@@ -23,7 +23,8 @@ from lowcarb.profiling._loading import (
     load_features,
     load_model,
 )
-from lowcarb.profiling._onnx import CLASSES_KEY, OUTPUT_KEY, OnnxModel
+from lowcarb.profiling._onnx import OnnxModel
+from lowcarb.profiling._onnx_classifier import CLASSES_KEY, OUTPUT_KEY
 from lowcarb.profiling._profile import (
     OPTIONAL_PROFILE_FIELDS,
     PROFILE_SCHEMA,

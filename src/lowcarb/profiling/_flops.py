@@ -16,7 +16,7 @@ Parameters are the fitted numbers: weights and biases; split thresholds and leaf
 Anything else (kernels, neighbours, unknown pipeline steps) is "not derivable" and says why.
 Models are inspected by their fitted attributes, so scikit-learn itself is not imported here.
 ONNX graphs (:class:`~lowcarb.profiling._onnx.OnnxModel`) are counted from the graph under the
-same convention by :func:`~lowcarb.profiling._onnx.count_onnx_complexity`.
+same convention by :func:`~lowcarb.profiling._onnx_complexity.count_onnx_complexity`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from lowcarb.profiling._complexity import Complexity
-from lowcarb.profiling._onnx import OnnxModel, count_onnx_complexity
+from lowcarb.profiling._onnx import OnnxModel
+from lowcarb.profiling._onnx_complexity import count_onnx_complexity
 
 __all__ = ["Complexity", "count_complexity"]
 
@@ -108,7 +109,7 @@ def count_complexity(model: Any) -> Complexity:
     """Count FLOPs per inference and parameters of a fitted scikit-learn model.
 
     Supported: ONNX graphs loaded by :func:`~lowcarb.profiling.load_model` (see
-    :mod:`lowcarb.profiling._onnx`), linear models (``sklearn.linear_model``,
+    :mod:`lowcarb.profiling._onnx_complexity`), linear models (``sklearn.linear_model``,
     ``LinearSVC``/``LinearSVR``), MLPs, decision trees, random forests, extra trees, gradient
     boosting, and pipelines of standard or min-max scalers followed by one of those.
 

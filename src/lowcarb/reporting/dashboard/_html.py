@@ -16,7 +16,7 @@ from lowcarb.errors import MissingDependencyError
 from lowcarb.reporting.dashboard._auth import Principal
 from lowcarb.reporting.dashboard._query import DashboardQuery
 from lowcarb.reporting.dashboard._static import plotly_bundle
-from lowcarb.reporting.dashboard._views import View
+from lowcarb.reporting.dashboard._view_parts import View
 
 __all__ = ["NAV", "render_login", "render_message", "render_page"]
 
