@@ -174,6 +174,8 @@ def _check_nodes(tree: Any, width: int, source: str) -> None:
     left, right, feature = tree.children_left, tree.children_right, tree.feature
     index = np.arange(n)
     leaf = left == -1
+    # fmt: skip below: each line bounds one array (children, then feature); one term per line
+    # would hide the pairs.
     split_ok = (
         (left > index) & (left < n) & (right > index) & (right < n)
         & (feature >= 0) & (feature < width)
