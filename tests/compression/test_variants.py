@@ -11,7 +11,9 @@ import pytest
 from lowcarb.compression import export, inference_energy, prune
 from lowcarb.energy import FakeMeter
 from lowcarb.errors import InvalidValueError, UsageError
-from lowcarb.tuning._estimators import Split, fit, load_data, score, score_predictions
+from lowcarb.tuning._datasets import Split, load_data
+from lowcarb.tuning._fitting import fit
+from lowcarb.tuning._metrics import score, score_predictions
 from lowcarb.tuning._space import DatasetSpec
 
 

@@ -9,15 +9,10 @@ import numpy as np
 import pytest
 
 from lowcarb.errors import ConfigError, DataError, InvalidValueError
-from lowcarb.tuning._estimators import (
-    ESTIMATORS,
-    Split,
-    check_params,
-    fit,
-    load_data,
-    score,
-    score_predictions,
-)
+from lowcarb.tuning._datasets import Split, load_data
+from lowcarb.tuning._estimators import ESTIMATORS, check_params
+from lowcarb.tuning._fitting import fit
+from lowcarb.tuning._metrics import score, score_predictions
 from lowcarb.tuning._space import DatasetSpec
 
 

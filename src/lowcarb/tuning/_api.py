@@ -75,7 +75,7 @@ class SpacePlan:
 
     def split(self) -> Any:
         if self._split is None:
-            from lowcarb.tuning._estimators import load_data
+            from lowcarb.tuning._datasets import load_data
 
             s = self.space
             self._split = load_data(
@@ -101,7 +101,8 @@ def _fit_and_score(
 ) -> dict[str, Any]:
     from lowcarb.compression import export, inference_energy, prune
     from lowcarb.profiling import count_complexity
-    from lowcarb.tuning._estimators import fit, score_predictions
+    from lowcarb.tuning._fitting import fit
+    from lowcarb.tuning._metrics import score_predictions
 
     precision = params.pop("quantize", "fp32")
     ratio = params.pop("prune_ratio", None)

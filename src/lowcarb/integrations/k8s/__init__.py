@@ -21,6 +21,7 @@
 """
 
 from lowcarb.integrations.k8s._batch import BatchJob, JobPlan, job_plan, suspended_job
+from lowcarb.integrations.k8s._carbon_aware import CarbonAware, IntensityCap
 from lowcarb.integrations.k8s._errors import ClusterError, ClusterUnreachableError, LeaseLostError
 from lowcarb.integrations.k8s._intensity_configmap import (
     FORECAST_CONFIGMAP,
@@ -33,15 +34,9 @@ from lowcarb.integrations.k8s._placement import Placement, place_job
 from lowcarb.integrations.k8s._pod_energy import KeplerEnergy
 from lowcarb.integrations.k8s._release import ReleaseController
 from lowcarb.integrations.k8s._release_config import ReleaseConfig, TickReport
+from lowcarb.integrations.k8s._resources import Resources
 from lowcarb.integrations.k8s._schemas import crd_schema
-from lowcarb.integrations.k8s._serve import (
-    CarbonAware,
-    IntensityCap,
-    Resources,
-    request_rate_query,
-    serve_manifests,
-    to_yaml,
-)
+from lowcarb.integrations.k8s._serve import request_rate_query, serve_manifests, to_yaml
 
 __all__ = [
     "FORECAST_CONFIGMAP",

@@ -36,7 +36,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lowcarb.errors import DataError, InvalidValueError
-from lowcarb.integrations.k8s._serve import Resources, _check_name, check_requests_within_limits
+from lowcarb.integrations.k8s._resources import Resources, check_requests_within_limits
+from lowcarb.integrations.k8s._serve import _check_name
 from lowcarb.scheduling import Plan
 from lowcarb.units import parse_timestamp
 

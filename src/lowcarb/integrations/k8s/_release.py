@@ -23,13 +23,12 @@ at the next hour's forecast (re-plans), and at least every ``max_wait_s`` (a pas
 call unless something is due). It lists again only after 410 Gone or a broken watch: a watch,
 not a poll.
 
-Ledger (optional): a ``decision`` record per release (stage ``k8s-release``), a ``schedule``
-record per re-plan (stage ``k8s-replan``), a ``run`` record per finished Job (stage ``k8s-job``),
-attributed from the Job's labels ``lowcarb.dev/team`` and ``lowcarb.dev/project``. Each action is
-written to the Job first and recorded after; the Job keeps an annotation until its record is in
-(``lowcarb.dev/release-record``, ``lowcarb.dev/unrecorded-replan``, ``lowcarb.dev/energy-record``),
-so a ledger that is down, or a controller that dies between the two, loses nothing: the next pass
-appends what is missing (at least once).
+Ledger (optional): a record per release, per re-plan and per finished Job (drafted by
+:mod:`._release_records`). Each action is written to the Job first and recorded after; the Job
+keeps an annotation until its record is in (``lowcarb.dev/release-record``,
+``lowcarb.dev/unrecorded-replan``, ``lowcarb.dev/energy-record``), so a ledger that is down, or a
+controller that dies between the two, loses nothing: the next pass appends what is missing (at
+least once).
 """
 
 from __future__ import annotations
@@ -44,15 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from lowcarb.errors import DataError, InvalidValueError, LedgerError, LowcarbError, ProviderError
 from lowcarb.grid import IntensitySource, floor_hour
-from lowcarb.integrations.k8s._batch import (
-    FALLBACK,
-    MANAGED_BY,
-    PROJECT_LABEL,
-    TEAM_LABEL,
-    JobPlan,
-    job_plan,
-    utc_text,
-)
+from lowcarb.integrations.k8s._batch import FALLBACK, MANAGED_BY, JobPlan, job_plan, utc_text
 from lowcarb.integrations.k8s._errors import ClusterError, ClusterUnreachableError, LeaseLostError
 from lowcarb.integrations.k8s._informer import JobInformer
 from lowcarb.integrations.k8s._job_energy import JobEnergy, finished_at
@@ -60,8 +51,21 @@ from lowcarb.integrations.k8s._kube import ConflictError, KubeApi, NotFoundError
 from lowcarb.integrations.k8s._lease import LeaseElector, LeaseRenewer
 from lowcarb.integrations.k8s._pod_energy import KeplerEnergy
 from lowcarb.integrations.k8s._release_config import ReleaseConfig, TickReport
+from lowcarb.integrations.k8s._release_records import (
+    ENERGY_KWH,
+    ENERGY_RECORD,
+    RELEASE_RECORD,
+    RELEASED_AT,
+    RELEASED_BY,
+    UNRECORDED_REPLAN,
+    energy_draft,
+    energy_notes,
+    job_name,
+    job_notes,
+    release_draft,
+    replan_draft,
+)
 from lowcarb.integrations.k8s._replan import fresher_forecast_exists, replan
-from lowcarb.ledger import Attribution, RecordDraft, draft_from_footprint
 from lowcarb.units import parse_timestamp
 
 if TYPE_CHECKING:
@@ -71,14 +75,6 @@ __all__ = ["ReleaseController"]
 
 log = logging.getLogger(__name__)
 
-RELEASED_AT = "lowcarb.dev/released-at"
-RELEASED_BY = "lowcarb.dev/released-by"
-RELEASE_RECORD = "lowcarb.dev/release-record"
-UNRECORDED_REPLAN = "lowcarb.dev/unrecorded-replan"
-ENERGY_KWH = "lowcarb.dev/energy-kwh"
-CO2E_G = "lowcarb.dev/co2e-g"
-ENERGY_METHOD = "lowcarb.dev/energy-method"
-ENERGY_RECORD = "lowcarb.dev/energy-record"
 #: Pods of a Job carry its uid in this label (Kubernetes 1.27+).
 _CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
 #: A pass that left a problem (a ledger that refused) is retried this soon, seconds.
@@ -86,15 +82,6 @@ _RETRY_S = 30.0
 #: How often a waiting loop looks at the caller's stop event (it cannot wake a wait on another
 #: event); local, no API call.
 _STOP_CHECK_S = 0.5
-
-
-def _notes(job: Mapping[str, Any]) -> dict[str, str]:
-    return dict((job.get("metadata") or {}).get("annotations") or {})
-
-
-def _ref(job: Mapping[str, Any]) -> str:
-    meta = job.get("metadata") or {}
-    return f"{meta.get('namespace', '?')}/{meta.get('name', '?')}"
 
 
 class ReleaseController:
@@ -164,18 +151,18 @@ class ReleaseController:
     def _pass(self, jobs: Iterable[dict[str, Any]], report: TickReport) -> None:
         """Bring each Job forward (the module docstring's three cases)."""
         seen: set[str] = set()
-        for job in sorted(jobs, key=_ref):
-            seen.add(str((job.get("metadata") or {}).get("uid") or _ref(job)))
+        for job in sorted(jobs, key=job_name):
+            seen.add(str((job.get("metadata") or {}).get("uid") or job_name(job)))
             try:
                 self._reconcile(job, report.at, report)
             except (LeaseLostError, ClusterUnreachableError):
                 raise
             except ConflictError as exc:
-                log.info("Job %s changed meanwhile (%s); it is looked at again", _ref(job), exc)
+                log.info("Job %s changed meanwhile (%s); it is looked at again", job_name(job), exc)
             except NotFoundError:
-                log.info("Job %s was deleted meanwhile", _ref(job))
+                log.info("Job %s was deleted meanwhile", job_name(job))
             except (ClusterError, DataError, LedgerError, ProviderError, InvalidValueError) as exc:
-                problem = f"Job {_ref(job)}: {exc}"
+                problem = f"Job {job_name(job)}: {exc}"
                 log.warning("%s", problem)
                 report.problems.append(problem)
         self._checked_hour = {u: h for u, h in self._checked_hour.items() if u in seen}
@@ -189,7 +176,7 @@ class ReleaseController:
         return updated
 
     def _reconcile(self, job: dict[str, Any], now: datetime, report: TickReport) -> None:
-        notes = _notes(job)
+        notes = job_notes(job)
         if RELEASED_AT not in notes:
             if not (job.get("spec") or {}).get("suspend"):
                 return  # resumed by someone else: not lowcarb's to release or record
@@ -221,19 +208,19 @@ class ReleaseController:
             "spec": {"suspend": False},
         }
         updated = self._patch(job, patch)
-        report.released.append(_ref(job))
+        report.released.append(job_name(job))
         late_s = (now - plan.planned_start).total_seconds()
         if now > plan.latest_start:
             log.warning(
                 "released Job %s %.0f s after its latest start: it may miss its deadline %s",
-                _ref(job),
+                job_name(job),
                 (now - plan.latest_start).total_seconds(),
                 utc_text(plan.deadline),
             )
         else:
             log.info(
                 "released Job %s (planned %s, %.0f s late)",
-                _ref(job),
+                job_name(job),
                 utc_text(plan.planned_start),
                 late_s,
             )
@@ -242,23 +229,7 @@ class ReleaseController:
 
     def _record_release(self, job: dict[str, Any], report: TickReport) -> None:
         assert self.ledger is not None  # callers check
-        notes = _notes(job)
-        plan = job_plan(job)
-        released_at = parse_timestamp(notes[RELEASED_AT], what=f"{RELEASED_AT} of {_ref(job)}")
-        draft = RecordDraft(
-            kind="decision",
-            attribution=self._attribution(job, "k8s-release"),
-            metadata={
-                "action": "release",
-                "job": self._job_ref(job),
-                "plan": plan.to_dict(),
-                "released_at": utc_text(released_at),
-                "released_by": notes.get(RELEASED_BY),
-                "late_s": (released_at - plan.planned_start).total_seconds(),
-                "meets_deadline": released_at <= plan.latest_start,
-            },
-        )
-        record = self.ledger.append(draft)
+        record = self.ledger.append(release_draft(job, cluster=self.kube.host))
         report.record_ids.append(record.id)
         self._patch(job, {"metadata": {"annotations": {RELEASE_RECORD: record.id}}})
 
@@ -267,7 +238,7 @@ class ReleaseController:
         self, job: dict[str, Any], plan: JobPlan, now: datetime, report: TickReport
     ) -> JobPlan:
         assert self.source is not None  # callers check
-        uid = str(job["metadata"].get("uid") or _ref(job))
+        uid = str(job["metadata"].get("uid") or job_name(job))
         hour = floor_hour(now)
         if not fresher_forecast_exists(plan, now) or self._checked_hour.get(uid) == hour:
             return plan  # no forecast fresher than the one the plan (or the last look) used
@@ -275,7 +246,7 @@ class ReleaseController:
         try:
             change = replan(plan, self.source, now=now, min_gain_pct=self.config.min_gain_pct)
         except LowcarbError as exc:
-            log.warning("no re-plan for Job %s (%s); it keeps its plan", _ref(job), exc)
+            log.warning("no re-plan for Job %s (%s); it keeps its plan", job_name(job), exc)
             return plan
         if change is None:
             return plan
@@ -288,27 +259,17 @@ class ReleaseController:
         updated = self._patch(job, patch)
         log.info(
             "re-planned Job %s: %s -> %s (%.1f -> %.1f gCO2e/kWh, %s forecast)",
-            _ref(job), utc_text(plan.planned_start), utc_text(new.planned_start),
+            job_name(job), utc_text(plan.planned_start), utc_text(new.planned_start),
             change.old_window_g_per_kwh, new.expected_intensity_g_per_kwh, new.forecast_model,
         )  # fmt: skip
-        report.replanned.append({"job": _ref(job), **change.to_dict()})
+        report.replanned.append({"job": job_name(job), **change.to_dict()})
         if self.ledger is not None:
             self._record_replan(updated, pending, report)
         return new
 
     def _record_replan(self, job: dict[str, Any], change_json: str, report: TickReport) -> None:
         assert self.ledger is not None  # callers check
-        try:
-            change = json.loads(change_json)
-        except ValueError:
-            raise DataError(f"annotation {UNRECORDED_REPLAN} is not JSON") from None
-        record = self.ledger.append(
-            RecordDraft(
-                kind="schedule",
-                attribution=self._attribution(job, "k8s-replan"),
-                metadata={"action": "replan", "job": self._job_ref(job), **change},
-            )
-        )
+        record = self.ledger.append(replan_draft(job, change_json, cluster=self.kube.host))
         report.record_ids.append(record.id)
         self._patch(job, {"metadata": {"annotations": {UNRECORDED_REPLAN: None}}})
 
@@ -319,39 +280,24 @@ class ReleaseController:
         assert finished is not None  # callers check
         ended_at, outcome = finished
         plan = job_plan(job)
-        started_raw = (job.get("status") or {}).get("startTime") or _notes(job)[RELEASED_AT]
-        started_at = parse_timestamp(started_raw, what=f"start of Job {_ref(job)}")
+        started_raw = (job.get("status") or {}).get("startTime") or job_notes(job)[RELEASED_AT]
+        started_at = parse_timestamp(started_raw, what=f"start of Job {job_name(job)}")
         pods = self.kube.list_pods(meta["namespace"], f"{_CONTROLLER_UID}={meta.get('uid', '')}")
         result = self.energy.footprint(
             job, pods, zone=plan.zone, started_at=started_at, ended_at=ended_at
         )
         fp = result.footprint
-        annotations = {
-            ENERGY_KWH: f"{fp.energy_kwh:.6g}",
-            CO2E_G: f"{fp.co2e_g:.6g}",
-            ENERGY_METHOD: result.method,
-        }
+        annotations = energy_notes(result)
         if self.ledger is not None:
             record = self.ledger.append(
-                draft_from_footprint(
-                    fp,
-                    kind="run",
-                    attribution=self._attribution(job, "k8s-job"),
-                    metadata={
-                        "job": self._job_ref(job),
-                        "outcome": outcome,
-                        "energy_method": result.method,
-                        "plan": plan.to_dict(),
-                        "pods": list(result.pods[:100]),
-                    },
-                )
+                energy_draft(job, result, outcome=outcome, plan=plan, cluster=self.kube.host)
             )
             report.record_ids.append(record.id)
             annotations[ENERGY_RECORD] = record.id
         self._patch(job, {"metadata": {"annotations": annotations}})
         report.accounted.append(
             {
-                "job": _ref(job),
+                "job": job_name(job),
                 "outcome": outcome,
                 "energy_kwh": fp.energy_kwh,
                 "co2e_g": fp.co2e_g,
@@ -363,28 +309,8 @@ class ReleaseController:
         )
         log.info(
             "Job %s %s: %.4g kWh, %.4g gCO2e (%s)",
-            _ref(job), outcome, fp.energy_kwh, fp.co2e_g, result.method,
+            job_name(job), outcome, fp.energy_kwh, fp.co2e_g, result.method,
         )  # fmt: skip
-
-    # -- attribution -----------------------------------------------------------------------
-    @staticmethod
-    def _attribution(job: Mapping[str, Any], stage: str) -> Attribution:
-        labels = (job.get("metadata") or {}).get("labels") or {}
-        return Attribution(
-            team=labels.get(TEAM_LABEL) or None,
-            project=labels.get(PROJECT_LABEL) or None,
-            run_id=(job.get("metadata") or {}).get("uid") or None,
-            stage=stage,
-        )
-
-    def _job_ref(self, job: Mapping[str, Any]) -> dict[str, Any]:
-        meta = job.get("metadata") or {}
-        return {
-            "namespace": meta.get("namespace"),
-            "name": meta.get("name"),
-            "uid": meta.get("uid"),
-            "cluster": self.kube.host,
-        }
 
     # -- the loop --------------------------------------------------------------------------
     def wait_s(self, report: TickReport) -> float:

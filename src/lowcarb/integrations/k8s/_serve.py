@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from lowcarb.errors import InvalidValueError
+from lowcarb.integrations.k8s._carbon_aware import MAX_REPLICAS, CarbonAware, carbon_aware_scaler
+from lowcarb.integrations.k8s._resources import Resources, check_requests_within_limits
 
 __all__ = [
-    "CarbonAware",
-    "IntensityCap",
-    "Resources",
     "request_rate_query",
     "serve_manifests",
     "to_yaml",
@@ -32,110 +30,12 @@ __all__ = [
 #: DNS-1123 label: what a Service (and so every object here) may be named.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NAME_MAX = 63
-#: Kubernetes quantities, e.g. ``250m``, ``1``, ``512Mi``, ``1.5Gi``.
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 #: The user the image runs as (deploy/Dockerfile creates it with this id).
 _UID = 10001
-_MAX_REPLICAS = 1000
 #: Seconds a pod waits after being told to stop, before SIGTERM reaches the server.
 _PRE_STOP_S = 5
 #: Seconds ``lowcarb serve`` waits for requests in flight after SIGTERM (``run_server``).
 _DRAIN_S = 30
-
-
-@dataclass(frozen=True)
-class Resources:
-    """CPU and memory requests and limits of the server container (Kubernetes quantities)."""
-
-    cpu_request: str = "250m"
-    memory_request: str = "512Mi"
-    cpu_limit: str = "1"
-    memory_limit: str = "1Gi"
-
-    def __post_init__(self) -> None:
-        for key in ("cpu_request", "memory_request", "cpu_limit", "memory_limit"):
-            value = getattr(self, key)
-            if not isinstance(value, str) or not _QUANTITY.fullmatch(value):
-                raise InvalidValueError(
-                    f"{key}={value!r} is not a Kubernetes quantity: use e.g. '250m', '1', '512Mi'"
-                )
-
-
-def check_requests_within_limits(
-    res: Resources, *, request_flag: str = "--{}-request", limit_flag: str = "--{}-limit"
-) -> None:
-    """The API server refuses a container whose request is above its limit ("must be less than
-    or equal to cpu limit"): say so before anything is written. ``request_flag`` and
-    ``limit_flag`` name the options to change, ``{}`` standing for ``cpu`` or ``memory``."""
-    from lowcarb.integrations.k8s._pod_energy import parse_quantity
-
-    for kind, request, limit in (
-        ("cpu", res.cpu_request, res.cpu_limit),
-        ("memory", res.memory_request, res.memory_limit),
-    ):
-        wanted = parse_quantity(request, what=f"{kind}_request")
-        allowed = parse_quantity(limit, what=f"{kind}_limit")
-        if wanted > allowed * (1 + 1e-9):  # the tolerance only absorbs float rounding
-            raise InvalidValueError(
-                f"{kind} request {request!r} is above its limit {limit!r}, which the API server "
-                f"refuses: lower the request ({request_flag.format(kind)}) or raise the limit "
-                f"({limit_flag.format(kind)})"
-            )
-
-
-@dataclass(frozen=True)
-class IntensityCap:
-    """At most ``max_replicas`` while the grid intensity is at or below ``max_g_per_kwh``."""
-
-    max_g_per_kwh: int
-    max_replicas: int
-
-    def __post_init__(self) -> None:
-        if self.max_g_per_kwh <= 0:
-            raise InvalidValueError(
-                f"max_g_per_kwh={self.max_g_per_kwh!r} must be a positive intensity, gCO2e/kWh"
-            )
-        if not 0 <= self.max_replicas <= _MAX_REPLICAS:
-            raise InvalidValueError(
-                f"max_replicas={self.max_replicas!r} must be between 0 and {_MAX_REPLICAS}"
-            )
-
-
-def _default_caps() -> tuple[IntensityCap, ...]:
-    return (IntensityCap(200, 5), IntensityCap(400, 3), IntensityCap(100_000, 1))
-
-
-@dataclass(frozen=True)
-class CarbonAware:
-    """Settings of the CarbonAwareKedaScaler that caps replicas by grid intensity.
-
-    The operator reads the intensity forecast from a ConfigMap written by the Kubernetes carbon
-    intensity exporter for the cluster's location; ``zone`` records which grid zone that is (an
-    annotation) so the dashboard and the ledger price energy with the same zone.
-
-    Attributes:
-        zone: the grid zone, e.g. ``DE`` or ``US-CAL-CISO``.
-        caps: ascending thresholds, gCO2e/kWh, each with the replicas allowed up to it.
-        eco_off_max_replicas: replicas allowed when carbon awareness is switched off (None: the
-            ScaledObject's maximum).
-        forecast_configmap: ``(namespace, name, key)`` of the exporter's ConfigMap.
-    """
-
-    zone: str
-    caps: tuple[IntensityCap, ...] = field(default_factory=_default_caps)
-    eco_off_max_replicas: int | None = None
-    forecast_configmap: tuple[str, str, str] = ("kube-system", "carbon-intensity", "data")
-
-    def __post_init__(self) -> None:
-        if not self.zone or len(self.zone) > 64 or not self.zone.isprintable():
-            raise InvalidValueError(f"zone={self.zone!r} must be a grid zone such as 'DE'")
-        if not self.caps:
-            raise InvalidValueError("caps=() needs at least one IntensityCap")
-        limits = [c.max_g_per_kwh for c in self.caps]
-        if limits != sorted(set(limits)):
-            raise InvalidValueError(
-                f"caps thresholds {limits!r} must be strictly ascending (gCO2e/kWh)"
-            )
 
 
 def serve_manifests(
@@ -194,10 +94,10 @@ def serve_manifests(
         raise InvalidValueError(f"model_path={model_path!r} must be a path inside the container")
     if not 1 <= port <= 65535:
         raise InvalidValueError(f"port={port!r} must be between 1 and 65535")
-    if not 0 <= min_replicas <= max_replicas <= _MAX_REPLICAS or max_replicas < 1:
+    if not 0 <= min_replicas <= max_replicas <= MAX_REPLICAS or max_replicas < 1:
         raise InvalidValueError(
             f"min_replicas={min_replicas!r}, max_replicas={max_replicas!r}: need "
-            f"0 <= min <= max, 1 <= max <= {_MAX_REPLICAS}"
+            f"0 <= min <= max, 1 <= max <= {MAX_REPLICAS}"
         )
     if not requests_per_replica > 0:
         raise InvalidValueError(f"requests_per_replica={requests_per_replica!r} must be > 0")
@@ -254,7 +154,7 @@ def serve_manifests(
             )
         )
         if carbon_aware is not None:
-            objects.append(_carbon_aware(meta, carbon_aware, max_replicas))
+            objects.append(carbon_aware_scaler(meta, carbon_aware, max_replicas))
     else:
         objects.append(_hpa(meta, max(1, min_replicas), max_replicas, cpu_utilization_percent))
     # Independent dicts: no object shares a nested dict with another (nor YAML anchors).
@@ -438,32 +338,5 @@ def _scaled_object(
                     },
                 }
             ],
-        },
-    }
-
-
-def _carbon_aware(meta: dict[str, Any], ca: CarbonAware, max_r: int) -> dict[str, Any]:
-    namespace, cm_name, cm_key = ca.forecast_configmap
-    return {
-        "apiVersion": "carbonaware.kubernetes.azure.com/v1alpha1",
-        "kind": "CarbonAwareKedaScaler",
-        "metadata": {**meta, "annotations": {"lowcarb.dev/zone": ca.zone}},
-        "spec": {
-            "kedaTarget": "scaledobjects.keda.sh",
-            "kedaTargetRef": {"name": meta["name"], "namespace": meta["namespace"]},
-            "carbonIntensityForecastDataSource": {
-                "mockCarbonForecast": False,
-                "localConfigMap": {"name": cm_name, "namespace": namespace, "key": cm_key},
-            },
-            "maxReplicasByCarbonIntensity": [
-                {
-                    "carbonIntensityThreshold": c.max_g_per_kwh,
-                    "maxReplicas": min(c.max_replicas, max_r),
-                }
-                for c in ca.caps
-            ],
-            "ecoModeOff": {
-                "maxReplicas": max_r if ca.eco_off_max_replicas is None else ca.eco_off_max_replicas
-            },
         },
     }
