@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from lowcarb.tuning import EnergyBudget
-from lowcarb.tuning._study import StudyConfig, close_study, open_budget_store, open_study
+from lowcarb.tuning._storage import close_study, open_budget_store, open_study
+from lowcarb.tuning._study_config import StudyConfig
 
 
 def _start_at_once(urls: list[str], barrier: Any, out: Any) -> None:

@@ -33,7 +33,7 @@ from lowcarb.tuning._pacing import PacedStart, Pacing
 from lowcarb.tuning._pruning import EnergyHalvingPruner
 from lowcarb.tuning._runner import Step, StepReporter, TrialOutcome, TrialStopped
 from lowcarb.tuning._space import SearchSpace, load_space, parse_space
-from lowcarb.tuning._study import DIRECTIONS, StudyConfig
+from lowcarb.tuning._study_config import DIRECTIONS, StudyConfig
 from lowcarb.tuning._summary import TuneResult
 from lowcarb.tuning._wrap import BudgetExhausted, energy_budgeted
 

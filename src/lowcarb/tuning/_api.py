@@ -22,15 +22,9 @@ from lowcarb.tuning._budget import BudgetState, EnergyBudget
 from lowcarb.tuning._pruning import EnergyHalvingPruner
 from lowcarb.tuning._runner import StepReporter, TrialOutcome
 from lowcarb.tuning._space import SearchSpace, suggest
-from lowcarb.tuning._study import (
-    DIRECTIONS,
-    StudyConfig,
-    close_study,
-    open_budget_store,
-    open_study,
-    run_worker,
-    start_workers,
-)
+from lowcarb.tuning._storage import close_study, open_budget_store, open_study
+from lowcarb.tuning._study import run_worker, start_workers
+from lowcarb.tuning._study_config import DIRECTIONS, StudyConfig
 from lowcarb.tuning._summary import TuneResult, summarize_study
 
 __all__ = ["FunctionPlan", "SpacePlan", "tune"]

@@ -12,39 +12,29 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import random
 import socket
 import statistics
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from lowcarb.errors import LowcarbError, MissingDependencyError, UsageError
+from lowcarb.errors import UsageError
 from lowcarb.ledger import Attribution
 from lowcarb.tracking import Tracker, intensity_for_hours
-from lowcarb.tuning._budget import BudgetState, BudgetStore, EnergyBudget, MemoryBudgetStore
-from lowcarb.tuning._budget_sql import SqlBudgetStore
+from lowcarb.tuning._budget import BudgetState, BudgetStore, EnergyBudget
 from lowcarb.tuning._pacing import Pacing
-from lowcarb.tuning._pruning import EnergyHalvingPruner, peers_from_trials, rung_attribute
+from lowcarb.tuning._pruning import peers_from_trials, rung_attribute
 from lowcarb.tuning._runner import Step, StepReporter, TrialOutcome, run_metered
+from lowcarb.tuning._storage import close_study, open_budget_store, open_study, optuna_module
+from lowcarb.tuning._study_config import StudyConfig
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["DIRECTIONS", "StudyConfig", "TrialPlan", "open_study", "run_worker"]
+__all__ = ["TrialPlan", "run_worker", "start_workers", "worker_process"]
 
 log = logging.getLogger(__name__)
-
-#: How each objective is optimised.
-DIRECTIONS: Mapping[str, str] = {
-    "metric": "maximize",
-    "reward": "maximize",
-    "energy": "minimize",
-    "inference_energy": "minimize",
-    "flops": "minimize",
-}
 
 
 class TrialPlan(Protocol):
@@ -58,132 +48,6 @@ class TrialPlan(Protocol):
     def sample(self, trial: optuna.Trial) -> dict[str, Any]: ...
 
     def work(self, params: Mapping[str, Any]) -> Callable[[StepReporter], dict[str, Any]]: ...
-
-
-@dataclass(frozen=True)
-class StudyConfig:
-    """How a study runs (picklable: every worker process gets a copy).
-
-    Attributes:
-        study_name: Optuna study name (also the ledger ``project`` of its trials).
-        budget: The hard budget for the whole study.
-        storage: Optuna storage URL; None for in-memory (one worker only).
-        objectives: Names from :data:`DIRECTIONS`; one gives a single-objective study.
-        reward: (alpha, beta, gamma) of ``alpha*metric - beta*FLOPs - gamma*energy_j`` when the
-            objective is ``reward``.
-        n_trials: Stop after this many trials (all workers together).
-        timeout_s: Stop starting trials after this long.
-        zone, pue, ledger: As for the Tracker (``ledger=""``: record nowhere).
-        seed: Sampler seed.
-        pruner: Successive halving on joules, or None.
-        deadline: With ``zone``: pace trials into the cleanest windows before it.
-        first_cost: The reservation of the first trial (later ones use measured costs).
-        reclaim_after_s: A reservation without a heartbeat for this long is reclaimed.
-        environ: Environment for trackers (settings, ledger).
-    """
-
-    study_name: str
-    budget: EnergyBudget
-    storage: str | None = None
-    objectives: tuple[str, ...] = ("metric", "energy")
-    reward: tuple[float, float, float] | None = None
-    n_trials: int | None = None
-    timeout_s: float | None = None
-    zone: str | None = None
-    pue: float | None = None
-    ledger: str | None = ""
-    seed: int | None = None
-    pruner: EnergyHalvingPruner | None = None
-    deadline: datetime | None = None
-    first_cost: float | None = None
-    reclaim_after_s: float = 60.0
-    environ: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def directions(self) -> list[str]:
-        return [DIRECTIONS[o] for o in self.objectives]
-
-
-def _optuna() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise MissingDependencyError("optuna", "tune") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna
-
-
-def open_study(config: StudyConfig, *, create: bool = True) -> Any:
-    """The Optuna study, created or loaded; raises a one-line error for a bad storage."""
-    optuna = _optuna()
-    sampler = (
-        optuna.samplers.TPESampler(seed=config.seed)
-        if len(config.objectives) == 1
-        else optuna.samplers.NSGAIISampler(seed=config.seed)
-    )
-    for attempt in range(_OPEN_TRIES):
-        try:
-            return _open_or_create(optuna, config, sampler, create=create)
-        except (LowcarbError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            if attempt + 1 < _OPEN_TRIES and _creation_race(exc):
-                # Optuna creates its tables (and stamps their version) check-then-create:
-                # workers opening a new storage at once collide; the loser finds them made.
-                time.sleep(0.05 * (attempt + 1) + random.random() * 0.05)  # noqa: S311
-                continue
-            _raise_open_error(config, exc)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-_OPEN_TRIES = 5
-
-
-def _open_or_create(optuna: Any, config: StudyConfig, sampler: Any, *, create: bool) -> Any:
-    storage = None if config.storage is None else optuna.storages.RDBStorage(config.storage)
-    if create:
-        return optuna.create_study(
-            study_name=config.study_name,
-            storage=storage,
-            directions=config.directions,
-            sampler=sampler,
-            load_if_exists=True,
-        )
-    return optuna.load_study(study_name=config.study_name, storage=storage, sampler=sampler)
-
-
-def _creation_race(exc: BaseException) -> bool:
-    """Whether ``exc`` is another process creating the same tables or version row first."""
-    text = str(exc).lower()
-    return type(exc).__name__ in ("OperationalError", "IntegrityError", "ProgrammingError") and (
-        "already exists" in text or "unique constraint" in text or "duplicate key" in text
-    )
-
-
-def _raise_open_error(config: StudyConfig, exc: BaseException) -> NoReturn:
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    raise UsageError(
-        f"cannot open study {config.study_name!r} in storage {config.storage!r}: {first}; "
-        "check --storage (an SQLAlchemy URL such as sqlite:///study.db) and --study"
-    ) from None
-
-
-def close_study(study: Any, store: BudgetStore) -> None:
-    """Release the database connections of a study's storage and of its budget store."""
-    if isinstance(store, SqlBudgetStore):
-        store.close()
-    storage = getattr(study, "_storage", None)  # Optuna keeps its RDBStorage there
-    for candidate in (storage, getattr(storage, "_backend", None)):
-        engine = getattr(candidate, "engine", None)
-        if engine is not None:
-            engine.dispose()
-
-
-def open_budget_store(config: StudyConfig) -> BudgetStore:
-    """The budget store in the study's storage (in memory for an in-memory study)."""
-    if config.storage is None:
-        return MemoryBudgetStore()
-    return SqlBudgetStore(config.storage)
 
 
 def expected_cost(
@@ -242,7 +106,7 @@ def run_worker(
     Returns:
         Why this worker stopped: ``budget``, ``n_trials``, ``timeout`` or ``deadline``.
     """
-    optuna = _optuna()
+    optuna = optuna_module()
     study = study if study is not None else open_study(config, create=False)
     store = store if store is not None else open_budget_store(config)
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -300,7 +164,7 @@ def run_worker(
 def _fail_lost_trial(study: Any, number: int, worker: str) -> None:
     """A trial whose worker died: its reservation was reclaimed; Optuna is told it failed, so
     the study does not wait on it and can be resumed."""
-    optuna = _optuna()
+    optuna = optuna_module()
     log.warning("trial %s was lost with worker %s; its reservation was reclaimed", number, worker)
     if number < 0:
         return
@@ -369,7 +233,7 @@ def _record(
     outcome: TrialOutcome,
     paced: Any,
 ) -> None:
-    optuna = _optuna()
+    optuna = optuna_module()
     fp = outcome.footprint
     attrs: dict[str, Any] = {
         "energy_kwh": fp.energy_kwh,

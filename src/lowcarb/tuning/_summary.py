@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lowcarb.tuning._budget import BudgetState, EnergyBudget
-from lowcarb.tuning._study import StudyConfig
+from lowcarb.tuning._study_config import StudyConfig
 
 __all__ = ["TuneResult", "pareto_front", "summarize_study"]
 
