@@ -94,11 +94,18 @@ def energy_budgeted(
                 raise optuna.TrialPruned("the study's energy budget is spent")
             reservation = store.attach(reservation, trial.number)
             tracker = Tracker(
-                f"trial {trial.number}", zone=zone, pue=pue, ledger=ledger, kind="trial",
-                attribution=Attribution(project=study.study_name[:200],
-                                        run_id=f"{study.study_name}#{trial.number}"[:200]),
-                metadata={"study": study.study_name, "trial": trial.number}, environ=env,
-            )  # fmt: skip
+                f"trial {trial.number}",
+                zone=zone,
+                pue=pue,
+                ledger=ledger,
+                kind="trial",
+                attribution=Attribution(
+                    project=study.study_name[:200],
+                    run_id=f"{study.study_name}#{trial.number}"[:200],
+                ),
+                metadata={"study": study.study_name, "trial": trial.number},
+                environ=env,
+            )
             g = intensity_for_hours(tracker.zone, start=_now(), duration_s=60.0)
             state = _Watch(reservation)
             done = threading.Event()

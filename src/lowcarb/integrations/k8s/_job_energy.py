@@ -122,17 +122,23 @@ class JobEnergy:
     ) -> Measurement:
         def estimate() -> Measurement:
             return requests_measurement(
-                runs, name=name, started_at=started_at, duration_s=duration_s,
+                runs,
+                name=name,
+                started_at=started_at,
+                duration_s=duration_s,
                 node_cpu=self.node_cpu,
-            )  # fmt: skip
+            )
 
         if self.kepler is None:
             return estimate()
         try:
             return self.kepler.measurement(
-                runs, namespace=namespace, name=name, started_at=started_at,
+                runs,
+                namespace=namespace,
+                name=name,
+                started_at=started_at,
                 duration_s=duration_s,
-            )  # fmt: skip
+            )
         except ProviderError as exc:
             log.warning("Kepler unavailable for %s (%s): estimating from requests", name, exc)
             m = estimate()

@@ -297,8 +297,10 @@ class LeaseRenewer:
                 if self._elector.holds(self._clock()):
                     log.warning(
                         "could not renew the Lease %s (%s); trying again in %g s",
-                        self._elector.where, exc, self._every_s,
-                    )  # fmt: skip
+                        self._elector.where,
+                        exc,
+                        self._every_s,
+                    )
                     continue
                 self._lose(self._elector.lost_error(f"no renewal before it expired: {exc}"))
                 return
