@@ -29,6 +29,7 @@ points at :attr:`StandInCluster.url`: the same code that talks to a real cluster
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import socket
@@ -119,6 +120,7 @@ class StandInCluster:
         self._watch_epoch = 0  # end_watches() bumps it: open watches end
         self._broken_epochs: set[int] = set()  # ... cut mid-stream
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.down = False  # an outage: every connection is cut before an answer
         self._closing = False
         cluster = self
 
@@ -300,6 +302,13 @@ class StandInCluster:
             if broken:
                 self._broken_epochs.add(self._watch_epoch)
             self._lock.notify_all()
+
+    def outage(self, down: bool) -> None:
+        """Start (cutting open watches mid-stream) or end an outage of the API server: while it
+        lasts, each request's connection is reset before any answer, as an unreachable server's."""
+        self.down = down
+        if down:
+            self.end_watches(broken=True)
 
     def list_requests(self, table: str = "jobs") -> int:
         """How many LIST requests (not watches) of ``table`` were served."""
@@ -538,10 +547,21 @@ class _Handler(BaseHTTPRequestHandler):
                     return table, rest[0], name, query
         return "", "", None, query
 
+    def _cut_when_down(self) -> bool:
+        """During an outage: reset the connection without an answer (True)."""
+        if not self.state.down:
+            return False
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        return True
+
     def _not_found(self) -> None:
         self._send(404, _status(404, "NotFound", f"the server could not find {self.path}"))
 
     def do_GET(self) -> None:
+        if self._cut_when_down():
+            return
         self.state.requests.append(("GET", self.path))
         table, ns, name, query = self._route()
         selector = (query.get("labelSelector") or [""])[0]
@@ -580,6 +600,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_POST(self) -> None:
+        if self._cut_when_down():
+            return
         self.state.requests.append(("POST", self.path))
         table, ns, name, _ = self._route()
         if table in ("jobs", "leases") and name is None:
@@ -588,6 +610,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._not_found()
 
     def do_PUT(self) -> None:
+        if self._cut_when_down():
+            return
         self.state.requests.append(("PUT", self.path))
         table, ns, name, _ = self._route()
         if table == "leases" and name is not None:
@@ -596,6 +620,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(405, _status(405, "MethodNotAllowed", "not implemented by the stand-in"))
 
     def do_PATCH(self) -> None:
+        if self._cut_when_down():
+            return
         self.state.requests.append(("PATCH", self.path))
         table, ns, name, _ = self._route()
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()

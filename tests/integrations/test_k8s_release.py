@@ -31,6 +31,7 @@ from lowcarb.errors import LedgerError
 from lowcarb.grid import IntensitySeries, IntensitySource
 from lowcarb.integrations.k8s import (
     BatchJob,
+    ClusterUnreachableError,
     JobPlan,
     KeplerEnergy,
     KubeApi,
@@ -661,3 +662,47 @@ def test_the_cache_keeps_the_controller_s_own_writes_and_never_rolls_back() -> N
         assert (informer.lists, informer.watches) == (1, 1)
     finally:
         informer.stop()
+
+
+# -- an API server that goes away -------------------------------------------------------------
+def test_an_outage_shorter_than_the_lease_is_ridden_out_and_the_job_still_released(
+    cluster: StandInCluster, kube: KubeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = _start(kube)  # Lease of 2 s, renewed every 0.5 s
+    try:
+        _wait_for(lambda: cluster.watch_requests() == 1)
+        _add(cluster, "after", _live_plan(2.5))
+        cluster.outage(True)  # its watch is cut; every request from now on is reset
+        time.sleep(1.5)
+        assert running.thread.is_alive() and running.errors == []
+        assert cluster.job("after")["spec"]["suspend"] is True  # nothing acted meanwhile
+        cluster.outage(False)
+        _wait_for(lambda: cluster.job("after")["spec"]["suspend"] is False)
+        assert running.errors == []
+        assert cluster.lease("lowcarb-release")["spec"]["holderIdentity"] == "live"  # type: ignore[index]
+    finally:
+        _finish(running)
+    assert cluster.list_requests() == 2  # listed again after it: events may have been missed
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("trying again until it answers" in m for m in said), said
+    assert any("reached the Kubernetes API server again" in m for m in said), said
+
+
+def test_a_controller_that_never_reached_the_api_server_stops_at_once(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        '{"apiVersion": "v1", "kind": "Config", "current-context": "x", '
+        f'"clusters": [{{"name": "c", "cluster": {{"server": "http://127.0.0.1:{port}"}}}}], '
+        '"users": [{"name": "u", "user": {"token": "t"}}], '
+        '"contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}'
+    )
+    kube = KubeApi(connect(kubeconfig=str(config), environ={}))
+    running = _start(kube)
+    running.thread.join(timeout=30)
+    assert not running.thread.is_alive()
+    (error,) = running.errors
+    assert isinstance(error, ClusterUnreachableError)
+    assert f"127.0.0.1:{port}" in str(error)

@@ -49,6 +49,7 @@ from lowcarb.integrations.k8s._informer import JobInformer
 from lowcarb.integrations.k8s._job_energy import JobEnergy, finished_at
 from lowcarb.integrations.k8s._kube import ConflictError, KubeApi, NotFoundError
 from lowcarb.integrations.k8s._lease import LeaseElector, LeaseRenewer
+from lowcarb.integrations.k8s._outage import Outage
 from lowcarb.integrations.k8s._pod_energy import KeplerEnergy
 from lowcarb.integrations.k8s._release_config import ReleaseConfig, TickReport
 from lowcarb.integrations.k8s._release_records import (
@@ -259,9 +260,13 @@ class ReleaseController:
         updated = self._patch(job, patch)
         log.info(
             "re-planned Job %s: %s -> %s (%.1f -> %.1f gCO2e/kWh, %s forecast)",
-            job_name(job), utc_text(plan.planned_start), utc_text(new.planned_start),
-            change.old_window_g_per_kwh, new.expected_intensity_g_per_kwh, new.forecast_model,
-        )  # fmt: skip
+            job_name(job),
+            utc_text(plan.planned_start),
+            utc_text(new.planned_start),
+            change.old_window_g_per_kwh,
+            new.expected_intensity_g_per_kwh,
+            new.forecast_model,
+        )
         report.replanned.append({"job": job_name(job), **change.to_dict()})
         if self.ledger is not None:
             self._record_replan(updated, pending, report)
@@ -309,8 +314,12 @@ class ReleaseController:
         )
         log.info(
             "Job %s %s: %.4g kWh, %.4g gCO2e (%s)",
-            job_name(job), outcome, fp.energy_kwh, fp.co2e_g, result.method,
-        )  # fmt: skip
+            job_name(job),
+            outcome,
+            fp.energy_kwh,
+            fp.co2e_g,
+            result.method,
+        )
 
     # -- the loop --------------------------------------------------------------------------
     def wait_s(self, report: TickReport) -> float:
@@ -334,19 +343,31 @@ class ReleaseController:
         """Stand by or lead (see the module docstring) until ``stop`` is set; the Lease is given
         up on the way out.
 
+        Once it has reached the API server, it rides out an outage: it stops acting, tries
+        again every renew period (sooner at first), and resumes (re-listing the Jobs) when the
+        server answers, as the holder if its Lease has not expired meanwhile.
+
         Raises:
             LeaseLostError: The Lease was lost (it stops at once; nothing released since).
-            ClusterUnreachableError: The API server went away.
+            ClusterUnreachableError: The API server could not be reached at the start.
             ClusterError: The API server refused to list or watch the Jobs.
         """
         stop = stop if stop is not None else threading.Event()
         lost = False
+        outage = Outage(max_wait_s=self.config.renew_every_s)
         try:
             while not stop.is_set():
-                state = self.elector.try_acquire()
-                if state.leader:
-                    self._lead(stop, on_tick)
-                    return
+                try:
+                    state = self.elector.try_acquire()
+                    outage.over()
+                    if state.leader:
+                        self._lead(stop, on_tick)
+                        return
+                except ClusterUnreachableError as exc:
+                    if not outage.reached:
+                        raise  # a wrong address, or a cluster that is down: said at once
+                    stop.wait(outage.wait_s(exc))
+                    continue
                 if on_tick is not None:
                     on_tick(TickReport(at=self._clock(), leader=False, holder=state.holder))
                 stop.wait(self.config.renew_every_s)
