@@ -272,7 +272,8 @@ def test_replan_moves_earlier_or_later_only_for_a_better_window_and_never_past_t
     assert ctl.tick().released == ["default/early"]
 
 
-def test_unreachable_api_server_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def _nothing_listening(tmp_path: Path) -> tuple[Path, int]:
+    """A kubeconfig whose server is a local port nothing listens on, and the port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
@@ -283,6 +284,11 @@ def test_unreachable_api_server_is_one_line_and_exit_2(tmp_path: Path) -> None:
         '"users": [{"name": "u", "user": {"token": "t"}}], '
         '"contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}'
     )
+    return config, port
+
+
+def test_unreachable_api_server_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config, port = _nothing_listening(tmp_path)
     out, err = StringIO(), StringIO()
     code = main(
         ["k8s", "release", "--once", "--kubeconfig", str(config)],
@@ -689,16 +695,7 @@ def test_an_outage_shorter_than_the_lease_is_ridden_out_and_the_job_still_releas
 
 
 def test_a_controller_that_never_reached_the_api_server_stops_at_once(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
-    config = tmp_path / "kubeconfig"
-    config.write_text(
-        '{"apiVersion": "v1", "kind": "Config", "current-context": "x", '
-        f'"clusters": [{{"name": "c", "cluster": {{"server": "http://127.0.0.1:{port}"}}}}], '
-        '"users": [{"name": "u", "user": {"token": "t"}}], '
-        '"contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}'
-    )
+    config, port = _nothing_listening(tmp_path)
     kube = KubeApi(connect(kubeconfig=str(config), environ={}))
     running = _start(kube)
     running.thread.join(timeout=30)

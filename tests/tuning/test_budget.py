@@ -7,9 +7,9 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from at_once import WORKERS, run_at_once
 
 from lowcarb.errors import InvalidValueError, UsageError
 from lowcarb.tuning import BudgetStore, EnergyBudget, MemoryBudgetStore, SqlBudgetStore
@@ -130,15 +130,10 @@ def test_four_processes_never_spend_past_the_budget(
     assert state.spent > 0.7  # they did share it: each settles 50-100% of what it held
 
 
-def _open_at_once(urls: list[str], barrier: Any, out: Any) -> None:
-    for url in urls:  # a round per storage, every worker starting on it together
-        barrier.wait(60)
-        try:
-            with SqlBudgetStore(url) as store:
-                store.open("s", EnergyBudget(1.0, "kwh"))
-            out.put("ok")
-        except Exception as exc:  # reported to the test, which fails on it
-            out.put(f"{type(exc).__name__}: {exc}")
+def _open_budget(url: str) -> str:
+    with SqlBudgetStore(url) as store:
+        store.open("s", EnergyBudget(1.0, "kwh"))
+    return "ok"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -146,20 +141,11 @@ def test_workers_opening_a_new_storage_at_once_all_get_its_tables(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     # Checking for a table and creating it are two statements: workers starting together on a
-    # new storage all saw no table, and all but one failed on "already exists" (about one run
-    # in three of this test before the creation was serialised).
+    # new storage all saw no table, and all but one failed on "already exists" (in every run
+    # of this test before the creation was serialised).
     urls = (
         [f"sqlite:///{tmp_path / f'new{i}.db'}" for i in range(4)]
         if backend == "sqlite"
         else [str(request.getfixturevalue("postgres_url"))]
     )
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(6)
-    out: multiprocessing.Queue[str] = ctx.Queue()
-    procs = [ctx.Process(target=_open_at_once, args=(urls, barrier, out)) for _ in range(6)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=120) for _ in range(6 * len(urls))]
-    for p in procs:
-        p.join(30)
-    assert results == ["ok"] * 6 * len(urls)
+    assert run_at_once(_open_budget, urls) == ["ok"] * WORKERS * len(urls)

@@ -3,29 +3,23 @@ are each created once, and every worker gets the same study."""
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
-from typing import Any
 
 import pytest
+from at_once import run_at_once
 
 from lowcarb.tuning import EnergyBudget
 from lowcarb.tuning._storage import close_study, open_budget_store, open_study
 from lowcarb.tuning._study_config import StudyConfig
 
 
-def _start_at_once(urls: list[str], barrier: Any, out: Any) -> None:
-    for url in urls:  # a round per storage, every worker starting on it together
-        barrier.wait(60)
-        config = StudyConfig(study_name="s", budget=EnergyBudget.of(kwh=1.0), storage=url)
-        try:
-            study = open_study(config)
-            store = open_budget_store(config)
-            store.open("s", config.budget)
-            out.put(f"ok {study._study_id}")
-            close_study(study, store)
-        except Exception as exc:  # reported to the test, which fails on it
-            out.put(f"{type(exc).__name__}: {exc}")
+def _start_study(url: str) -> str:
+    config = StudyConfig(study_name="s", budget=EnergyBudget.of(kwh=1.0), storage=url)
+    study = open_study(config)
+    store = open_budget_store(config)
+    store.open("s", config.budget)
+    close_study(study, store)
+    return f"ok {study._study_id}"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -40,14 +34,6 @@ def test_workers_starting_together_on_a_new_storage_share_one_study(
         if backend == "sqlite"
         else [str(request.getfixturevalue("postgres_url"))]
     )
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(6)
-    out: multiprocessing.Queue[str] = ctx.Queue()
-    procs = [ctx.Process(target=_start_at_once, args=(urls, barrier, out)) for _ in range(6)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=180) for _ in range(6 * len(urls))]
-    for p in procs:
-        p.join(30)
+    results = run_at_once(_start_study, urls)
     assert all(r.startswith("ok ") for r in results), results
     assert len(set(results)) == 1  # one study (each storage's first: the same id)

@@ -83,22 +83,29 @@ class SqlBudgetStore(BudgetStore):
         """Create the tables where missing, one process at a time: workers that open a new
         storage at once would otherwise all see no table (the check and the ``CREATE`` are two
         statements) and all but one fail on "already exists"."""
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":  # DDL is transactional there
+                conn.execute(
+                    self._sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK_KEY}
+                )
+            meta.create_all(conn, checkfirst=True)
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write transaction; on SQLite it holds the database's write lock from its start
+        (``BEGIN IMMEDIATE``), so what it reads no other writer changes before it commits."""
         with self._engine.connect() as conn:
-            if self._sqlite:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    meta.create_all(conn, checkfirst=True)
-                    conn.exec_driver_sql("COMMIT")
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
+            if not self._sqlite:
+                with conn.begin():
+                    yield conn
                 return
-            with conn.begin():
-                if conn.dialect.name == "postgresql":  # DDL is transactional there
-                    conn.execute(
-                        self._sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DDL_LOCK_KEY}
-                    )
-                meta.create_all(conn, checkfirst=True)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.exec_driver_sql("COMMIT")
+            except BaseException:
+                conn.exec_driver_sql("ROLLBACK")
+                raise
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -114,23 +121,14 @@ class SqlBudgetStore(BudgetStore):
     def _locked(self, study: str) -> Iterator[Any]:
         """A transaction that holds the study's budget row (SQLite: the database) for writing."""
         sa = self._sa
-        with self._engine.connect() as conn:
-            if self._sqlite:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                    conn.exec_driver_sql("COMMIT")
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                return
-            with conn.begin():
+        with self._write() as conn:
+            if not self._sqlite:
                 conn.execute(
                     sa.select(self._budgets.c.study)
                     .where(self._budgets.c.study == study)
                     .with_for_update()
                 )
-                yield conn
+            yield conn
 
     def _budget_row(self, conn: Any, study: str) -> Any:
         row = conn.execute(
