@@ -10,12 +10,10 @@ from lowcarb.energy._hardware import (
     UNKNOWN_CPU_COEFFICIENTS_SOURCE,
     UNKNOWN_CPU_MAX_W_PER_VCPU,
     UNKNOWN_CPU_MIN_W_PER_VCPU,
-    HardwareSpec,
-    _build_index,
     known_hardware,
-    lookup_hardware,
-    match_cpu_brand,
 )
+from lowcarb.energy._hardware_lookup import _build_index, lookup_hardware, match_cpu_brand
+from lowcarb.energy._hardware_spec import HardwareSpec
 from lowcarb.errors import UnknownHardwareError
 
 

@@ -7,6 +7,7 @@ See DESIGN.md.
 
 from lowcarb.energy._cpu_model import CpuModelMeter
 from lowcarb.energy._detect import METER_NAMES, DetectedMeters, detect_meters, parse_meter_names
+from lowcarb.energy._discovery import MeterDetector
 from lowcarb.energy._estimate import (
     EMBODIED_LIFETIME_YEARS,
     EMBODIED_USAGE_FRACTION,
@@ -15,10 +16,12 @@ from lowcarb.energy._estimate import (
     estimate,
 )
 from lowcarb.energy._fake import FakeMeter
-from lowcarb.energy._hardware import HardwareSpec, known_hardware, lookup_hardware, match_cpu_brand
+from lowcarb.energy._hardware import known_hardware
+from lowcarb.energy._hardware_lookup import lookup_hardware, match_cpu_brand
+from lowcarb.energy._hardware_spec import HardwareSpec
 from lowcarb.energy._memory_model import MEMORY_W_PER_GB, MemoryModelMeter
 from lowcarb.energy._meter import Meter
-from lowcarb.energy._monitor import EnergyMonitor, MeterDetector
+from lowcarb.energy._monitor import EnergyMonitor
 from lowcarb.energy._nvml import NvmlMeter
 from lowcarb.energy._process import ProcessTree, TreeSample
 from lowcarb.energy._rapl import RaplMeter

@@ -36,9 +36,9 @@ from lowcarb.energy._hardware import (
     UNKNOWN_CPU_COEFFICIENTS_SOURCE,
     UNKNOWN_CPU_MAX_W_PER_VCPU,
     UNKNOWN_CPU_MIN_W_PER_VCPU,
-    HardwareSpec,
-    match_cpu_brand,
 )
+from lowcarb.energy._hardware_lookup import match_cpu_brand
+from lowcarb.energy._hardware_spec import HardwareSpec
 from lowcarb.energy._meter import Meter
 from lowcarb.energy._process import ProcessTree
 from lowcarb.energy._types import Method

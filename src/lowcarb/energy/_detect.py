@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from lowcarb.energy._cpu_model import CpuModelMeter
-from lowcarb.energy._hardware import HardwareSpec, match_cpu_brand
+from lowcarb.energy._hardware_lookup import match_cpu_brand
+from lowcarb.energy._hardware_spec import HardwareSpec
 from lowcarb.energy._memory_model import MemoryModelMeter
 from lowcarb.energy._meter import Meter
 from lowcarb.energy._nvml import NvmlMeter

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from lowcarb.energy._hardware import HardwareSpec, lookup_hardware
+from lowcarb.energy._hardware_lookup import lookup_hardware
+from lowcarb.energy._hardware_spec import HardwareSpec
 from lowcarb.errors import InvalidValueError, UsageError
 
 __all__ = [

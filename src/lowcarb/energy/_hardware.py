@@ -1,7 +1,9 @@
 """Hardware spec table: accelerators and CPUs with their power figures and sources.
 
-Owned by the estimate work; the CPU estimation model uses :func:`match_cpu_brand` and the
-unknown-CPU per-vCPU coefficients below.
+Owned by the estimate work; the CPU estimation model uses the unknown-CPU per-vCPU coefficients
+below and :func:`~lowcarb.energy._hardware_lookup.match_cpu_brand` (the lookups over this table are
+in :mod:`lowcarb.energy._hardware_lookup`; the row type, :class:`HardwareSpec`, is in
+:mod:`lowcarb.energy._hardware_spec`).
 
 Every power figure carries its citation in ``source``. ``tdp_w`` is the vendor's thermal design
 power (board power for GPUs, chip TDP for TPUs, TDP / processor base power per socket for CPUs).
@@ -15,23 +17,15 @@ datasheet; their rows say which public figure or retail sibling stands in.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
 
-from lowcarb.errors import UnknownHardwareError
+from lowcarb.energy._hardware_spec import HardwareSpec
 
 __all__ = [
     "UNKNOWN_CPU_COEFFICIENTS_SOURCE",
     "UNKNOWN_CPU_MAX_W_PER_VCPU",
     "UNKNOWN_CPU_MIN_W_PER_VCPU",
-    "HardwareKind",
-    "HardwareSpec",
     "known_hardware",
-    "lookup_hardware",
-    "match_cpu_brand",
 ]
-
-HardwareKind = Literal["gpu", "tpu", "cpu"]
 
 # Cloud Carbon Footprint, "Methodology: Compute" (2021, coefficients averaged over the
 # microarchitectures AWS uses; from SPECpower_ssj2008 results): per-vCPU power at 0% and 100% load.
@@ -41,42 +35,6 @@ UNKNOWN_CPU_COEFFICIENTS_SOURCE = (
     "Cloud Carbon Footprint methodology (2021), AWS average min/max watts per vCPU "
     "derived from SPECpower_ssj2008"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class HardwareSpec:
-    """One device model.
-
-    Attributes:
-        name: Canonical name, e.g. ``"V100-SXM2-32GB"``, ``"EPYC-7763"``.
-        kind: ``gpu``, ``tpu`` or ``cpu``.
-        tdp_w: Thermal design power (board power for accelerators), watts.
-        source: Citation for ``tdp_w`` (vendor datasheet, paper, table).
-        aliases: Other accepted names (case-insensitive).
-        cores: Physical cores (CPUs), else None.
-        threads: Hardware threads (CPUs), else None.
-        idle_w: Idle power if published, else None.
-        embodied_kg: Embodied (manufacturing) emissions per device, kgCO2e, if known.
-        embodied_source: Citation for ``embodied_kg``.
-        cpu_brand_patterns: Regular expressions matched against ``/proc/cpuinfo`` model names.
-        typical_power_w: Published *measured* average power per device under training load,
-            watts, where one exists (else None); preferred over ``tdp_w`` by ``estimate``.
-        typical_power_source: Citation for ``typical_power_w``, including what it covers.
-    """
-
-    name: str
-    kind: HardwareKind
-    tdp_w: float
-    source: str
-    aliases: tuple[str, ...] = ()
-    cores: int | None = None
-    threads: int | None = None
-    idle_w: float | None = None
-    embodied_kg: float | None = None
-    embodied_source: str = ""
-    cpu_brand_patterns: tuple[str, ...] = ()
-    typical_power_w: float | None = None
-    typical_power_source: str = ""
 
 
 # --- citations ------------------------------------------------------------------------------------
@@ -366,70 +324,6 @@ _TABLE: tuple[HardwareSpec, ...] = (
 )
 
 
-def _key(name: str) -> str:
-    """Normalise a name for lookup: case-insensitive; spaces, ``_`` and ``-`` are equivalent;
-    a leading vendor/brand word (``NVIDIA``, ``Tesla``, ``Intel``, ``AMD``, ``Xeon``, ``Core``)
-    is ignored."""
-    key = re.sub(r"[\s_\-]+", "-", name.strip().casefold())
-    return re.sub(r"^(?:(?:nvidia|tesla|intel|amd|xeon|core)-)+", "", key)
-
-
-def _build_index(table: tuple[HardwareSpec, ...]) -> dict[str, HardwareSpec]:
-    index: dict[str, HardwareSpec] = {}
-    for spec in table:
-        for label in (spec.name, *spec.aliases):
-            key = _key(label)
-            other = index.get(key)
-            if other is not None and other is not spec:
-                raise RuntimeError(f"hardware name {label!r} is ambiguous ({other.name})")
-            index[key] = spec
-    return index
-
-
-# Immutable lookup structures derived from the constant table (never mutated after import).
-_INDEX = _build_index(_TABLE)
-_CPU_PATTERNS: tuple[tuple[re.Pattern[str], HardwareSpec], ...] = tuple(
-    (re.compile(p, re.IGNORECASE), spec)
-    for spec in _TABLE
-    if spec.kind == "cpu"
-    for p in spec.cpu_brand_patterns
-)
-
-
 def known_hardware() -> tuple[HardwareSpec, ...]:
     """All specs in the table."""
     return _TABLE
-
-
-def lookup_hardware(name: str) -> HardwareSpec:
-    """Find a spec by name or alias (case-insensitive). Raises UnknownHardwareError.
-
-    Spaces, underscores and hyphens are interchangeable, and a leading ``NVIDIA``/``Tesla``/
-    ``Intel``/``AMD`` is ignored, so NVML names (``"NVIDIA A100-SXM4-80GB"``) and ``/proc/cpuinfo``
-    model names (``"AMD EPYC 7763 64-Core Processor"``, matched by :func:`match_cpu_brand`) work.
-
-    Raises:
-        UnknownHardwareError: ``name`` is in neither the table nor its aliases; the message
-            lists the closest known names.
-    """
-    spec = _INDEX.get(_key(name))
-    if spec is None:
-        spec = match_cpu_brand(name)
-    if spec is None:
-        known = [label for s in _TABLE for label in (s.name, *s.aliases)]
-        raise UnknownHardwareError(name, known)
-    return spec
-
-
-def match_cpu_brand(brand: str) -> HardwareSpec | None:
-    """Match a ``/proc/cpuinfo`` model name (e.g. ``"AMD EPYC 7763 64-Core Processor"``).
-
-    Returns None for a model name the table does not cover, including the generic names
-    virtualised CPUs report (``"Intel(R) Xeon(R) Processor @ 2.80GHz"``,
-    ``"Intel(R) Xeon(R) CPU @ 2.20GHz"``); callers then fall back to the UNKNOWN_CPU_* per-vCPU
-    coefficients.
-    """
-    for pattern, spec in _CPU_PATTERNS:
-        if pattern.search(brand):
-            return spec
-    return None

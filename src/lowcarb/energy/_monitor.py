@@ -30,7 +30,8 @@ Meter failures never escape: a failing ``open()`` drops the meter with a note; a
 afterwards. All public methods are thread-safe (one lock around meter calls and window state).
 
 Optional meter hooks (``details()``, ``notes()``, ``max_read_interval_s``, ``zero_time_s``) are
-described in :mod:`lowcarb.energy._slots`.
+described in :mod:`lowcarb.energy._slots`; discovery itself (opening the meters, giving each a
+slot) is :mod:`lowcarb.energy._discovery`.
 """
 
 from __future__ import annotations
@@ -40,51 +41,34 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Protocol
 
-from lowcarb.energy._detect import DetectedMeters, detect_meters, parse_meter_names
+from lowcarb.energy._detect import detect_meters, parse_meter_names
+from lowcarb.energy._discovery import MeterDetector, discover_meters, log_notes_once, meter_slot
 from lowcarb.energy._meter import Meter
 from lowcarb.energy._process import root_cpu_seconds
-from lowcarb.energy._slots import MeterSlot, Window, hook_float, measure
+from lowcarb.energy._slots import MeterSlot, Window, measure
 from lowcarb.energy._types import Measurement
-from lowcarb.errors import InvalidValueError, LowcarbError, MeterUnavailableError, UsageError
+from lowcarb.errors import InvalidValueError, MeterUnavailableError, UsageError
 
-__all__ = ["EnergyMonitor", "MeterDetector"]
+__all__ = ["EnergyMonitor"]
 
 log = logging.getLogger(__name__)
 
-_WARNED: set[str] = set()
-_WARNED_LOCK = threading.Lock()
 
-
-def _log_once(level: int, message: str) -> None:
-    """Log a discovery note once per process (a tracker per trial must not repeat it 100 times)."""
-    with _WARNED_LOCK:
-        if message in _WARNED:
-            return
-        _WARNED.add(message)
-    log.log(level, "%s", message)
+def _close_all(meters: Iterable[Meter]) -> None:
+    """Close each meter; a failing ``close()`` is logged at DEBUG, never raised."""
+    for meter in meters:
+        try:
+            meter.close()
+        except Exception:
+            log.debug("closing meter %s failed", meter.name, exc_info=True)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class MeterDetector(Protocol):
-    """Signature of :func:`~lowcarb.energy.detect_meters` as the monitor calls it."""
-
-    def __call__(
-        self,
-        *,
-        pid: int | None,
-        environ: Mapping[str, str],
-        clock: Callable[[], float],
-        start_cpu_s: float | None,
-        start_clock_s: float | None,
-    ) -> DetectedMeters: ...
 
 
 class EnergyMonitor:
@@ -240,11 +224,7 @@ class EnergyMonitor:
                 )
             readings = self._read_all(end_s)
             self._final = (end_s, readings)
-            for slot in self._slots:
-                try:
-                    slot.meter.close()
-                except Exception:
-                    log.debug("closing meter %s failed", slot.meter.name, exc_info=True)
+            _close_all(slot.meter for slot in self._slots)
             self._result = self._measure(self._run, end_s, readings)
             return self._result
 
@@ -314,79 +294,38 @@ class EnergyMonitor:
 
     # -- background thread ---------------------------------------------------------------------
     def _background(self, start_s: float, start_cpu_s: float | None) -> None:
-        meters, notes, warnings = self._discover(start_s, start_cpu_s)
+        meters, notes, warnings = discover_meters(
+            self._given,
+            detect=self._detect,
+            pid=self._pid,
+            environ=self._environ,
+            clock=self._clock,
+            start_s=start_s,
+            start_cpu_s=start_cpu_s,
+        )
         with self._lock:
             if self._final is not None:  # stop() gave up waiting: nobody will close them
-                for meter in meters:
-                    try:
-                        meter.close()
-                    except Exception:
-                        log.debug("closing meter %s failed", meter.name, exc_info=True)
+                _close_all(meters)
                 return
             self._publish(meters, notes)
         self._ready_event.set()
-        for note in notes:
-            _log_once(logging.WARNING if note in warnings else logging.INFO, note)
+        log_notes_once(log, notes, warnings)
         self._sample_loop()
-
-    def _discover(
-        self, start_s: float, start_cpu_s: float | None
-    ) -> tuple[list[Meter], list[str], set[str]]:
-        """Open the meters: (meters, notes, the notes worth a warning)."""
-        if self._given is None:
-            try:
-                found = self._detect(
-                    pid=self._pid,
-                    environ=self._environ,
-                    clock=self._clock,
-                    start_cpu_s=start_cpu_s,
-                    start_clock_s=start_s,
-                )
-            except Exception as exc:  # a thread must not die silently: report it in the result
-                failed = f"meter detection failed: {type(exc).__name__}: {exc}"
-                return [], [failed], {failed}
-            return list(found.meters), list(found.notes), set(found.warnings)
-        meters: list[Meter] = []
-        notes: list[str] = []
-        for meter in self._given:
-            try:
-                meter.open()
-            except LowcarbError as exc:
-                notes.append(f"meter {meter.name!r} not used: {exc}")
-                continue
-            except Exception as exc:
-                notes.append(f"meter {meter.name!r} not used: {type(exc).__name__}: {exc}")
-                continue
-            meters.append(meter)
-        return meters, notes, set(notes)
 
     def _publish(self, meters: list[Meter], notes: list[str]) -> None:
         now = self._clock()
         self._notes.extend((None, n) for n in notes)
         taken: set[str] = set()
         for meter in meters:
-            try:
-                components = dict(meter.components())
-            except Exception as exc:
-                self._notes.append((None, f"meter {meter.name!r} not used: {exc}"))
-                continue
-            names: dict[str, str] = {}
-            for comp in components:
-                reported = comp if comp not in taken else f"{comp}@{meter.name}"
-                if reported != comp:
-                    self._notes.append(
-                        (None, f"two meters report {comp!r}; {meter.name}'s is {reported!r}")
-                    )
-                taken.add(reported)
-                names[comp] = reported
-            period = self._interval_s if meter.needs_sampling else None
-            slow = hook_float(meter, "max_read_interval_s")
-            if slow is not None:
-                period = min(period, slow) if period is not None else slow
-            zero = hook_float(meter, "zero_time_s", positive=False)
-            self._slots.append(
-                MeterSlot(meter, now, zero if zero is not None else now, components, names, period)
+            slot = meter_slot(
+                meter,
+                interval_s=self._interval_s,
+                now_s=now,
+                taken=taken,
+                note=lambda text: self._notes.append((None, text)),
             )
+            if slot is not None:
+                self._slots.append(slot)
         first = self._read_all(now)
         for window in self._windows.values():  # begun before the meters were ready
             window.zeros = {i: dict(r) for i, r in first.items()}
