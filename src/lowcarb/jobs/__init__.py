@@ -16,10 +16,13 @@
 * :mod:`lowcarb.jobs.testing`: the conformance suite every job store backend passes.
 
 Modules: ``_job`` (row type, table description, states), ``_store`` (the store), ``_store_sql``
-(its transactions and statements), ``_worker`` (the loop), ``_supervisor`` (one run, paused and
-recorded), ``_jobrun`` (clocks, trackers, processes), ``_jobwrap`` (the wrapper script each job
-runs under, which holds its run's lease), ``_reconcile`` (runs that ended unwatched), ``_fair``
-(the claim's order and SQL), ``_testing_*`` (the parts of :mod:`lowcarb.jobs.testing`).
+(its transactions and statements), ``_worker`` (the loop), ``_worker_config`` (its settings),
+``_clock_check`` (its start-up clock check), ``_supervisor`` (one run, paused and recorded),
+``_running`` (a run a worker holds, and its claim), ``_wrapper_command`` (a run's command line and
+the checkpoint protocol), ``_run_result`` (how a wrapper says its run ended), ``_jobrun`` (clocks,
+trackers, processes), ``_jobwrap`` (the wrapper script each job runs under, which holds its run's
+lease), ``_reconcile`` (runs that ended unwatched), ``_fair`` (the claim's order and SQL),
+``_testing_*`` (the parts of :mod:`lowcarb.jobs.testing`).
 """
 
 from lowcarb.jobs._fair import DueOutlook

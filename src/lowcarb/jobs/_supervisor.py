@@ -7,10 +7,8 @@ watches a process adopted from a dead worker to its end; pauses an interruptible
 its planned slot with SIGTERM (SIGKILL after ``grace_s``); and saves how each run ended in the
 queue. Which job to start, and when, the worker decides (:mod:`._worker`).
 
-Checkpoint protocol (what a job sees): ``LOWCARB_JOB_ID``; ``LOWCARB_CHECKPOINT_DIR``, a
-directory kept across pauses; ``LOWCARB_JOB_RESUMED`` (``1`` when resuming); and
-``LOWCARB_JOB_ATTEMPT``. On SIGTERM a job saves its state there and exits (any status but 0; 0
-means "finished"); when run again with ``LOWCARB_JOB_RESUMED=1`` it continues from it.
+The checkpoint protocol (what a job sees: where to save its state, whether it resumes) is
+:mod:`._wrapper_command`'s; how a wrapper says its run ended, :mod:`._run_result`'s.
 
 Each run (and each chunk of an interruptible job) is appended to the ledger with the planned and
 the realised intensity in its metadata; the realised hourly intensity (from the source's history)
@@ -23,11 +21,9 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,38 +34,16 @@ from lowcarb.errors import LowcarbError
 from lowcarb.grid import IntensitySource
 from lowcarb.jobs._job import Job
 from lowcarb.jobs._jobrun import JobTracker, alive, append_note, hours, kill_tree, write_lease
-from lowcarb.jobs._jobwrap import SCRIPT as JOBWRAP
-from lowcarb.jobs._jobwrap import read_result
+from lowcarb.jobs._run_result import ended
+from lowcarb.jobs._running import Running, still_held
 from lowcarb.jobs._store import JobStore
+from lowcarb.jobs._wrapper_command import checkpoint_dir, wrapper_argv
 from lowcarb.tracking import run_command
 from lowcarb.units import parse_timestamp
 
 __all__ = ["Running", "Supervisor"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Running:
-    """One job a worker runs.
-
-    Attributes:
-        job_id: The job's id.
-        thread: The thread that runs (or, for an adopted process, watches) it.
-        slot_end: End of its current planned slot (worker clock); None: let it run to its end.
-        pid: The job wrapper's pid, once known.
-        pause_sent: When the pausing SIGTERM was sent (``time.monotonic()`` seconds), else None.
-        done: Set once the run's end is saved.
-        claim: The job as this worker claimed (or adopted) it: what it saves is fenced by it.
-    """
-
-    job_id: str
-    thread: threading.Thread
-    slot_end: datetime | None
-    pid: int | None = None
-    pause_sent: float | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    claim: Job | None = None
 
 
 class Supervisor:
@@ -147,9 +121,7 @@ class Supervisor:
 
     def _execute(self, job: Job, started: datetime) -> None:
         run = self._running[job.id]
-        state = job.state_dir
-        resumed = job.work_done_h > 0 or job.attempts > 1
-        os.makedirs(os.path.join(state, "checkpoint"), exist_ok=True)
+        os.makedirs(checkpoint_dir(job), exist_ok=True)
         lease = write_lease(
             job,
             self.queue.engine.url,
@@ -157,30 +129,11 @@ class Supervisor:
             margin_s=self.margin_s,
             clock_offset_s=(self.clock() - datetime.now(UTC)).total_seconds(),
         )
-        argv = [
-            sys.executable,
-            JOBWRAP,
-            "--state-dir",
-            state,
-            "--cwd",
-            job.cwd,
-            "--lease",
-            lease,
-            "--env",
-            f"LOWCARB_JOB_ID={job.id}",
-            "--env",
-            f"LOWCARB_CHECKPOINT_DIR={os.path.join(state, 'checkpoint')}",
-            "--env",
-            f"LOWCARB_JOB_RESUMED={1 if resumed else 0}",
-            "--env",
-            f"LOWCARB_JOB_ATTEMPT={job.attempts}",
-            "--",
-            *job.command,
-        ]
+        argv = wrapper_argv(job, lease=lease)
         tracker = self._tracker(job, started)
         status: int | None = None
         try:
-            with open(os.path.join(state, "output.log"), "a", encoding="utf-8") as out:
+            with open(os.path.join(job.state_dir, "output.log"), "a", encoding="utf-8") as out:
                 status = run_command(argv, tracker=tracker, stdout=out).exit_code
         except LowcarbError as exc:
             log.error("job %s could not run: %s", job.id, exc)
@@ -188,7 +141,7 @@ class Supervisor:
         finally:
             with contextlib.suppress(OSError):  # the wrapper deletes it once read
                 os.unlink(lease)
-            fenced = _ended(job)[1]
+            fenced = ended(job)[1]
             self.finish(job.id, status, tracker, measured=True, claim=job, fenced=fenced)
             run.done.set()
 
@@ -211,7 +164,7 @@ class Supervisor:
                     time.sleep(0.2)
             finally:
                 tracker.stop()
-                status, fenced = _ended(job)
+                status, fenced = ended(job)
                 self.finish(job.id, status, tracker, measured=True, claim=job, fenced=fenced)
                 run.done.set()
 
@@ -364,7 +317,7 @@ class Supervisor:
         only while the claim holds (None when it no longer does)."""
         for _ in range(20):
             job = self.queue.get(job_id)
-            if claim is not None and not _still_held(job, claim):
+            if claim is not None and not still_held(job, claim):
                 return None
             saved = self.queue.update(job, **changes)
             if saved is not None:
@@ -404,22 +357,3 @@ class Supervisor:
         )
         if run is not None:
             run.pid = pid
-
-
-def _ended(job: Job) -> tuple[int | None, bool]:
-    """How the wrapper of ``job``'s current attempt says its run ended: the exit status (None:
-    no result), and whether the wrapper killed it for want of a lease."""
-    result = read_result(job.state_dir)
-    if result is None:
-        return None, False
-    fenced = bool(result.get("fenced")) and result.get("attempt") == job.attempts
-    return int(result["exit_code"]), fenced
-
-
-def _still_held(job: Job, claim: Job) -> bool:
-    """Whether ``job`` (as the queue holds it now) is still the run ``claim`` started."""
-    return (
-        job.state == "running"
-        and job.worker_id == claim.worker_id
-        and job.attempts == claim.attempts
-    )

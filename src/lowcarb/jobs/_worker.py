@@ -43,7 +43,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,13 +51,15 @@ import psutil
 from lowcarb.energy import Meter
 from lowcarb.errors import ConfigError, LowcarbError
 from lowcarb.grid import IntensitySource
+from lowcarb.jobs._clock_check import DEFAULT_MAX_CLOCK_SKEW_S, clock_skew_s
 from lowcarb.jobs._job import ACTIVE_STATES, Job
 from lowcarb.jobs._jobrun import alive, append_note, find_wrapper, iso
-from lowcarb.jobs._jobwrap import read_result
 from lowcarb.jobs._reconcile import record_unwatched_run
+from lowcarb.jobs._run_result import attempt_result
 from lowcarb.jobs._store import JobStore
 from lowcarb.jobs._supervisor import Supervisor
-from lowcarb.scheduling import FallbackMode, plan_from_source
+from lowcarb.jobs._worker_config import WorkerConfig
+from lowcarb.scheduling import plan_from_source
 from lowcarb.units import parse_timestamp
 
 __all__ = ["Worker", "WorkerConfig"]
@@ -67,49 +68,6 @@ log = logging.getLogger(__name__)
 
 #: After killing its jobs, how long a terminating worker waits for their runs to be recorded, s.
 _RECORD_WAIT_S = 15.0
-#: How far a worker on the system clock may be from the database's clock at start, seconds.
-DEFAULT_MAX_CLOCK_SKEW_S = 5.0
-
-
-def _iso_ms(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _this_attempt(result: Mapping[str, Any], job: Job) -> bool:
-    """Whether a wrapper's result is of the job's current attempt (not a paused earlier one)."""
-    if "attempt" in result:
-        return bool(result["attempt"] == job.attempts)
-    return job.child_pid is not None  # an older wrapper's bare exit status
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerConfig:
-    """Worker settings.
-
-    Attributes:
-        poll_s: Longest sleep between ticks, seconds (the worker also wakes for planned starts).
-        replan_every_s: Re-plan waiting jobs this often, seconds (worker-clock time).
-        lease_s: How long a claim lasts without a heartbeat, seconds (real time).
-        grace_s: After SIGTERM, how long a pausing job may take before SIGKILL, seconds.
-        max_attempts: Runs killed with a worker are retried this many times in all.
-        max_parallel: Jobs run at once.
-        on_forecast_error: Fallback for a job with no plan when forecasts fail.
-        max_clock_skew_s: How far the worker's clock may be from the database's when it starts,
-            seconds, before it refuses to. None: :data:`DEFAULT_MAX_CLOCK_SKEW_S` on the system
-            clock, and no check on an injected clock (a replay or a test) unless it is set.
-        plan_batch: Jobs planned (or re-planned) per pass at most; a pass that plans this many
-            is followed by another at once.
-    """
-
-    poll_s: float = 30.0
-    replan_every_s: float = 3600.0
-    lease_s: float = 120.0
-    grace_s: float = 60.0
-    max_attempts: int = 3
-    max_parallel: int = 4
-    on_forecast_error: FallbackMode = "latest-start"
-    max_clock_skew_s: float | None = None
-    plan_batch: int = 100
 
 
 class Worker:
@@ -205,19 +163,7 @@ class Worker:
         Raises:
             ConfigError: They differ by more than that, naming both clocks.
         """
-        before = self.clock()
-        db_now = self.queue.database_now()
-        after = self.clock()
-        mine = before + (after - before) / 2
-        skew_s = (mine - db_now).total_seconds()
-        if abs(skew_s) > max_skew_s + abs((after - before).total_seconds()) / 2:
-            way = "ahead of" if skew_s > 0 else "behind"
-            raise ConfigError(
-                f"worker clock {_iso_ms(mine)} is {abs(skew_s):.1f} s {way} the database clock "
-                f"{_iso_ms(db_now)} (more than {max_skew_s:g} s): fix this host's time sync "
-                "(NTP, chrony) and start the worker again"
-            )
-        return skew_s
+        return clock_skew_s(self.clock, self.queue.database_now, max_skew_s)
 
     def tick(self) -> float:
         """One pass over the queue; returns how long to sleep (seconds) before the next.
@@ -341,11 +287,9 @@ class Worker:
                 continue
             # Its wrapper's result: from its state directory on this host, else from the row,
             # where the wrapper stored it too (a worker on another host finds it there).
-            result = read_result(job.state_dir)
-            if result is None or not _this_attempt(result, job):
-                result = job.run_result
-            fenced = result is not None and _this_attempt(result, job) and result.get("fenced")
-            if result is not None and _this_attempt(result, job) and not fenced:
+            result = attempt_result(job)
+            fenced = result is not None and result.get("fenced")
+            if result is not None and not fenced:
                 self._reconcile(job, result)
                 continue
             note = (

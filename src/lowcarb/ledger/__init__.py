@@ -20,9 +20,9 @@ Example::
 Modules: ``_record`` (types), ``_canonical`` (serialisation and hash, documented there),
 ``_chain`` (verification, checkpoints), ``_signing``, ``_schema`` + ``_migrations`` (Alembic),
 ``_engines`` + ``_setup`` + ``_sql`` + ``_sql_read`` (stores), ``_query`` (filters, totals),
-``_export``, ``_ledger`` (the :class:`Ledger`), ``_handoff`` + ``_queue_files`` + ``_wake`` +
-``_group`` + ``_committer`` (group commit), ``_tokens`` + ``_token_types`` (the dashboard's API
-tokens, beside the ledger);
+``_export``, ``_ledger`` (the :class:`Ledger`) + ``_append_batch`` (an append's drafts checked
+and encoded), ``_handoff`` + ``_queue_files`` + ``_wake`` + ``_group`` + ``_committer`` (group
+commit), ``_tokens`` + ``_token_types`` (the dashboard's API tokens, beside the ledger);
 ``testing`` has sample footprints and drafts for tests.
 :func:`open_engine` opens the ledger database the same way for tables kept beside the ledger
 (the job store's ``lowcarb_jobs``, created by the migrations like the ledger's own tables).

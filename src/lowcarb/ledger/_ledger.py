@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
-from lowcarb._text import check_name
 from lowcarb.errors import DataError, InvalidValueError, LedgerError, UsageError
-from lowcarb.ledger._canonical import figures_of, format_time, record_from_row
+from lowcarb.ledger._append_batch import appended_records, checked_drafts, encoded_unit
+from lowcarb.ledger._canonical import format_time, record_from_row
 from lowcarb.ledger._chain import Checkpoint, VerifyResult, verify_chain
-from lowcarb.ledger._fastbody import encode_draft_body, metadata_json
 from lowcarb.ledger._query import GroupBy, RecordFilter, Totals, totals_of_bodies
-from lowcarb.ledger._queue_files import Unit
 from lowcarb.ledger._record import Record, RecordDraft, new_record_id, utc_now
 from lowcarb.ledger._setup import open_store
-from lowcarb.ledger._signing import Ed25519Signer, TrustedKey, signature_checker
+from lowcarb.ledger._signing import Ed25519Signer, PublicKeys, signature_checker, trusted_keys
 from lowcarb.ledger._sql import SqlLedgerStore, StoredRow
 
 if TYPE_CHECKING:
@@ -31,48 +28,7 @@ __all__ = ["SIGNING_KEY_ENV_VAR", "Ledger", "open_ledger"]
 #: Environment variable naming a PEM Ed25519 private key: when set, every append is signed.
 SIGNING_KEY_ENV_VAR = "LOWCARB_LEDGER_SIGNING_KEY"
 ExportFormat = Literal["csv", "jsonl", "parquet"]
-PublicKeys = TrustedKey | bytes | str | Path | Iterable[TrustedKey | bytes | str | Path]
 _PAGE = 5_000
-#: Largest metadata a new record may carry, as compact JSON (bytes). Metadata is for a command
-#: line, an exit code, a few tags; a bound keeps one careless caller from bloating every reader.
-MAX_METADATA_BYTES = 64 * 1024
-_NAMES_KEPT = 4096
-
-
-def _checked_metadata(draft: RecordDraft) -> str:
-    """The draft's metadata as the body holds it, refused past :data:`MAX_METADATA_BYTES`.
-
-    The bound is on compact UTF-8 JSON; the body's text is ASCII-escaped, never shorter (an
-    escape is at least as long as the UTF-8 bytes it stands for), so the exact size is only
-    computed when the body's text is over the bound.
-    """
-    text = metadata_json(draft.plain_metadata)
-    if len(text) <= MAX_METADATA_BYTES:
-        return text
-    size = len(json.dumps(draft.plain_metadata, separators=(",", ":"), ensure_ascii=False).encode())
-    if size > MAX_METADATA_BYTES:
-        raise InvalidValueError(
-            f"record metadata is {size} bytes, over the {MAX_METADATA_BYTES}-byte limit; "
-            "store large artefacts elsewhere and keep a reference (path, URI, hash) in metadata"
-        )
-    return text
-
-
-def _trusted_keys(public_key: PublicKeys) -> list[TrustedKey]:
-    items: Iterable[Any] = (
-        [public_key] if isinstance(public_key, TrustedKey | bytes | str | Path) else public_key
-    )
-    keys = []
-    for item in items:
-        if isinstance(item, TrustedKey):
-            keys.append(item)
-        elif isinstance(item, bytes):
-            keys.append(TrustedKey.from_pem(item))
-        else:
-            keys.append(TrustedKey.from_file(item))
-    if not keys:
-        raise InvalidValueError("verify(public_key=...) was given no keys")
-    return keys
 
 
 class Ledger:
@@ -158,20 +114,7 @@ class Ledger:
             LedgerError: The database refused or could not be reached.
         """
         batch = list(drafts)
-        metadata = []
-        names = self._names
-        for d in batch:
-            if not isinstance(d, RecordDraft):
-                raise InvalidValueError(f"expected a RecordDraft, got {d!r}")
-            # Names are checked when written (length, no control characters); records already
-            # stored with other names stay readable, and displays escape them.
-            for key, value in d.attribution.as_dict().items():
-                if value is not None and value not in names:
-                    check_name(value, what=f"attribution {key}")
-                    if len(names) >= _NAMES_KEPT:
-                        names.clear()
-                    names.add(value)
-            metadata.append(_checked_metadata(d))
+        metadata = checked_drafts(batch, self._names)
         if not batch:
             return []
         now = self._clock()
@@ -180,49 +123,17 @@ class Ledger:
         # Everything but the position is settled before the write lock is asked for, so that
         # the lock is held only to chain and store; the timestamp is when the append was asked.
         now = now.astimezone(UTC)
-        stamp = format_time(now)
         signer_id = self._signer.key_id if self._signer is not None else None
         ids = [self._new_id() for _ in batch]
-        figures = [
-            figures_of(d.footprint, d.market) if d.footprint is not None else None for d in batch
-        ]
-        bodies = [
-            encode_draft_body(
-                d, record_id=rid, timestamp=stamp, signer=signer_id, figures=f, metadata=m
-            )
-            for d, rid, f, m in zip(batch, ids, figures, metadata, strict=True)
-        ]
-        unit = Unit(
-            tuple(ids),
-            tuple(bodies),
-            frozenset(d.corrects for d in batch if d.corrects is not None),
+        figures, unit = encoded_unit(
+            batch, ids=ids, stamp=format_time(now), signer_id=signer_id, metadata=metadata
         )
         chained = self._store.append(
             unit, sign=self._signer.sign if self._signer is not None else None
         )
-        return [
-            Record(
-                seq,
-                rid,
-                now,
-                d.kind,
-                d.attribution,
-                d.footprint,
-                d.market,
-                d.corrects,
-                d.metadata,
-                signer_id,
-                None if f is None else f[0],
-                None if f is None else f[1],
-                None if f is None or d.market is None else f[2],
-                prev,
-                digest,
-                sig,
-            )
-            for d, rid, f, (seq, prev, digest, sig) in zip(
-                batch, ids, figures, chained, strict=True
-            )
-        ]
+        return appended_records(
+            batch, ids=ids, figures=figures, chained=chained, timestamp=now, signer_id=signer_id
+        )
 
     def correct(self, record_id: str, replacement: RecordDraft | None, *, reason: str) -> Record:
         """Append a correction that replaces record ``record_id`` (the original stays).
@@ -319,7 +230,7 @@ class Ledger:
         Returns:
             ``ok`` False with ``first_bad`` and ``reason`` when the ledger was tampered with.
         """
-        check = signature_checker(_trusted_keys(public_key)) if public_key is not None else None
+        check = signature_checker(trusted_keys(public_key)) if public_key is not None else None
         with self._store.chain_rows() as rows:
             result = verify_chain(
                 rows, check_signature=check, checkpoint=checkpoint, ledger_id=self.ledger_id

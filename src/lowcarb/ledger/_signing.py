@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from lowcarb._files import read_input_bytes
-from lowcarb.errors import DataError, MissingDependencyError
+from lowcarb.errors import DataError, InvalidValueError, MissingDependencyError
 from lowcarb.ledger._chain import SignatureCheck
 
-__all__ = ["Ed25519Signer", "TrustedKey", "signature_checker"]
+__all__ = ["Ed25519Signer", "PublicKeys", "TrustedKey", "signature_checker", "trusted_keys"]
 
 
 def _ed25519() -> Any:
@@ -162,6 +162,33 @@ class TrustedKey:
         except (InvalidSignature, binascii.Error, ValueError):
             return False
         return True
+
+
+#: The trusted keys :meth:`Ledger.verify <lowcarb.ledger.Ledger.verify>` accepts: a key, PEM
+#: bytes or a key file's path, or several.
+PublicKeys = TrustedKey | bytes | str | Path | Iterable[TrustedKey | bytes | str | Path]
+
+
+def trusted_keys(public_key: PublicKeys) -> list[TrustedKey]:
+    """The keys ``public_key`` names, read (PEM bytes parsed, files loaded).
+
+    Raises:
+        InvalidValueError: It names no key.
+    """
+    items: Iterable[Any] = (
+        [public_key] if isinstance(public_key, TrustedKey | bytes | str | Path) else public_key
+    )
+    keys = []
+    for item in items:
+        if isinstance(item, TrustedKey):
+            keys.append(item)
+        elif isinstance(item, bytes):
+            keys.append(TrustedKey.from_pem(item))
+        else:
+            keys.append(TrustedKey.from_file(item))
+    if not keys:
+        raise InvalidValueError("verify(public_key=...) was given no keys")
+    return keys
 
 
 def signature_checker(keys: Iterable[TrustedKey]) -> SignatureCheck:
